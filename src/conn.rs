@@ -1,0 +1,250 @@
+//! A connection: one of the many independent exchanges multiplexed over a
+//! link (DESIGN §3).
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::link::Shared;
+use crate::packet::Packet;
+use crate::wait;
+
+/// What a connection's receive queue carries.
+pub(crate) enum Item {
+    /// A packet from the peer.
+    Pkt(Packet),
+    /// Wakes a blocked receiver after close or link down. A receiver that
+    /// takes it puts it back, so that every blocked receiver wakes.
+    Wake,
+}
+
+const CLOSED: u8 = 1;
+const RECV_CLOSED: u8 = 2;
+/// The first `recv` after the link went down reported the cause.
+const DOWN_REPORTED: u8 = 4;
+
+/// The state of a connection shared by its `Conn` handle, the link's table
+/// and the reader thread. Reused for later connections (DESIGN §8): every
+/// field can be reset.
+pub(crate) struct ConnState {
+    id: AtomicU32,
+    peer_opened: AtomicBool,
+    flags: AtomicU8,
+    tx: Sender<Item>,
+    rx: Receiver<Item>,
+}
+
+impl ConnState {
+    pub(crate) fn new(id: u32, peer_opened: bool) -> ConnState {
+        // Unbounded: the reader thread must never block on a slow receiver
+        // (no head-of-line blocking between connections).
+        let (tx, rx) = crossbeam_channel::unbounded();
+        ConnState {
+            id: AtomicU32::new(id),
+            peer_opened: AtomicBool::new(peer_opened),
+            flags: AtomicU8::new(0),
+            tx,
+            rx,
+        }
+    }
+
+    /// Prepares a recycled connection for `id`. Called with the only
+    /// reference to it, under the table lock.
+    pub(crate) fn reset(&self, id: u32, peer_opened: bool) {
+        while self.rx.try_recv().is_ok() {}
+        self.id.store(id, SeqCst);
+        self.peer_opened.store(peer_opened, SeqCst);
+        self.flags.store(0, SeqCst);
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.id.load(SeqCst)
+    }
+
+    pub(crate) fn peer_opened(&self) -> bool {
+        self.peer_opened.load(SeqCst)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.flags.load(SeqCst) & CLOSED != 0
+    }
+
+    pub(crate) fn is_recv_closed(&self) -> bool {
+        self.flags.load(SeqCst) & (CLOSED | RECV_CLOSED) != 0
+    }
+
+    /// Sets `flag`; true if this call set it.
+    fn set(&self, flag: u8) -> bool {
+        self.flags.fetch_or(flag, SeqCst) & flag == 0
+    }
+
+    /// Queues a packet for the receivers. Unbounded, so it never blocks.
+    pub(crate) fn push(&self, pkt: Packet) {
+        // The channel cannot be disconnected: we hold both ends.
+        let _ = self.tx.send(Item::Pkt(pkt));
+    }
+
+    pub(crate) fn wake(&self) {
+        let _ = self.tx.send(Item::Wake);
+    }
+
+    /// Empties the queue; returns how many packets it held. Wakes any
+    /// blocked receiver again, as the queue may have held its wake-up.
+    pub(crate) fn drain(&self) -> usize {
+        let mut n = 0;
+        while let Ok(item) = self.rx.try_recv() {
+            n += matches!(item, Item::Pkt(_)) as usize;
+        }
+        self.wake();
+        n
+    }
+
+    /// Whether this `recv` is the first on this conn to see the link down.
+    pub(crate) fn first_down_report(&self) -> bool {
+        self.set(DOWN_REPORTED)
+    }
+}
+
+/// A connection over a [`NodeLink`](crate::NodeLink).
+///
+/// Safe to use from many threads at once (share it by reference or in an
+/// `Arc`). Dropping it closes it.
+pub struct Conn {
+    state: Arc<ConnState>,
+    link: Arc<Shared>,
+}
+
+impl Conn {
+    pub(crate) fn new(state: Arc<ConnState>, link: Arc<Shared>) -> Conn {
+        Conn { state, link }
+    }
+
+    /// The connection id (DESIGN §2).
+    pub fn id(&self) -> u32 {
+        self.state.id()
+    }
+
+    /// Sends a packet on this connection; its conn id is set to ours.
+    pub fn send_pkt(&self, mut pkt: Packet) -> Result<()> {
+        self.check_send("send")?;
+        pkt.set_conn_id(self.id());
+        self.link
+            .write(pkt.as_bytes())
+            .map_err(|k| self.err("send", k))
+    }
+
+    /// Fails if sending is not possible (closed connection or link).
+    pub(crate) fn check_send(&self, op: &'static str) -> Result<()> {
+        if self.state.is_closed() {
+            return Err(self.err(op, ErrorKind::ClosedConn));
+        }
+        self.link.check_up().map_err(|k| self.err(op, k))
+    }
+
+    /// Receives the next packet, blocking until one arrives or the
+    /// connection or link is closed.
+    pub fn recv_pkt(&self) -> Result<Packet> {
+        loop {
+            if self.state.is_recv_closed() {
+                return Err(self.err("recv", ErrorKind::ClosedConn));
+            }
+            let item = match self.state.rx.try_recv() {
+                Ok(item) => item,
+                Err(_) if !self.link.is_up() => return Err(self.recv_err()),
+                Err(_) => match wait::recv(&self.state.rx, self.link.spin()) {
+                    Ok(item) => item,
+                    Err(_) => unreachable!("conn holds both ends of its queue"),
+                },
+            };
+            match item {
+                Item::Pkt(pkt) if self.state.is_recv_closed() => {
+                    // It was queued when receiving was closed.
+                    self.link.reply_closed(self.id());
+                    drop(pkt);
+                }
+                Item::Pkt(pkt) => return Ok(pkt),
+                Item::Wake => {
+                    self.state.wake();
+                    if self.state.is_recv_closed() || !self.link.is_up() {
+                        return Err(self.recv_err());
+                    }
+                    // A stale wake-up (spurious): wait again.
+                }
+            }
+        }
+    }
+
+    fn recv_err(&self) -> Error {
+        if self.state.is_recv_closed() {
+            return self.err("recv", ErrorKind::ClosedConn);
+        }
+        self.err("recv", self.link.down_kind_for_recv(&self.state))
+    }
+
+    /// Stops receiving: blocked `recv`s wake with `ClosedConn`; packets
+    /// already queued and later ones are answered "connection closed".
+    /// Sending still works. Idempotent.
+    pub fn close_recv(&self) {
+        if self.state.set(RECV_CLOSED) {
+            self.discard_queue();
+        }
+    }
+
+    /// Closes both directions. Blocked `recv`s wake with `ClosedConn`;
+    /// later `send`/`recv` fail with `ClosedConn`. Idempotent.
+    pub fn close(&self) {
+        self.close_with(true);
+    }
+
+    /// Closes the connection, with a tombstone if the peer opened it and
+    /// `tombstone` is set (light mode forgets the id instead).
+    pub(crate) fn close_with(&self, tombstone: bool) {
+        if !self.state.set(CLOSED) {
+            return;
+        }
+        self.link.forget(&self.state, tombstone);
+        if !self.state.set(RECV_CLOSED) {
+            // close_recv already answered what was queued; just wake.
+            self.state.wake();
+            return;
+        }
+        self.discard_queue();
+    }
+
+    /// Drops what is queued (answering "connection closed" once, if
+    /// anything was) and wakes blocked receivers.
+    fn discard_queue(&self) {
+        if self.state.drain() > 0 {
+            self.link.reply_closed(self.id());
+        }
+    }
+
+    /// An error of operation `op` on this connection.
+    pub(crate) fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
+        Error::new(&self.link.addrs, Some(self.id()), op, kind)
+    }
+
+    pub(crate) fn link(&self) -> &Arc<Shared> {
+        &self.link
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.close();
+        self.link.recycle(self.state.clone());
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id())
+            .field("link", &self.link.addrs)
+            .field("closed", &self.state.is_closed())
+            .finish()
+    }
+}

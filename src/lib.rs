@@ -1,0 +1,38 @@
+//! neonet: the link layer of NEO, a distributed ZODB storage.
+//!
+//! A [`NodeLink`] is one end of a link between two nodes over one stream
+//! socket (TCP, or a Unix socket). It multiplexes many independent
+//! connections ([`Conn`]) over that stream, each carrying NEO protocol
+//! packets. Each link has one reader thread that reads packets and hands
+//! them to the connections' receive queues; senders write under a mutex.
+//! Everything is blocking and thread-safe; there is no async runtime.
+//!
+//! ```
+//! use neonet::{NodeLink, Packet};
+//!
+//! let (client, server) = NodeLink::pair().unwrap();
+//! let conn = client.new_conn().unwrap();
+//! conn.send_pkt(Packet::new(0, 0x0002, b"")).unwrap();
+//! let peer = server.accept().unwrap();
+//! let ping = peer.recv_pkt().unwrap();
+//! assert_eq!(ping.msg_code(), 0x0002);
+//! peer.send_pkt(Packet::new(0, 0x8002, b"")).unwrap();
+//! assert_eq!(conn.recv_pkt().unwrap().msg_code(), 0x8002);
+//! ```
+
+#![warn(missing_docs)]
+
+mod conn;
+pub mod error;
+mod link;
+pub mod packet;
+#[path = "proto_stub.rs"]
+pub mod proto;
+pub mod stream;
+mod wait;
+
+pub use conn::Conn;
+pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
+pub use link::{LinkRole, LinkStats, NodeLink, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED};
+pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
+pub use stream::LinkStream;

@@ -1,0 +1,122 @@
+//! The byte stream a link runs over.
+//!
+//! A link reads from one thread (its reader) while senders write from
+//! others, so every operation takes `&self`, like `&TcpStream` does. Wrap a
+//! stream in your own type to count, delay or break I/O in tests, or to add
+//! encryption: implement [`LinkStream`] by forwarding to the inner stream.
+
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use rustix::net::{RecvFlags, SendFlags};
+
+/// A bidirectional byte stream usable by a [`NodeLink`](crate::NodeLink).
+///
+/// The blocking operations (`read`, `write`) must work while another thread
+/// is in the other direction. The `try_*` operations must never block: they
+/// return `io::ErrorKind::WouldBlock` when nothing can be done now. The link
+/// uses them so that its reader thread can poll for a short while before it
+/// sleeps, and so that replies it sends to the peer on its own never block
+/// the reader (DESIGN §4).
+pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
+    /// Read some bytes, blocking until at least one is available.
+    /// `Ok(0)` means end of stream.
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Read some bytes if any are available now; `WouldBlock` otherwise.
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Write some bytes, blocking until at least one is written.
+    fn write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Write some bytes if there is room now; `WouldBlock` otherwise.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Shut down both directions, so that a thread blocked in `read` or
+    /// `write` returns. The descriptor is closed when the stream is dropped.
+    fn shutdown(&self) -> io::Result<()>;
+
+    /// Local address, for error messages.
+    fn local_addr(&self) -> String;
+
+    /// Peer address, for error messages.
+    fn peer_addr(&self) -> String;
+}
+
+/// `recv(MSG_DONTWAIT)`: a non-blocking read on a socket left in blocking
+/// mode, so that writers sharing the socket keep blocking semantics.
+fn recv_dontwait(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    // rustix returns (bytes filled, bytes the datagram had): same for streams.
+    Ok(rustix::net::recv(fd, buf, RecvFlags::DONTWAIT)?.0)
+}
+
+/// `send(MSG_DONTWAIT | MSG_NOSIGNAL)`, the write-side counterpart.
+fn send_dontwait(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    Ok(rustix::net::send(
+        fd,
+        buf,
+        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+    )?)
+}
+
+/// Implements `LinkStream` for a std socket type whose `&T` is Read + Write.
+macro_rules! impl_socket_stream {
+    ($ty:ty, $fmt_addr:expr) => {
+        impl LinkStream for $ty {
+            fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                io::Read::read(&mut &*self, buf)
+            }
+            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                recv_dontwait(self, buf)
+            }
+            fn write(&self, buf: &[u8]) -> io::Result<usize> {
+                io::Write::write(&mut &*self, buf)
+            }
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                send_dontwait(self, buf)
+            }
+            fn shutdown(&self) -> io::Result<()> {
+                <$ty>::shutdown(self, Shutdown::Both)
+            }
+            fn local_addr(&self) -> String {
+                $fmt_addr(<$ty>::local_addr(self))
+            }
+            fn peer_addr(&self) -> String {
+                $fmt_addr(<$ty>::peer_addr(self))
+            }
+        }
+    };
+}
+
+fn fmt_tcp_addr(a: io::Result<std::net::SocketAddr>) -> String {
+    a.map_or_else(|_| "?".into(), |a| a.to_string())
+}
+
+fn fmt_unix_addr(a: io::Result<std::os::unix::net::SocketAddr>) -> String {
+    match a {
+        Ok(a) => match a.as_pathname() {
+            Some(p) => p.display().to_string(),
+            None => "unix:@".into(),
+        },
+        Err(_) => "?".into(),
+    }
+}
+
+impl_socket_stream!(TcpStream, fmt_tcp_addr);
+impl_socket_stream!(UnixStream, fmt_unix_addr);
+
+/// Write all of `buf` with blocking writes.
+pub(crate) fn write_all(stream: &dyn LinkStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
