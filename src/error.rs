@@ -147,7 +147,12 @@ pub struct Error {
 impl Error {
     /// An error of operation `op` on a link (and one of its connections if
     /// `conn_id` is given).
-    pub fn new(addrs: &LinkAddrs, conn_id: Option<u32>, op: &'static str, kind: ErrorKind) -> Error {
+    pub fn new(
+        addrs: &LinkAddrs,
+        conn_id: Option<u32>,
+        op: &'static str,
+        kind: ErrorKind,
+    ) -> Error {
         Error {
             addrs: addrs.clone(),
             conn_id,

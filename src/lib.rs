@@ -24,15 +24,24 @@
 
 mod conn;
 pub mod error;
+mod handshake;
 mod link;
+mod listener;
 pub mod packet;
-#[path = "proto_stub.rs"]
 pub mod proto;
 pub mod stream;
 mod wait;
 
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
+pub use handshake::{
+    dial_link, dial_link_timeout, dial_link_unix, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT,
+    PROTOCOL_VERSION,
+};
 pub use link::{LinkRole, LinkStats, NodeLink, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED};
+pub use listener::{
+    LinkListener, ListenerOptions, ListenerStats, DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_PENDING,
+};
 pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
 pub use stream::LinkStream;

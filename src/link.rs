@@ -150,9 +150,8 @@ impl NodeLink {
             keep_closed_ns: AtomicU64::new(KEEP_CLOSED.as_nanos() as u64),
             spin_ns: AtomicU64::new(wait::DEFAULT_SPIN.as_nanos() as u64),
         });
-        let reader = reader::spawn(shared.clone(), stream).map_err(|e| {
-            Error::new(&shared.addrs, None, "newlink", ErrorKind::io(e))
-        })?;
+        let reader = reader::spawn(shared.clone(), stream)
+            .map_err(|e| Error::new(&shared.addrs, None, "newlink", ErrorKind::io(e)))?;
         Ok(NodeLink {
             shared,
             reader: Mutex::new(Some(reader)),
@@ -184,14 +183,20 @@ impl NodeLink {
 
     /// Opens a connection with the next id of our parity. Nothing is sent.
     pub fn new_conn(&self) -> Result<Conn> {
-        let state = self.shared.new_conn_state().map_err(|k| self.err("newconn", k))?;
+        let state = self
+            .shared
+            .new_conn_state()
+            .map_err(|k| self.err("newconn", k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
 
     /// Blocks until the peer opens a connection, and returns it with its
     /// first packet queued.
     pub fn accept(&self) -> Result<Conn> {
-        let state = self.shared.accept_state().map_err(|k| self.err("accept", k))?;
+        let state = self
+            .shared
+            .accept_state()
+            .map_err(|k| self.err("accept", k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
 
@@ -325,7 +330,11 @@ impl Shared {
 
     fn new_conn_state(&self) -> Result<Arc<ConnState>, ErrorKind> {
         self.check_up()?;
-        let state = self.table.lock().new_conn().map_err(|NoFreeId| ErrorKind::TooManyConns)?;
+        let state = self
+            .table
+            .lock()
+            .new_conn()
+            .map_err(|NoFreeId| ErrorKind::TooManyConns)?;
         // A close that raced with us cleared the table before we inserted.
         if let Err(k) = self.check_up() {
             self.table.lock().remove(&state, None);
@@ -462,7 +471,10 @@ impl Shared {
         };
         buf.clear();
         encode(buf);
-        let res = self.replies.flush_blocking(stream).and_then(|()| write_all(stream, buf));
+        let res = self
+            .replies
+            .flush_blocking(stream)
+            .and_then(|()| write_all(stream, buf));
         if buf.capacity() > SEND_BUF_KEEP {
             *buf = Vec::new();
         }

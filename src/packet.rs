@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn packet_accessors() {
         let mut p = Packet::new(7, 0x20, b"abc");
-        assert_eq!((p.conn_id(), p.msg_code(), p.payload()), (7, 0x20, &b"abc"[..]));
+        assert_eq!(
+            (p.conn_id(), p.msg_code(), p.payload()),
+            (7, 0x20, &b"abc"[..])
+        );
         p.set_conn_id(9);
         assert_eq!(p.conn_id(), 9);
         assert_eq!(Packet::from_bytes(p.as_bytes().to_vec()), Some(p.clone()));

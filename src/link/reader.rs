@@ -30,7 +30,10 @@ const BIG_CHUNK: usize = 1 << 20;
 const REPLY_RETRY: Duration = Duration::from_millis(1);
 
 /// Spawns the reader thread of a link.
-pub(super) fn spawn(shared: Arc<Shared>, stream: Arc<dyn LinkStream>) -> io::Result<JoinHandle<()>> {
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    stream: Arc<dyn LinkStream>,
+) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("neonet-reader".into())
         .spawn(move || run(&shared, &*stream))
@@ -114,7 +117,11 @@ impl ReadAhead {
     }
 
     /// Reads the next whole packet.
-    fn next_packet(&mut self, shared: &Shared, stream: &dyn LinkStream) -> Result<Packet, ErrorKind> {
+    fn next_packet(
+        &mut self,
+        shared: &Shared,
+        stream: &dyn LinkStream,
+    ) -> Result<Packet, ErrorKind> {
         self.fill(shared, stream, HEADER_SIZE)?;
         let hdr_bytes = &self.buf[self.start..self.start + HEADER_SIZE];
         let hdr = Header::decode(hdr_bytes.try_into().expect("header size"));
@@ -138,7 +145,12 @@ impl ReadAhead {
     }
 
     /// Reads until at least `n` bytes are buffered.
-    fn fill(&mut self, shared: &Shared, stream: &dyn LinkStream, n: usize) -> Result<(), ErrorKind> {
+    fn fill(
+        &mut self,
+        shared: &Shared,
+        stream: &dyn LinkStream,
+        n: usize,
+    ) -> Result<(), ErrorKind> {
         while self.end - self.start < n {
             if self.start + n > self.buf.len() {
                 // Move the partial packet to the front to make room.
@@ -152,7 +164,12 @@ impl ReadAhead {
 
     /// Reads a packet larger than the read-ahead buffer straight into its
     /// own buffer: the payload is copied once, by the kernel.
-    fn read_big(&mut self, shared: &Shared, stream: &dyn LinkStream, size: usize) -> Result<Packet, ErrorKind> {
+    fn read_big(
+        &mut self,
+        shared: &Shared,
+        stream: &dyn LinkStream,
+        size: usize,
+    ) -> Result<Packet, ErrorKind> {
         // Everything buffered belongs to this packet: it is larger than the
         // buffer.
         let mut bytes = self.buf[self.start..self.end].to_vec();
@@ -184,7 +201,11 @@ fn read_some(shared: &Shared, stream: &dyn LinkStream, dst: &mut [u8]) -> Result
                 )))
             }
             Ok(n) => return Ok(n),
-            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) => {}
             Err(e) => return Err(ErrorKind::io(e)),
         }
     }

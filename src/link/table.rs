@@ -197,7 +197,11 @@ impl ConnTable {
     /// (live connections, tombstones), after dropping expired tombstones.
     pub(crate) fn counts(&mut self) -> (usize, usize) {
         self.purge_expired();
-        let live = self.entries.values().filter(|e| matches!(e, Entry::Live(_))).count();
+        let live = self
+            .entries
+            .values()
+            .filter(|e| matches!(e, Entry::Live(_)))
+            .count();
         (live, self.entries.len() - live)
     }
 

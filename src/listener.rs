@@ -1,0 +1,381 @@
+//! LinkListener: accepts links over TCP or a Unix socket (DESIGN §6).
+//!
+//! An acceptor thread takes incoming streams and handshakes each one in a
+//! thread of its own, so a client that connects and says nothing delays
+//! nobody. Handshakes are bounded in time and in number, so a flood of
+//! silent clients cannot exhaust threads or descriptors: past the cap,
+//! new streams wait in the kernel's backlog.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, ErrorKind, LinkAddrs, Result};
+use crate::handshake::HandshakeStream;
+use crate::link::{LinkRole, NodeLink};
+
+/// Default bound on the handshake of an incoming stream.
+pub const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default cap on handshakes running at once.
+pub const DEFAULT_MAX_PENDING: usize = 64;
+
+/// Settings of a listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerOptions {
+    /// Bound on the handshake of each incoming stream.
+    pub handshake_timeout: Duration,
+    /// Cap on handshakes running at once; past it, incoming streams wait
+    /// in the kernel's backlog.
+    pub max_pending: usize,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> ListenerOptions {
+        ListenerOptions {
+            handshake_timeout: DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
+            max_pending: DEFAULT_MAX_PENDING,
+        }
+    }
+}
+
+/// Counters of a listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    /// Links that passed the handshake.
+    pub handshaked: u64,
+    /// Incoming streams dropped because their handshake failed.
+    pub failed: u64,
+}
+
+/// The listening socket.
+enum Socket {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+/// An accepted stream, not yet handshaked.
+enum Incoming {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Incoming {
+    /// A second handle on the same socket, to shut the handshake down from
+    /// `close`.
+    fn try_clone(&self) -> io::Result<Incoming> {
+        Ok(match self {
+            Incoming::Tcp(s) => Incoming::Tcp(s.try_clone()?),
+            Incoming::Unix(s) => Incoming::Unix(s.try_clone()?),
+        })
+    }
+
+    fn shutdown(&self) {
+        let _ = match self {
+            Incoming::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Incoming::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
+    fn handshake(self, timeout: Duration) -> Result<NodeLink> {
+        fn go<S: HandshakeStream>(s: S, t: Duration) -> Result<NodeLink> {
+            NodeLink::handshake(s, LinkRole::Server, Some(t))
+        }
+        match self {
+            Incoming::Tcp(s) => go(s, timeout),
+            Incoming::Unix(s) => go(s, timeout),
+        }
+    }
+}
+
+/// A handshake in progress.
+struct Pending {
+    /// Shut down on `close` so the handshake ends at once.
+    stream: Incoming,
+    thread: JoinHandle<()>,
+}
+
+/// State shared by the listener, its acceptor and handshake threads.
+struct Inner {
+    socket: Socket,
+    addr: String,
+    closed: AtomicBool,
+    handshake_timeout: Duration,
+    max_pending: usize,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Signalled when a handshake ends (a slot frees) or on close.
+    slot_freed: Condvar,
+    /// Threads of finished handshakes, to be joined. A finished
+    /// handshake drops its `Pending` at once: the second handle on its
+    /// socket must not outlive the handshake, or the link's peer would not
+    /// see the link close.
+    finished: Mutex<Vec<JoinHandle<()>>>,
+    links_tx: Sender<NodeLink>,
+    handshaked: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Listens for links and hands out those that passed the handshake.
+pub struct LinkListener {
+    inner: Arc<Inner>,
+    links_rx: Receiver<NodeLink>,
+    /// Dropped on close: wakes blocked `accept`s.
+    close_tx: Mutex<Option<Sender<()>>>,
+    close_rx: Receiver<()>,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl LinkListener {
+    /// Listens on a TCP address (port 0 picks a free port).
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<LinkListener> {
+        LinkListener::bind_with(addr, ListenerOptions::default())
+    }
+
+    /// Listens on a Unix socket at `path` (removed again on close).
+    pub fn bind_unix(path: impl AsRef<Path>) -> Result<LinkListener> {
+        LinkListener::bind_unix_with(path, ListenerOptions::default())
+    }
+
+    /// Like [`bind`](Self::bind), with options.
+    pub fn bind_with(addr: impl ToSocketAddrs, opts: ListenerOptions) -> Result<LinkListener> {
+        let l = TcpListener::bind(addr).map_err(|e| listen_err("?", e))?;
+        let addr = l.local_addr().map_err(|e| listen_err("?", e))?.to_string();
+        LinkListener::start(Socket::Tcp(l), addr, opts)
+    }
+
+    /// Like [`bind_unix`](Self::bind_unix), with options.
+    pub fn bind_unix_with(path: impl AsRef<Path>, opts: ListenerOptions) -> Result<LinkListener> {
+        let path = path.as_ref().to_path_buf();
+        let addr = path.display().to_string();
+        let l = UnixListener::bind(&path).map_err(|e| listen_err(&addr, e))?;
+        LinkListener::start(Socket::Unix(l, path), addr, opts)
+    }
+
+    fn start(socket: Socket, addr: String, opts: ListenerOptions) -> Result<LinkListener> {
+        let (links_tx, links_rx) = crossbeam_channel::unbounded();
+        let (close_tx, close_rx) = crossbeam_channel::bounded(0);
+        let inner = Arc::new(Inner {
+            socket,
+            addr,
+            closed: AtomicBool::new(false),
+            handshake_timeout: opts.handshake_timeout,
+            max_pending: opts.max_pending.max(1),
+            pending: Mutex::new(HashMap::new()),
+            slot_freed: Condvar::new(),
+            finished: Mutex::new(Vec::new()),
+            links_tx,
+            handshaked: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        let acceptor = {
+            let inner = inner.clone();
+            thread::Builder::new()
+                .name("neonet-acceptor".into())
+                .spawn(move || inner.run_acceptor())
+        }
+        .map_err(|e| listen_err(&inner.addr, e))?;
+        Ok(LinkListener {
+            inner,
+            links_rx,
+            close_tx: Mutex::new(Some(close_tx)),
+            close_rx,
+            acceptor: Mutex::new(Some(acceptor)),
+        })
+    }
+
+    /// The address we listen on (with the actual port if bound to port 0).
+    pub fn local_addr(&self) -> &str {
+        &self.inner.addr
+    }
+
+    /// Blocks until a link passed the handshake and returns it. After
+    /// `close` it fails with `ListenerClosed`.
+    pub fn accept(&self) -> Result<NodeLink> {
+        if self.inner.closed.load(SeqCst) {
+            return Err(self.err(ErrorKind::ListenerClosed));
+        }
+        crossbeam_channel::select! {
+            recv(self.links_rx) -> link => link.map_err(|_| self.err(ErrorKind::ListenerClosed)),
+            recv(self.close_rx) -> _ => Err(self.err(ErrorKind::ListenerClosed)),
+        }
+    }
+
+    /// Handshake counters.
+    pub fn stats(&self) -> ListenerStats {
+        ListenerStats {
+            handshaked: self.inner.handshaked.load(SeqCst),
+            failed: self.inner.failed.load(SeqCst),
+        }
+    }
+
+    /// Stops listening: wakes blocked `accept`s, ends handshakes in
+    /// progress, closes links accepted but not taken, and joins every
+    /// thread of the listener. Idempotent.
+    pub fn close(&self) {
+        self.stop_acceptor();
+        drop(self.close_tx.lock().take());
+        for link in self.links_rx.try_iter() {
+            drop(link);
+        }
+        if let Socket::Unix(_, path) = &self.inner.socket {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Stops the acceptor and every handshake thread, and joins them.
+    fn stop_acceptor(&self) {
+        let mut acceptor = self.acceptor.lock();
+        self.inner.closed.store(true, SeqCst);
+        // Shutting a listening socket down wakes a thread blocked in accept.
+        let _ = match &self.inner.socket {
+            Socket::Tcp(l) => shutdown_read(l),
+            Socket::Unix(l, _) => shutdown_read(l),
+        };
+        self.inner.slot_freed.notify_all();
+        if let Some(h) = acceptor.take() {
+            let _ = h.join();
+        }
+        let pending: Vec<Pending> = self.inner.pending.lock().drain().map(|(_, p)| p).collect();
+        for p in &pending {
+            p.stream.shutdown();
+        }
+        for p in pending {
+            let _ = p.thread.join();
+        }
+        self.inner.join_finished();
+    }
+
+    fn err(&self, kind: ErrorKind) -> Error {
+        Error::new(
+            &LinkAddrs::new(self.inner.addr.as_str(), "?"),
+            None,
+            "accept",
+            kind,
+        )
+    }
+}
+
+fn shutdown_read(fd: impl AsFd) -> io::Result<()> {
+    Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Read)?)
+}
+
+fn listen_err(addr: &str, e: io::Error) -> Error {
+    Error::new(&LinkAddrs::new(addr, "?"), None, "listen", ErrorKind::io(e))
+}
+
+impl Drop for LinkListener {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl fmt::Debug for LinkListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkListener")
+            .field("addr", &self.inner.addr)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn run_acceptor(self: &Arc<Self>) {
+        let mut next_id = 0u64;
+        while !self.closed.load(SeqCst) {
+            let incoming = match &self.socket {
+                Socket::Tcp(l) => l.accept().map(|(s, _)| {
+                    // Best effort: a link works without it, only slower.
+                    let _ = s.set_nodelay(true);
+                    Incoming::Tcp(s)
+                }),
+                Socket::Unix(l, _) => l.accept().map(|(s, _)| Incoming::Unix(s)),
+            };
+            match incoming {
+                Ok(s) if !self.closed.load(SeqCst) => {
+                    self.wait_for_slot();
+                    self.start_handshake(next_id, s);
+                    next_id += 1;
+                }
+                Ok(_) => break,
+                Err(e) if self.closed.load(SeqCst) => drop(e),
+                // Transient (EMFILE, ECONNABORTED, ...): back off a little.
+                Err(_) => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    /// Blocks while `max_pending` handshakes run; reaps finished threads.
+    fn wait_for_slot(&self) {
+        let mut pending = self.pending.lock();
+        while pending.len() >= self.max_pending && !self.closed.load(SeqCst) {
+            self.slot_freed.wait(&mut pending);
+        }
+        drop(pending);
+        self.join_finished();
+    }
+
+    fn join_finished(&self) {
+        let finished = std::mem::take(&mut *self.finished.lock());
+        for h in finished {
+            let _ = h.join();
+        }
+    }
+
+    fn start_handshake(self: &Arc<Self>, id: u64, stream: Incoming) {
+        let Ok(clone) = stream.try_clone() else {
+            self.failed.fetch_add(1, SeqCst);
+            return;
+        };
+        // Registered before the thread starts, so it is found when it ends.
+        let mut pending = self.pending.lock();
+        let inner = self.clone();
+        let spawned = thread::Builder::new()
+            .name("neonet-handshake".into())
+            .spawn(move || inner.handshake(id, stream));
+        match spawned {
+            Ok(h) => {
+                pending.insert(
+                    id,
+                    Pending {
+                        stream: clone,
+                        thread: h,
+                    },
+                );
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, SeqCst);
+            }
+        }
+    }
+
+    fn handshake(&self, id: u64, stream: Incoming) {
+        match stream.handshake(self.handshake_timeout) {
+            Ok(link) if !self.closed.load(SeqCst) => {
+                self.handshaked.fetch_add(1, SeqCst);
+                let _ = self.links_tx.send(link);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.failed.fetch_add(1, SeqCst);
+            }
+        }
+        // The pending lock orders us after our registration; `close` may
+        // have taken the entry already, then it joins us itself.
+        let mut pending = self.pending.lock();
+        if let Some(p) = pending.remove(&id) {
+            self.finished.lock().push(p.thread);
+        }
+        self.slot_freed.notify_all();
+    }
+}

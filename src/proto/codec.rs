@@ -1,0 +1,616 @@
+//! Field codecs of the binary "N" encoding (DESIGN §7).
+//!
+//! Every field type of a message implements [`Field`]: its encoded length,
+//! how to append it to a buffer, how to read it back from a [`Reader`].
+//! Messages are then plain sequences of fields (see `messages.rs`), so the
+//! rules below are written once, here:
+//!
+//! - integers are fixed-width big-endian, no padding;
+//! - `bool` is one byte, 0 or 1 — any other byte is rejected, so that a value
+//!   that decoded re-encodes to the very same bytes;
+//! - `String` is a u32 byte length then UTF-8 bytes (invalid UTF-8 is
+//!   rejected);
+//! - `Vec<T>` is a u32 count then each item. `Vec<u8>` is therefore a byte
+//!   blob (u32 length + bytes): in the N encoding a list of bytes and a blob
+//!   are the same thing, so no separate blob type is needed. `u8` overrides
+//!   the list hooks of [`Field`] so that blobs are copied with one `memcpy`
+//!   instead of byte by byte.
+//!
+//! Decoding never panics and never allocates more than the input can hold:
+//! every length or count is checked against the bytes that remain *before*
+//! anything is allocated (a list of `n` items needs at least
+//! `n * T::MIN_LEN` bytes).
+
+use std::fmt;
+
+/// What was wrong with a payload; the part of a [`DecodeError`] that does not
+/// depend on which message was being decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeErrorKind {
+    /// No message has this code.
+    UnknownCode,
+    /// The payload ended in the middle of a field.
+    Truncated {
+        /// Bytes the field needed.
+        needed: usize,
+        /// Bytes that were left.
+        remaining: usize,
+    },
+    /// The message was complete before the payload ended.
+    TrailingBytes {
+        /// How many bytes were left over.
+        count: usize,
+    },
+    /// A bool field held a byte other than 0 or 1.
+    BadBool(u8),
+    /// A string field was not valid UTF-8.
+    BadUtf8,
+    /// A length or count announces more than the rest of the payload can
+    /// hold (checked before allocating anything).
+    LengthTooLarge {
+        /// The announced length (bytes) or count (items).
+        len: u32,
+        /// Smallest encoded size of one item (1 for strings and blobs).
+        item_size: usize,
+        /// Bytes that were left after the length itself.
+        remaining: usize,
+    },
+}
+
+impl fmt::Display for DecodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeErrorKind::UnknownCode => f.write_str("unknown message code"),
+            DecodeErrorKind::Truncated { needed, remaining } => {
+                write!(f, "truncated: need {needed} bytes, {remaining} remain")
+            }
+            DecodeErrorKind::TrailingBytes { count } => {
+                write!(f, "{count} trailing bytes after the message")
+            }
+            DecodeErrorKind::BadBool(b) => write!(f, "bad bool byte {b:#04x} (must be 0 or 1)"),
+            DecodeErrorKind::BadUtf8 => f.write_str("string is not valid UTF-8"),
+            DecodeErrorKind::LengthTooLarge {
+                len,
+                item_size,
+                remaining,
+            } => {
+                if *item_size == 1 {
+                    write!(
+                        f,
+                        "length {len} larger than the remaining input ({remaining} bytes)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "count {len} (at least {item_size} bytes each) larger than the \
+                         remaining input ({remaining} bytes)"
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A payload could not be decoded as a message.
+///
+/// Names the message code (and the message and field, when known) and what
+/// was wrong. Display reads like
+/// `decode GetObject (0x0020): field at: truncated: need 8 bytes, 4 remain`
+/// or `unknown message code 0x1234`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct DecodeError {
+    code: u16,
+    name: Option<&'static str>,
+    field: Option<&'static str>,
+    kind: DecodeErrorKind,
+}
+
+impl DecodeError {
+    /// An error while decoding message `name` (code `code`), in `field` if the
+    /// error is about one field (`None` e.g. for trailing bytes).
+    pub(crate) fn in_message(
+        code: u16,
+        name: &'static str,
+        field: Option<&'static str>,
+        kind: DecodeErrorKind,
+    ) -> DecodeError {
+        DecodeError {
+            code,
+            name: Some(name),
+            field,
+            kind,
+        }
+    }
+
+    /// The error for a code no message has.
+    pub(crate) fn unknown_code(code: u16) -> DecodeError {
+        DecodeError {
+            code,
+            name: None,
+            field: None,
+            kind: DecodeErrorKind::UnknownCode,
+        }
+    }
+
+    /// The message code of the payload.
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The message name, if the code is known.
+    pub fn name(&self) -> Option<&'static str> {
+        self.name
+    }
+
+    /// The field being decoded when the error happened, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &DecodeErrorKind {
+        &self.kind
+    }
+}
+
+// Display by hand: the text depends on which parts are known, which
+// thiserror's format attributes cannot express.
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(name) = self.name else {
+            return write!(f, "{} {:#06x}", self.kind, self.code);
+        };
+        write!(f, "decode {name} ({:#06x}): ", self.code)?;
+        if let Some(field) = self.field {
+            write!(f, "field {field}: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+/// A cursor over the payload being decoded.
+///
+/// Every read is bounds-checked and fails with [`DecodeErrorKind::Truncated`]
+/// rather than panicking.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `input`.
+    pub fn new(input: &'a [u8]) -> Reader<'a> {
+        Reader { rest: input }
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// Read the next `n` bytes, borrowed from the input.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeErrorKind> {
+        if n > self.rest.len() {
+            return Err(DecodeErrorKind::Truncated {
+                needed: n,
+                remaining: self.rest.len(),
+            });
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    /// Read the next `N` bytes as an array (for fixed-width fields).
+    pub fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeErrorKind> {
+        match self.rest.split_first_chunk::<N>() {
+            Some((head, tail)) => {
+                self.rest = tail;
+                Ok(*head)
+            }
+            None => Err(DecodeErrorKind::Truncated {
+                needed: N,
+                remaining: self.rest.len(),
+            }),
+        }
+    }
+
+    /// Read a u32 length (or count) prefix and check that that many items of
+    /// at least `item_size` bytes each fit in what remains.
+    ///
+    /// This is the check that keeps a forged length (say 0xffffffff in a
+    /// 20-byte payload) from turning into a huge allocation. An `item_size`
+    /// of 0 is treated as 1, so that even a list of empty items cannot make
+    /// the decoder loop more times than there are input bytes.
+    pub fn length(&mut self, item_size: usize) -> Result<usize, DecodeErrorKind> {
+        let len = u32::from_be_bytes(self.take_array()?);
+        let remaining = self.rest.len();
+        let item_size = item_size.max(1);
+        // u64 arithmetic: u32 * usize cannot overflow it for any item size a
+        // real field type has; saturate anyway so that it is never wrong.
+        let needed = u64::from(len).saturating_mul(item_size as u64);
+        if needed > remaining as u64 {
+            return Err(DecodeErrorKind::LengthTooLarge {
+                len,
+                item_size,
+                remaining,
+            });
+        }
+        // needed <= remaining, so len fits in usize.
+        Ok(len as usize)
+    }
+
+    /// Succeed only if everything was read: a payload longer than its message
+    /// is an error (it would not re-encode to the same bytes).
+    pub fn finish(&self) -> Result<(), DecodeErrorKind> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeErrorKind::TrailingBytes {
+                count: self.rest.len(),
+            })
+        }
+    }
+}
+
+/// Append a u32 length prefix.
+///
+/// # Panics
+/// If `len` does not fit in a u32. Such a field could never be sent anyway
+/// (a packet is at most `MAX_PACKET_SIZE` = 64 MiB), so this is a
+/// programming error, not a wire condition.
+pub fn put_length(buf: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).expect("N encoding: length or count exceeds u32::MAX");
+    buf.extend_from_slice(&len.to_be_bytes());
+}
+
+/// A type that can be a message field (or an item of a list field).
+///
+/// `put` must append exactly `encoded_len()` bytes, and `get` must read back
+/// exactly what `put` wrote. `get` must reject any input that would not
+/// re-encode to the same bytes (e.g. a bool byte of 2), so that decoding
+/// followed by encoding is the identity on the bytes.
+pub trait Field: Sized {
+    /// Smallest possible encoded size of a value, in bytes. Used to bound
+    /// list counts against the remaining input before allocating.
+    const MIN_LEN: usize;
+
+    /// Encoded size of this value, in bytes.
+    fn encoded_len(&self) -> usize;
+
+    /// Append the encoding of this value to `buf`.
+    fn put(&self, buf: &mut Vec<u8>);
+
+    /// Read a value.
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind>;
+
+    /// Encoded size of the items of a list (count prefix excluded).
+    ///
+    /// A hook so that a fixed-size type (here `u8`) can answer without a
+    /// loop; the default sums the items.
+    fn list_encoded_len(items: &[Self]) -> usize {
+        items.iter().map(Field::encoded_len).sum()
+    }
+
+    /// Append the items of a list (count prefix excluded).
+    ///
+    /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default puts
+    /// the items one by one.
+    fn put_list(items: &[Self], buf: &mut Vec<u8>) {
+        for item in items {
+            item.put(buf);
+        }
+    }
+
+    /// Read `count` items of a list whose count prefix was already read and
+    /// checked with [`Reader::length`].
+    ///
+    /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default gets
+    /// the items one by one.
+    fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<Self>, DecodeErrorKind> {
+        // `count` was checked against the input by the caller; the `min` is
+        // only a second guard in case a caller forgets.
+        let mut items = Vec::with_capacity(count.min(r.remaining()));
+        for _ in 0..count {
+            items.push(Self::get(r)?);
+        }
+        Ok(items)
+    }
+}
+
+/// Fixed-width big-endian integers.
+macro_rules! int_fields {
+    ($($t:ty),* $(,)?) => {$(
+        impl Field for $t {
+            const MIN_LEN: usize = std::mem::size_of::<$t>();
+
+            fn encoded_len(&self) -> usize {
+                std::mem::size_of::<$t>()
+            }
+
+            fn put(&self, buf: &mut Vec<u8>) {
+                buf.extend_from_slice(&self.to_be_bytes());
+            }
+
+            fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+                Ok(<$t>::from_be_bytes(r.take_array()?))
+            }
+        }
+    )*};
+}
+
+int_fields!(i8, u16, i16, u32, i32, u64, i64);
+
+// u8 by hand: same encoding as the other integers, plus the list hooks that
+// make `Vec<u8>` a byte blob copied in one go.
+impl Field for u8 {
+    const MIN_LEN: usize = 1;
+
+    fn encoded_len(&self) -> usize {
+        1
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        buf.push(*self);
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        let [b] = r.take_array()?;
+        Ok(b)
+    }
+
+    fn list_encoded_len(items: &[u8]) -> usize {
+        items.len()
+    }
+
+    fn put_list(items: &[u8], buf: &mut Vec<u8>) {
+        buf.extend_from_slice(items);
+    }
+
+    fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<u8>, DecodeErrorKind> {
+        Ok(r.take(count)?.to_vec())
+    }
+}
+
+impl Field for bool {
+    const MIN_LEN: usize = 1;
+
+    fn encoded_len(&self) -> usize {
+        1
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        buf.push(u8::from(*self));
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        match r.take_array()? {
+            [0] => Ok(false),
+            [1] => Ok(true),
+            [b] => Err(DecodeErrorKind::BadBool(b)),
+        }
+    }
+}
+
+impl Field for String {
+    const MIN_LEN: usize = 4;
+
+    fn encoded_len(&self) -> usize {
+        4 + self.len()
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        put_length(buf, self.len());
+        buf.extend_from_slice(self.as_bytes());
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        let len = r.length(1)?;
+        let bytes = r.take(len)?;
+        // Validate before copying, so that invalid input allocates nothing.
+        let s = std::str::from_utf8(bytes).map_err(|_| DecodeErrorKind::BadUtf8)?;
+        Ok(s.to_owned())
+    }
+}
+
+/// A list: u32 count, then each item. `Vec<u8>` is a byte blob.
+impl<T: Field> Field for Vec<T> {
+    const MIN_LEN: usize = 4;
+
+    fn encoded_len(&self) -> usize {
+        4 + T::list_encoded_len(self)
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        put_length(buf, self.len());
+        T::put_list(self, buf);
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        let count = r.length(T::MIN_LEN)?;
+        T::get_list(r, count)
+    }
+}
+
+/// Tuples are their items one after the other: list items that are small
+/// records (e.g. `Vec<(Oid, Tid)>`) need no type of their own.
+macro_rules! tuple_fields {
+    ($(($($t:ident $i:tt),+))*) => {$(
+        impl<$($t: Field),+> Field for ($($t,)+) {
+            const MIN_LEN: usize = 0 $(+ $t::MIN_LEN)+;
+
+            fn encoded_len(&self) -> usize {
+                0 $(+ self.$i.encoded_len())+
+            }
+
+            fn put(&self, buf: &mut Vec<u8>) {
+                $(self.$i.put(buf);)+
+            }
+
+            fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+                Ok(($($t::get(r)?,)+))
+            }
+        }
+    )*};
+}
+
+tuple_fields! {
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encode `v`, check the bytes and the announced length, decode back.
+    fn roundtrip<T: Field + PartialEq + fmt::Debug>(v: T, want: &[u8]) {
+        let mut buf = vec![0xaa]; // put must append, not overwrite
+        v.put(&mut buf);
+        assert_eq!(&buf[1..], want, "encoding of {v:?}");
+        assert_eq!(v.encoded_len(), want.len(), "encoded_len of {v:?}");
+        let mut r = Reader::new(want);
+        assert_eq!(T::get(&mut r).unwrap(), v);
+        assert!(r.is_empty());
+        // every strict prefix is truncated input
+        for n in 0..want.len() {
+            let mut r = Reader::new(&want[..n]);
+            assert!(T::get(&mut r).is_err(), "prefix {n} of {v:?} decoded");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        roundtrip(0x12u8, &[0x12]);
+        roundtrip(-2i8, &[0xfe]);
+        roundtrip(0x1234u16, &[0x12, 0x34]);
+        roundtrip(-2i16, &[0xff, 0xfe]);
+        roundtrip(0x12345678u32, &[0x12, 0x34, 0x56, 0x78]);
+        roundtrip(-0x10000001i32, &[0xef, 0xff, 0xff, 0xff]);
+        roundtrip(0x0102030405060708u64, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        roundtrip(-1i64, &[0xff; 8]);
+    }
+
+    #[test]
+    fn bools() {
+        roundtrip(false, &[0]);
+        roundtrip(true, &[1]);
+        for b in 2..=255u8 {
+            let mut r = Reader::new(std::slice::from_ref(&b));
+            assert_eq!(bool::get(&mut r), Err(DecodeErrorKind::BadBool(b)));
+        }
+    }
+
+    #[test]
+    fn strings() {
+        roundtrip(String::new(), &[0, 0, 0, 0]);
+        roundtrip("x".to_string(), &[0, 0, 0, 1, b'x']);
+        roundtrip("é".to_string(), &[0, 0, 0, 2, 0xc3, 0xa9]);
+        let mut r = Reader::new(&[0, 0, 0, 1, 0xff]);
+        assert_eq!(String::get(&mut r), Err(DecodeErrorKind::BadUtf8));
+    }
+
+    #[test]
+    fn blobs_and_lists() {
+        // Vec<u8> is a byte blob: u32 length then the bytes
+        roundtrip(Vec::<u8>::new(), &[0, 0, 0, 0]);
+        roundtrip(b"hello".to_vec(), b"\0\0\0\x05hello");
+        // other lists: u32 count then the items
+        roundtrip(vec![7u32, 8], &[0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 8]);
+        roundtrip(
+            vec!["a".to_string(), "bc".to_string()],
+            &[0, 0, 0, 2, 0, 0, 0, 1, b'a', 0, 0, 0, 2, b'b', b'c'],
+        );
+        roundtrip(
+            vec![vec![1u8], vec![]],
+            &[0, 0, 0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 0],
+        );
+        roundtrip(vec![(1u8, true)], &[0, 0, 0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn huge_lengths_are_rejected_before_allocating() {
+        let mut input = vec![0xff, 0xff, 0xff, 0xff];
+        input.extend_from_slice(&[0; 16]);
+        let err = Vec::<u8>::get(&mut Reader::new(&input)).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeErrorKind::LengthTooLarge {
+                len: u32::MAX,
+                item_size: 1,
+                remaining: 16
+            }
+        );
+        assert!(String::get(&mut Reader::new(&input)).is_err());
+        // 4 strings need at least 16 bytes: accepted by the count check, then
+        // each string is decoded (here: 4 empty strings)
+        let mut four = vec![0, 0, 0, 4];
+        four.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            Vec::<String>::get(&mut Reader::new(&four)).unwrap(),
+            vec![String::new(); 4]
+        );
+        // 5 strings cannot fit in 16 bytes: rejected up front
+        four[3] = 5;
+        assert_eq!(
+            Vec::<String>::get(&mut Reader::new(&four)).unwrap_err(),
+            DecodeErrorKind::LengthTooLarge {
+                len: 5,
+                item_size: 4,
+                remaining: 16
+            }
+        );
+        // a list of u64: count * 8 must fit
+        let err = Vec::<u64>::get(&mut Reader::new(&[0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(matches!(
+            err,
+            Err(DecodeErrorKind::LengthTooLarge { len: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn reader() {
+        let mut r = Reader::new(&[1, 2, 3]);
+        assert_eq!(r.take(1).unwrap(), &[1]);
+        assert_eq!(
+            r.take(3),
+            Err(DecodeErrorKind::Truncated {
+                needed: 3,
+                remaining: 2
+            })
+        );
+        assert_eq!(r.finish(), Err(DecodeErrorKind::TrailingBytes { count: 2 }));
+        assert_eq!(r.take_array::<2>().unwrap(), [2, 3]);
+        assert!(r.finish().is_ok());
+        assert!(r.take_array::<1>().is_err());
+    }
+
+    #[test]
+    fn error_display() {
+        let e = DecodeError::unknown_code(0x1234);
+        assert_eq!(e.to_string(), "unknown message code 0x1234");
+        assert_eq!(e.code(), 0x1234);
+        let e = DecodeError::in_message(
+            0x20,
+            "GetObject",
+            Some("at"),
+            DecodeErrorKind::Truncated {
+                needed: 8,
+                remaining: 4,
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "decode GetObject (0x0020): field at: truncated: need 8 bytes, 4 remain"
+        );
+        assert_eq!(e.name(), Some("GetObject"));
+        assert_eq!(e.field(), Some("at"));
+    }
+}

@@ -1,0 +1,382 @@
+//! Value types used by message fields, with their field codecs.
+//!
+//! Enumerations of the protocol (error codes, node types) are newtypes over
+//! their wire integer rather than Rust enums: a peer may send a value we do
+//! not know (a newer NEO), and a newtype lets every wire value decode and
+//! re-encode unchanged instead of failing the whole message.
+
+use std::fmt;
+
+use super::codec::{DecodeErrorKind, Field, Reader};
+
+/// Named constants of an integer newtype, with `name()` and a `Debug` that
+/// prints the name (or the bare number if it has none).
+macro_rules! named_consts {
+    ($ty:ident($int:ty) { $($(#[$meta:meta])* $name:ident = $value:literal,)* }) => {
+        impl $ty {
+            $( $(#[$meta])* pub const $name: $ty = $ty($value); )*
+
+            /// The protocol's name of this value, if it has one.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $( $value => Some(stringify!($name)), )*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.name() {
+                    Some(name) => f.write_str(name),
+                    None => write!(f, "{}({})", stringify!($ty), self.0),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self, f)
+            }
+        }
+
+        impl Field for $ty {
+            const MIN_LEN: usize = <$int as Field>::MIN_LEN;
+
+            fn encoded_len(&self) -> usize {
+                self.0.encoded_len()
+            }
+
+            fn put(&self, buf: &mut Vec<u8>) {
+                self.0.put(buf)
+            }
+
+            fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+                <$int>::get(r).map($ty)
+            }
+        }
+    };
+}
+
+/// Code of an `Error` message (u32 on the wire).
+///
+/// Any u32 is accepted; the known codes are associated constants. `Debug`
+/// and `Display` print the name, or `ErrorCode(n)` for an unknown code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ErrorCode(pub u32);
+
+named_consts!(ErrorCode(u32) {
+    /// Not an error: the request was acknowledged.
+    ACK = 0,
+    /// The request was denied.
+    DENIED = 1,
+    /// The node is not ready to serve the request.
+    NOT_READY = 2,
+    /// No such object.
+    OID_NOT_FOUND = 3,
+    /// No such transaction.
+    TID_NOT_FOUND = 4,
+    /// The object does not exist (was never created, or its creation was undone).
+    OID_DOES_NOT_EXIST = 5,
+    /// The peer broke the protocol (also used for "connection closed/refused").
+    PROTOCOL_ERROR = 6,
+    /// Replication failed.
+    REPLICATION_ERROR = 7,
+    /// Checking of replicas failed.
+    CHECKING_ERROR = 8,
+    /// The storage backend does not implement the operation.
+    BACKEND_NOT_IMPLEMENTED = 9,
+    /// The cell is not readable.
+    NON_READABLE_CELL = 10,
+    /// The node is read-only.
+    READ_ONLY_ACCESS = 11,
+    /// The transaction is not complete.
+    INCOMPLETE_TRANSACTION = 12,
+});
+
+/// Type of a node (i8 on the wire).
+///
+/// Any i8 is accepted; the known types are associated constants. `Debug` and
+/// `Display` print the name, or `NodeType(n)` for an unknown type.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct NodeType(pub i8);
+
+named_consts!(NodeType(i8) {
+    /// A master node.
+    MASTER = 0,
+    /// A storage node.
+    STORAGE = 1,
+    /// A client node.
+    CLIENT = 2,
+    /// An admin node.
+    ADMIN = 3,
+});
+
+/// Identifier of a node in the cluster (i32 on the wire; 0 means "none yet").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct NodeUUID(pub i32);
+
+impl Field for NodeUUID {
+    const MIN_LEN: usize = 4;
+
+    fn encoded_len(&self) -> usize {
+        4
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        self.0.put(buf)
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        i32::get(r).map(NodeUUID)
+    }
+}
+
+/// Network address of a node.
+///
+/// On the wire: the host as a string, then the port as u16 **only if the
+/// host is not empty** (an empty host means "no address", and has no port).
+/// So `Address { host: "", port: 5 }` encodes like the default address and
+/// decodes back with port 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Address {
+    /// Host name or IP address; empty for "no address".
+    pub host: String,
+    /// Port; meaningless (and not sent) when `host` is empty.
+    pub port: u16,
+}
+
+impl Address {
+    /// An address from its host and port.
+    pub fn new(host: impl Into<String>, port: u16) -> Address {
+        Address {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl Field for Address {
+    const MIN_LEN: usize = 4;
+
+    fn encoded_len(&self) -> usize {
+        let port = if self.host.is_empty() { 0 } else { 2 };
+        self.host.encoded_len() + port
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        self.host.put(buf);
+        if !self.host.is_empty() {
+            self.port.put(buf);
+        }
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        let host = String::get(r)?;
+        let port = if host.is_empty() { 0 } else { u16::get(r)? };
+        Ok(Address { host, port })
+    }
+}
+
+/// Time at which a node identified itself (an f64 on the wire), or "no time".
+///
+/// "No time" is written as `ffffffffffffffff` (a NaN), as NEO does. The value
+/// is kept as its raw IEEE-754 bits, so that whatever 8 bytes were received
+/// re-encode identically (an f64 could not tell NaNs apart), and equality is
+/// equality of the bits. [`IdTime::from_f64`] maps every NaN, and -∞ (which
+/// NEO/go uses in memory for "no time"), to [`IdTime::NONE`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdTime(u64);
+
+impl IdTime {
+    /// "No time": the bits `ffffffffffffffff`.
+    pub const NONE: IdTime = IdTime(u64::MAX);
+
+    /// A time in seconds; NaN and -∞ mean "no time" and give [`IdTime::NONE`].
+    pub fn from_f64(t: f64) -> IdTime {
+        if t.is_nan() || t == f64::NEG_INFINITY {
+            IdTime::NONE
+        } else {
+            IdTime(t.to_bits())
+        }
+    }
+
+    /// The time in seconds, or `None` for "no time" (any NaN).
+    pub fn get(self) -> Option<f64> {
+        let t = f64::from_bits(self.0);
+        if t.is_nan() {
+            None
+        } else {
+            Some(t)
+        }
+    }
+
+    /// Whether this is "no time" (any NaN).
+    pub fn is_none(self) -> bool {
+        self.get().is_none()
+    }
+
+    /// An `IdTime` from its wire bits, unchanged.
+    pub fn from_bits(bits: u64) -> IdTime {
+        IdTime(bits)
+    }
+
+    /// The wire bits.
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+}
+
+/// "No time".
+impl Default for IdTime {
+    fn default() -> IdTime {
+        IdTime::NONE
+    }
+}
+
+impl From<f64> for IdTime {
+    fn from(t: f64) -> IdTime {
+        IdTime::from_f64(t)
+    }
+}
+
+impl fmt::Debug for IdTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            Some(t) => write!(f, "IdTime({t:?})"),
+            None if *self == IdTime::NONE => f.write_str("IdTime(none)"),
+            None => write!(f, "IdTime(none, bits {:#018x})", self.0),
+        }
+    }
+}
+
+impl Field for IdTime {
+    const MIN_LEN: usize = 8;
+
+    fn encoded_len(&self) -> usize {
+        8
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        self.0.put(buf)
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        u64::get(r).map(IdTime)
+    }
+}
+
+/// SHA-1 checksum of object data (20 bytes on the wire, no length prefix).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Checksum(pub [u8; 20]);
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Checksum(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Field for Checksum {
+    const MIN_LEN: usize = 20;
+
+    fn encoded_len(&self) -> usize {
+        20
+    }
+
+    fn put(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.0);
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        r.take_array().map(Checksum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode<T: Field>(v: &T) -> Vec<u8> {
+        let mut buf = Vec::new();
+        v.put(&mut buf);
+        assert_eq!(buf.len(), v.encoded_len());
+        buf
+    }
+
+    fn decode<T: Field>(b: &[u8]) -> Result<T, DecodeErrorKind> {
+        let mut r = Reader::new(b);
+        let v = T::get(&mut r)?;
+        r.finish()?;
+        Ok(v)
+    }
+
+    #[test]
+    fn named_constants() {
+        assert_eq!(format!("{:?}", ErrorCode::PROTOCOL_ERROR), "PROTOCOL_ERROR");
+        assert_eq!(format!("{:?}", ErrorCode(99)), "ErrorCode(99)");
+        assert_eq!(ErrorCode::INCOMPLETE_TRANSACTION, ErrorCode(12));
+        assert_eq!(ErrorCode::ACK.name(), Some("ACK"));
+        assert_eq!(ErrorCode::default(), ErrorCode::ACK);
+        assert_eq!(format!("{}", NodeType::CLIENT), "CLIENT");
+        assert_eq!(format!("{:?}", NodeType(-1)), "NodeType(-1)");
+        assert_eq!(encode(&ErrorCode(0x01020304)), [1, 2, 3, 4]);
+        assert_eq!(encode(&NodeType(-1)), [0xff]);
+        assert_eq!(decode::<NodeType>(&[0xff]), Ok(NodeType(-1)));
+        assert_eq!(
+            decode::<NodeUUID>(&[0xef, 0xff, 0xff, 0xff]),
+            Ok(NodeUUID(-0x10000001))
+        );
+    }
+
+    #[test]
+    fn address() {
+        let a = Address::new("127.0.0.1", 24601);
+        let b = encode(&a);
+        assert_eq!(b, b"\0\0\0\x09127.0.0.1\x60\x19");
+        assert_eq!(decode::<Address>(&b), Ok(a));
+        // empty host: no port on the wire, port 0 when decoded
+        assert_eq!(encode(&Address::new("", 5)), [0, 0, 0, 0]);
+        assert_eq!(decode::<Address>(&[0, 0, 0, 0]), Ok(Address::default()));
+        // a host without its port is truncated
+        assert!(decode::<Address>(b"\0\0\0\x01h").is_err());
+    }
+
+    #[test]
+    fn id_time() {
+        assert_eq!(
+            encode(&IdTime::from_f64(1.5)),
+            1.5f64.to_bits().to_be_bytes()
+        );
+        assert_eq!(IdTime::from_f64(1.5).get(), Some(1.5));
+        for none in [f64::NAN, -f64::NAN, f64::NEG_INFINITY] {
+            assert_eq!(IdTime::from_f64(none), IdTime::NONE);
+        }
+        assert_eq!(encode(&IdTime::NONE), [0xff; 8]);
+        assert_eq!(IdTime::default(), IdTime::NONE);
+        assert!(IdTime::NONE.is_none());
+        // another NaN from the wire is "no time" too, but re-encodes unchanged
+        let nan = f64::NAN.to_bits().to_be_bytes();
+        let t = decode::<IdTime>(&nan).unwrap();
+        assert!(t.is_none());
+        assert_eq!(encode(&t), nan);
+        assert_eq!(format!("{:?}", IdTime::NONE), "IdTime(none)");
+        assert_eq!(format!("{:?}", IdTime::from_f64(2.0)), "IdTime(2.0)");
+    }
+
+    #[test]
+    fn checksum() {
+        let c = Checksum(std::array::from_fn(|i| i as u8 + 1));
+        let b = encode(&c);
+        assert_eq!(b.len(), 20);
+        assert_eq!(decode::<Checksum>(&b), Ok(c));
+        assert!(decode::<Checksum>(&b[..19]).is_err());
+        assert_eq!(
+            format!("{:?}", Checksum::default()),
+            format!("Checksum({})", "0".repeat(40))
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! Helpers shared by the integration tests: pairs of links over a
+//! socketpair and over TCP loopback, a counting stream wrapper, and a
+//! hand-written raw peer that speaks the wire format (DESIGN §1) directly.
+//!
+//! Every test binary uses only some of these helpers.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use neonet::packet::Header;
+use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE};
+
+/// Message code of the `Error` message (DESIGN §7).
+pub const ERROR_MSG: u16 = 0x8000;
+/// `PROTOCOL_ERROR` error code.
+pub const PROTOCOL_ERROR: u32 = 6;
+
+/// How long a test waits for a thread to block before acting on it. Only a
+/// delay: no assertion depends on it having passed.
+pub const LET_BLOCK: Duration = Duration::from_millis(100);
+
+/// The two kinds of stream every concurrency test runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `UnixStream::pair()`.
+    Unix,
+    /// TCP over 127.0.0.1, TCP_NODELAY on both ends.
+    Tcp,
+}
+
+/// (client, server) links over a socketpair (`NodeLink::pair()`).
+pub fn unix_pair() -> (NodeLink, NodeLink) {
+    NodeLink::pair().expect("NodeLink::pair")
+}
+
+/// Two connected TCP streams over loopback: (dialer, accepted), nodelay on.
+pub fn tcp_streams() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let dialer = TcpStream::connect(addr).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    dialer.set_nodelay(true).expect("nodelay");
+    accepted.set_nodelay(true).expect("nodelay");
+    (dialer, accepted)
+}
+
+/// (client, server) links over TCP loopback, no handshake.
+pub fn tcp_pair() -> (NodeLink, NodeLink) {
+    let (dialer, accepted) = tcp_streams();
+    let client = NodeLink::new(dialer, LinkRole::Client).expect("client link");
+    let server = NodeLink::new(accepted, LinkRole::Server).expect("server link");
+    (client, server)
+}
+
+/// (client, server) links over the given kind of stream.
+pub fn pair(kind: Kind) -> (NodeLink, NodeLink) {
+    match kind {
+        Kind::Unix => unix_pair(),
+        Kind::Tcp => tcp_pair(),
+    }
+}
+
+/// Runs `f(client, server)` over a socketpair, then over TCP loopback.
+pub fn both(f: impl Fn(NodeLink, NodeLink)) {
+    let (c, s) = unix_pair();
+    f(c, s);
+    let (c, s) = tcp_pair();
+    f(c, s);
+}
+
+/// Defines a module `$name` with two tests, `unix` and `tcp`, each running
+/// `$body` with `$kind` bound to the corresponding [`Kind`]. Use with
+/// `#[macro_use] mod common;`.
+#[allow(unused_macros)]
+macro_rules! kind_test {
+    ($name:ident, |$kind:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn unix() {
+                #[allow(unused_variables)]
+                let $kind = $crate::common::Kind::Unix;
+                $body
+            }
+
+            #[test]
+            fn tcp() {
+                #[allow(unused_variables)]
+                let $kind = $crate::common::Kind::Tcp;
+                $body
+            }
+        }
+    };
+}
+
+/// One end of a raw stream, used by a hand-written peer.
+#[derive(Debug)]
+pub enum Raw {
+    /// A Unix-domain stream.
+    Unix(UnixStream),
+    /// A TCP stream.
+    Tcp(TcpStream),
+}
+
+impl Raw {
+    /// Shuts down both directions.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Raw::Unix(s) => s.shutdown(Shutdown::Both),
+            Raw::Tcp(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+
+    /// Bounds blocking reads (so a broken link fails a test instead of
+    /// hanging it).
+    pub fn set_read_timeout(&self, t: Option<Duration>) {
+        match self {
+            Raw::Unix(s) => s.set_read_timeout(t),
+            Raw::Tcp(s) => s.set_read_timeout(t),
+        }
+        .expect("set_read_timeout")
+    }
+}
+
+impl Read for &Raw {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match *self {
+            Raw::Unix(s) => (&*s).read(buf),
+            Raw::Tcp(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Raw {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match *self {
+            Raw::Unix(s) => (&*s).write(buf),
+            Raw::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Two connected raw streams of the given kind: (dialer, accepted).
+pub fn raw_streams(kind: Kind) -> (Raw, Raw) {
+    match kind {
+        Kind::Unix => {
+            let (a, b) = UnixStream::pair().expect("socketpair");
+            (Raw::Unix(a), Raw::Unix(b))
+        }
+        Kind::Tcp => {
+            let (a, b) = tcp_streams();
+            (Raw::Tcp(a), Raw::Tcp(b))
+        }
+    }
+}
+
+/// A link over `raw` with the given role.
+pub fn link_over(raw: Raw, role: LinkRole) -> NodeLink {
+    match raw {
+        Raw::Unix(s) => NodeLink::new(s, role),
+        Raw::Tcp(s) => NodeLink::new(s, role),
+    }
+    .expect("NodeLink::new")
+}
+
+/// A link over `raw` wrapped in a [`CountingStream`], and its read counter.
+pub fn counting_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Arc<AtomicUsize>) {
+    match raw {
+        Raw::Unix(s) => {
+            let s = CountingStream::new(s);
+            let reads = s.reads();
+            (NodeLink::new(s, role).expect("NodeLink::new"), reads)
+        }
+        Raw::Tcp(s) => {
+            let s = CountingStream::new(s);
+            let reads = s.reads();
+            (NodeLink::new(s, role).expect("NodeLink::new"), reads)
+        }
+    }
+}
+
+/// A link with `role` whose peer is a hand-written raw stream: (link, peer).
+/// The raw peer's reads time out after 30 s so that a broken link fails the
+/// test rather than hanging it.
+pub fn link_with_raw_peer(kind: Kind, role: LinkRole) -> (NodeLink, Raw) {
+    let (a, b) = raw_streams(kind);
+    // The link takes the role matching its side of the connection.
+    let (ours, peer) = match role {
+        LinkRole::Client => (a, b),
+        LinkRole::Server => (b, a),
+    };
+    peer.set_read_timeout(Some(Duration::from_secs(30)));
+    (link_over(ours, role), peer)
+}
+
+/// A `LinkStream` that forwards everything to `S` and counts the calls of
+/// `read`/`try_read` that returned data.
+pub struct CountingStream<S> {
+    inner: S,
+    reads: Arc<AtomicUsize>,
+}
+
+impl<S> CountingStream<S> {
+    /// Wraps `inner`, counting from 0.
+    pub fn new(inner: S) -> CountingStream<S> {
+        CountingStream {
+            inner,
+            reads: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The counter of data-returning reads.
+    pub fn reads(&self) -> Arc<AtomicUsize> {
+        self.reads.clone()
+    }
+
+    fn count(&self, res: io::Result<usize>) -> io::Result<usize> {
+        if matches!(res, Ok(n) if n > 0) {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+        }
+        res
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for CountingStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountingStream")
+            .field("inner", &self.inner)
+            .field("reads", &self.reads.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl<S: LinkStream> LinkStream for CountingStream<S> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.count(self.inner.read(buf))
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.count(self.inner.try_read(buf))
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        self.inner.shutdown()
+    }
+
+    fn local_addr(&self) -> String {
+        self.inner.local_addr()
+    }
+
+    fn peer_addr(&self) -> String {
+        self.inner.peer_addr()
+    }
+}
+
+/// The wire bytes of a packet with these header fields and payload.
+pub fn raw_packet(conn_id: u32, msg_code: u16, payload: &[u8]) -> Vec<u8> {
+    let hdr = Header {
+        conn_id,
+        msg_code,
+        msg_len: payload.len() as u32,
+    };
+    let mut b = hdr.encode().to_vec();
+    b.extend_from_slice(payload);
+    b
+}
+
+/// Writes one packet on a raw stream.
+pub fn write_raw_packet(mut w: impl Write, conn_id: u32, msg_code: u16, payload: &[u8]) {
+    w.write_all(&raw_packet(conn_id, msg_code, payload))
+        .expect("raw peer: write packet");
+}
+
+/// Reads one whole packet from a raw stream.
+pub fn read_raw_packet(mut r: impl Read) -> io::Result<Packet> {
+    let mut hdr = [0u8; HEADER_SIZE];
+    r.read_exact(&mut hdr)?;
+    let hdr = Header::decode(&hdr);
+    let mut payload = vec![0u8; hdr.msg_len as usize];
+    r.read_exact(&mut payload)?;
+    Ok(Packet::new(hdr.conn_id, hdr.msg_code, &payload))
+}
+
+/// Reads from a raw stream until EOF; returns the bytes read before it.
+pub fn read_to_eof(mut r: impl Read) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    r.read_to_end(&mut all)?;
+    Ok(all)
+}
+
+/// Decodes the payload of an `Error` message by hand: u32 code, u32 text
+/// length, text bytes (all big-endian). Panics if it is not one.
+pub fn decode_error_reply(pkt: &Packet) -> (u32, String) {
+    assert_eq!(
+        pkt.msg_code(),
+        ERROR_MSG,
+        "not an Error message: {pkt:?} payload {:?}",
+        pkt.payload()
+    );
+    let p = pkt.payload();
+    assert!(p.len() >= 8, "Error payload too short: {p:?}");
+    let code = u32::from_be_bytes(p[0..4].try_into().unwrap());
+    let len = u32::from_be_bytes(p[4..8].try_into().unwrap()) as usize;
+    assert_eq!(p.len(), 8 + len, "Error payload length mismatch: {p:?}");
+    let text = String::from_utf8(p[8..].to_vec()).expect("Error text is UTF-8");
+    (code, text)
+}
+
+/// Asserts that `pkt` is the link's own reply `text` on connection `id`.
+#[track_caller]
+pub fn assert_reply(pkt: &Packet, id: u32, text: &str) {
+    assert_eq!(pkt.conn_id(), id, "reply on the wrong id: {pkt:?}");
+    assert_eq!(
+        decode_error_reply(pkt),
+        (PROTOCOL_ERROR, text.to_string()),
+        "unexpected reply on id {id}"
+    );
+}
+
+/// Asserts that `res` failed with exactly `want` (compared by variant).
+#[track_caller]
+pub fn assert_kind<T: fmt::Debug>(res: neonet::Result<T>, want: ErrorKind) {
+    match res {
+        Ok(v) => panic!("expected error {want:?}, got Ok({v:?})"),
+        Err(e) => assert!(
+            same_kind(e.kind(), &want),
+            "expected {want:?}, got {:?} ({e})",
+            e.kind()
+        ),
+    }
+}
+
+/// Asserts that `res` failed with an I/O error of kind `want`.
+#[track_caller]
+pub fn assert_io_kind<T: fmt::Debug>(res: neonet::Result<T>, want: io::ErrorKind) {
+    match res {
+        Ok(v) => panic!("expected I/O error {want:?}, got Ok({v:?})"),
+        Err(e) => assert_eq!(
+            e.kind().io_kind(),
+            Some(want),
+            "expected Io({want:?}), got {:?} ({e})",
+            e.kind()
+        ),
+    }
+}
+
+/// Whether two kinds are the same variant (and, for `PacketTooBig`, the
+/// same size; for `Io`, the same `io::ErrorKind`).
+pub fn same_kind(a: &ErrorKind, b: &ErrorKind) -> bool {
+    match (a, b) {
+        (ErrorKind::PacketTooBig { size: x }, ErrorKind::PacketTooBig { size: y }) => x == y,
+        (ErrorKind::Io(x), ErrorKind::Io(y)) => x.kind() == y.kind(),
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
+}
+
+/// Runs `f` in a thread and waits for its result for at most `limit`;
+/// panics if it did not finish in time (a deadlock) or if it panicked.
+pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let v = f();
+        let _ = tx.send(());
+        v
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => handle.join().expect("watched thread panicked"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The thread panicked: propagate its panic.
+            match handle.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: not finished within {limit:?} (deadlock?)")
+        }
+    }
+}
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+/// For states that become true asynchronously (e.g. the reader thread
+/// having queued a packet); the caller asserts the result.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Deterministic pseudo-random bytes for payload `(seed)` of length `len`.
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        // xorshift64*
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let take = (len - out.len()).min(8);
+        out.extend_from_slice(&v.to_le_bytes()[..take]);
+    }
+    out
+}

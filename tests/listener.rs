@@ -1,0 +1,175 @@
+//! LinkListener and dialing (DESIGN §6) over TCP and Unix sockets.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use neonet::{
+    dial_link, dial_link_unix, ErrorKind, LinkListener, ListenerOptions, NodeLink, Packet,
+};
+
+fn exchange(client: &NodeLink, server: &NodeLink) {
+    let c = client.new_conn().unwrap();
+    c.send_pkt(Packet::new(0, 2, b"ping")).unwrap();
+    let s = server.accept().unwrap();
+    assert_eq!(s.recv_pkt().unwrap().payload(), b"ping");
+    s.send_pkt(Packet::new(0, 0x8002, b"pong")).unwrap();
+    assert_eq!(c.recv_pkt().unwrap().payload(), b"pong");
+}
+
+/// A fresh socket path in a directory of this test's own.
+fn sock_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("neonet-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// Waits (bounded) until `cond` holds; the wait is the synchronisation,
+/// the assertion is made by the caller on the condition itself.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never happened: {what}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn tcp_dial_and_accept() {
+    let l = LinkListener::bind("127.0.0.1:0").unwrap();
+    let client = dial_link(l.local_addr()).unwrap();
+    let server = l.accept().unwrap();
+    assert_eq!(client.role(), neonet::LinkRole::Client);
+    assert_eq!(server.role(), neonet::LinkRole::Server);
+    exchange(&client, &server);
+    exchange(&client, &server);
+    assert_eq!(l.stats().handshaked, 1);
+}
+
+#[test]
+fn unix_dial_and_accept() {
+    let path = sock_path("unix_dial_and_accept");
+    let l = LinkListener::bind_unix(&path).unwrap();
+    let client = dial_link_unix(&path).unwrap();
+    let server = l.accept().unwrap();
+    exchange(&client, &server);
+    l.close();
+    assert!(!path.exists(), "socket file removed on close");
+}
+
+#[test]
+fn dial_refused_is_an_io_error() {
+    // Bind then drop: nothing listens on that port any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let e = dial_link(addr).unwrap_err();
+    assert_eq!(e.op(), "dial");
+    assert_eq!(
+        e.kind().io_kind(),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+}
+
+#[test]
+fn silent_clients_do_not_block_others() {
+    let opts = ListenerOptions {
+        handshake_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
+    let silent: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(l.local_addr()).unwrap())
+        .collect();
+    // A real client comes after the 5 and is served while they say nothing.
+    let client = dial_link(l.local_addr()).unwrap();
+    let server = l.accept().unwrap();
+    exchange(&client, &server);
+    assert_eq!(l.stats().failed, 0, "the silent ones are still pending");
+    // After the handshake timeout they are dropped: each got our version
+    // word, then the stream closed.
+    for mut s in silent {
+        let mut got = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(got, [0, 0, 0, 6]);
+    }
+    wait_until("5 failed handshakes counted", || l.stats().failed == 5);
+}
+
+#[test]
+fn http_client_is_refused() {
+    let l = LinkListener::bind("127.0.0.1:0").unwrap();
+    let mut s = TcpStream::connect(l.local_addr()).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut word = [0u8; 4];
+    s.read_exact(&mut word).unwrap();
+    assert_eq!(word, [0, 0, 0, 6]);
+    let mut rest = [0u8; 16];
+    // Then the listener hangs up (reset: the request was left unread).
+    match s.read(&mut rest) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+    wait_until("failed handshake counted", || l.stats().failed == 1);
+    assert_eq!(l.stats().handshaked, 0);
+}
+
+#[test]
+fn close_wakes_blocked_accept() {
+    for unix in [false, true] {
+        let path = sock_path("close_wakes_blocked_accept");
+        let l = if unix {
+            LinkListener::bind_unix(&path).unwrap()
+        } else {
+            LinkListener::bind("127.0.0.1:0").unwrap()
+        };
+        let (tx, rx) = mpsc::channel();
+        thread::scope(|s| {
+            s.spawn(|| tx.send(l.accept().map(|_| ())).unwrap());
+            thread::sleep(Duration::from_millis(100)); // let accept block
+            l.close();
+            let e = rx.recv().unwrap().unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::ListenerClosed), "{e}");
+        });
+        let e = l.accept().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::ListenerClosed), "{e}");
+        // Nothing listens any more.
+        if unix {
+            assert!(UnixStream::connect(&path).is_err());
+        }
+    }
+}
+
+#[test]
+fn handshakes_are_capped() {
+    let opts = ListenerOptions {
+        handshake_timeout: Duration::from_secs(30),
+        max_pending: 2,
+    };
+    let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
+    let silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(l.local_addr()).unwrap())
+        .collect();
+    // Both slots are held by silent clients: a third client's handshake
+    // waits (in the backlog) until one of them goes.
+    let (tx, rx) = mpsc::channel();
+    let addr = l.local_addr().to_string();
+    let t = thread::spawn(move || tx.send(dial_link(addr).map(|_| ())).unwrap());
+    thread::sleep(Duration::from_millis(200)); // a delay only
+    assert!(rx.try_recv().is_err(), "third handshake waits for a slot");
+    drop(silent);
+    rx.recv().unwrap().unwrap();
+    t.join().unwrap();
+    l.accept().unwrap();
+}

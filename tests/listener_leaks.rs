@@ -1,0 +1,57 @@
+//! After a listener and its links are closed, none of their threads or
+//! descriptors remain. A test binary of its own: it counts the process's
+//! threads and descriptors, which other tests running at once would change.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use neonet::{dial_link, dial_link_unix, LinkListener, ListenerOptions, Packet};
+
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn listener_and_links_leave_nothing_behind() {
+    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let path = std::env::temp_dir().join(format!("neonet-leaks-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    {
+        let opts = ListenerOptions {
+            handshake_timeout: Duration::from_secs(30),
+            ..Default::default()
+        };
+        let tcp = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
+        let unix = LinkListener::bind_unix_with(&path, opts).unwrap();
+        // Silent clients keep handshakes pending until close.
+        let silent: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(tcp.local_addr()).unwrap())
+            .collect();
+        let mut links = Vec::new();
+        for _ in 0..3 {
+            let c = dial_link(tcp.local_addr()).unwrap();
+            let s = tcp.accept().unwrap();
+            links.push((c, s));
+            let c = dial_link_unix(&path).unwrap();
+            let s = unix.accept().unwrap();
+            links.push((c, s));
+        }
+        for (c, s) in &links {
+            let conn = c.new_conn().unwrap();
+            conn.send_pkt(Packet::new(0, 2, b"x")).unwrap();
+            let peer = s.accept().unwrap();
+            peer.recv_pkt().unwrap();
+        }
+        // A link dialed but never taken from the listener.
+        let _untaken = dial_link(tcp.local_addr()).unwrap();
+        tcp.close();
+        unix.close();
+        for (c, s) in &links {
+            c.close();
+            s.close();
+        }
+        drop(silent);
+    }
+    assert_eq!(count("/proc/self/task"), threads, "threads left behind");
+    assert_eq!(count("/proc/self/fd"), fds, "descriptors left behind");
+}
