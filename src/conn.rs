@@ -2,7 +2,7 @@
 //! link (DESIGN §3).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -10,6 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::error::{Error, ErrorKind, Result};
 use crate::link::Shared;
 use crate::packet::Packet;
+use crate::proto::{self, message_name, Message, Msg};
 use crate::wait;
 
 /// What a connection's receive queue carries.
@@ -31,20 +32,18 @@ const DOWN_REPORTED: u8 = 4;
 /// field can be reset.
 pub(crate) struct ConnState {
     id: AtomicU32,
-    peer_opened: AtomicBool,
     flags: AtomicU8,
     tx: Sender<Item>,
     rx: Receiver<Item>,
 }
 
 impl ConnState {
-    pub(crate) fn new(id: u32, peer_opened: bool) -> ConnState {
+    pub(crate) fn new(id: u32) -> ConnState {
         // Unbounded: the reader thread must never block on a slow receiver
         // (no head-of-line blocking between connections).
         let (tx, rx) = crossbeam_channel::unbounded();
         ConnState {
             id: AtomicU32::new(id),
-            peer_opened: AtomicBool::new(peer_opened),
             flags: AtomicU8::new(0),
             tx,
             rx,
@@ -53,19 +52,14 @@ impl ConnState {
 
     /// Prepares a recycled connection for `id`. Called with the only
     /// reference to it, under the table lock.
-    pub(crate) fn reset(&self, id: u32, peer_opened: bool) {
+    pub(crate) fn reset(&self, id: u32) {
         while self.rx.try_recv().is_ok() {}
         self.id.store(id, SeqCst);
-        self.peer_opened.store(peer_opened, SeqCst);
         self.flags.store(0, SeqCst);
     }
 
     pub(crate) fn id(&self) -> u32 {
         self.id.load(SeqCst)
-    }
-
-    pub(crate) fn peer_opened(&self) -> bool {
-        self.peer_opened.load(SeqCst)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -142,6 +136,37 @@ impl Conn {
             return Err(self.err(op, ErrorKind::ClosedConn));
         }
         self.link.check_up().map_err(|k| self.err(op, k))
+    }
+
+    /// Sends a message.
+    pub fn send<M: Msg>(&self, msg: &M) -> Result<()> {
+        self.check_send("send")?;
+        self.link
+            .write_msg(self.id(), msg)
+            .map_err(|k| self.err("send", k))
+    }
+
+    /// Receives the next message, whatever it is.
+    pub fn recv(&self) -> Result<Message> {
+        let pkt = self.recv_pkt()?;
+        Message::decode(pkt.msg_code(), pkt.payload())
+            .map_err(|e| self.err("decode", ErrorKind::Decode(e)))
+    }
+
+    /// Receives the next message, which must be an `M`; anything else is
+    /// `UnexpectedMessage`.
+    pub fn expect<M: Msg>(&self) -> Result<M> {
+        let pkt = self.recv_pkt()?;
+        decode_as::<M>(&pkt, false).map_err(|k| self.err("decode", k))
+    }
+
+    /// Sends `req` and receives its answer, which must be a `Resp`. An
+    /// `Error` answer is `ErrorKind::Peer` with the peer's code and text;
+    /// anything else is `UnexpectedMessage`.
+    pub fn ask<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
+        self.send(req)?;
+        let pkt = self.recv_pkt()?;
+        decode_as::<Resp>(&pkt, true).map_err(|k| self.err("decode", k))
     }
 
     /// Receives the next packet, blocking until one arrives or the
@@ -226,10 +251,6 @@ impl Conn {
     pub(crate) fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
         Error::new(&self.link.addrs, Some(self.id()), op, kind)
     }
-
-    pub(crate) fn link(&self) -> &Arc<Shared> {
-        &self.link
-    }
 }
 
 impl Drop for Conn {
@@ -246,5 +267,31 @@ impl fmt::Debug for Conn {
             .field("link", &self.link.addrs)
             .field("closed", &self.state.is_closed())
             .finish()
+    }
+}
+
+/// Decodes `pkt` as an `M`. With `peer_error`, an `Error` message (that
+/// is not what we expect) becomes `ErrorKind::Peer`.
+pub(crate) fn decode_as<M: Msg>(pkt: &Packet, peer_error: bool) -> Result<M, ErrorKind> {
+    let code = pkt.msg_code();
+    if code == M::CODE {
+        return M::decode(pkt.payload()).map_err(ErrorKind::Decode);
+    }
+    if peer_error && code == <proto::Error as Msg>::CODE {
+        let e = proto::Error::decode(pkt.payload()).map_err(ErrorKind::Decode)?;
+        return Err(ErrorKind::Peer {
+            code: e.code,
+            message: e.message,
+        });
+    }
+    match message_name(code) {
+        Some(got) => Err(ErrorKind::UnexpectedMessage {
+            got,
+            expected: M::NAME,
+        }),
+        // Not a message we know: the decode error names the code.
+        None => Err(ErrorKind::Decode(
+            Message::decode(code, pkt.payload()).expect_err("unknown code"),
+        )),
     }
 }

@@ -25,6 +25,7 @@
 mod conn;
 pub mod error;
 mod handshake;
+mod light;
 mod link;
 mod listener;
 pub mod packet;
@@ -38,6 +39,7 @@ pub use handshake::{
     dial_link, dial_link_timeout, dial_link_unix, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT,
     PROTOCOL_VERSION,
 };
+pub use light::Request;
 pub use link::{LinkRole, LinkStats, NodeLink, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED};
 pub use listener::{
     LinkListener, ListenerOptions, ListenerStats, DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,

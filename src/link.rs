@@ -18,6 +18,8 @@ use parking_lot::Mutex;
 
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Result};
+use crate::packet::MAX_PACKET_SIZE;
+use crate::proto::{encode_packet, packet_size, Msg};
 use crate::stream::{write_all, LinkStream};
 use crate::wait;
 use table::{ConnTable, NoFreeId};
@@ -268,10 +270,6 @@ impl NodeLink {
     fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
         Error::new(&self.shared.addrs, None, op, kind)
     }
-
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
 }
 
 impl Drop for NodeLink {
@@ -462,7 +460,7 @@ impl Shared {
     /// Encodes a packet with `encode` into the link's send buffer and
     /// writes it, all under the writer lock: one copy, one `write`, and
     /// no allocation once the buffer has grown.
-    pub(crate) fn write_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), ErrorKind> {
+    fn write_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), ErrorKind> {
         self.check_up()?;
         let mut w = self.writer.lock();
         let Writer { stream, buf } = &mut *w;
@@ -479,6 +477,16 @@ impl Shared {
             *buf = Vec::new();
         }
         res.map_err(|e| self.write_failed(stream, e))
+    }
+
+    /// Sends `msg` on connection `id`: encoded straight into the send
+    /// buffer, one `write`.
+    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
+        let size = packet_size(msg);
+        if size > MAX_PACKET_SIZE as u64 {
+            return Err(ErrorKind::PacketTooBig { size });
+        }
+        self.write_with(|buf| encode_packet(buf, id, msg))
     }
 
     /// Writes one whole packet (`bytes`) under the writer lock, without

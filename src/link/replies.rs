@@ -13,17 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use parking_lot::Mutex;
 
-use crate::packet::{Header, HEADER_SIZE};
+use crate::proto::{encode_packet, Error, ErrorCode};
 use crate::stream::{write_all, LinkStream};
 
 /// Text of the reply to a packet for a connection that is closed.
 pub const REPLY_CLOSED: &str = "connection closed";
 /// Text of the reply to a connection opened while we do not accept.
 pub const REPLY_REFUSED: &str = "connection refused";
-
-/// Message code of `Error` and its `PROTOCOL_ERROR` code (DESIGN §7).
-const ERROR_CODE: u16 = 0x8000;
-const PROTOCOL_ERROR: u32 = 6;
 
 /// Queued replies beyond this are dropped: a peer that floods us with
 /// packets for closed connections while not reading must not make us
@@ -52,7 +48,11 @@ impl Replies {
         if buf.len() >= MAX_QUEUED {
             return;
         }
-        encode_error(&mut buf, id, text);
+        let reply = Error {
+            code: ErrorCode::PROTOCOL_ERROR,
+            message: text.into(),
+        };
+        encode_packet(&mut buf, id, &reply);
         self.pending.store(true, SeqCst);
     }
 
@@ -89,18 +89,4 @@ impl Replies {
         self.pending.store(!buf.is_empty(), SeqCst);
         res
     }
-}
-
-/// Appends the packet of an `Error{PROTOCOL_ERROR, text}` message on `id`.
-fn encode_error(buf: &mut Vec<u8>, id: u32, text: &str) {
-    let hdr = Header {
-        conn_id: id,
-        msg_code: ERROR_CODE,
-        msg_len: (8 + text.len()) as u32,
-    };
-    buf.reserve(HEADER_SIZE + 8 + text.len());
-    buf.extend_from_slice(&hdr.encode());
-    buf.extend_from_slice(&PROTOCOL_ERROR.to_be_bytes());
-    buf.extend_from_slice(&(text.len() as u32).to_be_bytes());
-    buf.extend_from_slice(text.as_bytes());
 }

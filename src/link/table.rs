@@ -86,34 +86,34 @@ impl ConnTable {
             }
         };
         self.ours += 1;
-        Ok(self.insert_live(id, false))
+        Ok(self.insert_live(id))
     }
 
     /// A new connection for `id`, opened by the peer.
     pub(crate) fn new_peer_conn(&mut self, id: u32) -> Arc<ConnState> {
         debug_assert!(!self.is_ours(id));
-        self.insert_live(id, true)
+        self.insert_live(id)
     }
 
-    fn insert_live(&mut self, id: u32, peer_opened: bool) -> Arc<ConnState> {
-        let conn = self.take_free(id, peer_opened);
+    fn insert_live(&mut self, id: u32) -> Arc<ConnState> {
+        let conn = self.take_free(id);
         self.entries.insert(id, Entry::Live(conn.clone()));
         conn
     }
 
     /// A reset connection object: a recycled one if nobody else still
     /// holds it, else a new one.
-    fn take_free(&mut self, id: u32, peer_opened: bool) -> Arc<ConnState> {
+    fn take_free(&mut self, id: u32) -> Arc<ConnState> {
         if let Some(c) = self.free.last() {
             // Only the table can hand out new references to a freed conn,
             // and it is locked: a count of 1 cannot grow under us.
             if Arc::strong_count(c) == 1 {
                 let c = self.free.pop().expect("checked");
-                c.reset(id, peer_opened);
+                c.reset(id);
                 return c;
             }
         }
-        Arc::new(ConnState::new(id, peer_opened))
+        Arc::new(ConnState::new(id))
     }
 
     /// Forgets `conn` if it is still the live one for its id; leaves a

@@ -97,3 +97,32 @@ pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
     /// message.
     fn from_message(m: Message) -> Result<Self, Message>;
 }
+
+/// Appends the whole packet of `msg` on connection `conn_id` (header, then
+/// payload) to `buf`: the message is encoded straight into the buffer that
+/// is written, so a large field is copied once.
+///
+/// # Panics
+/// If the packet would exceed `MAX_PACKET_SIZE`; check
+/// [`packet_size`] first where the message size is not bounded.
+pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, conn_id: u32, msg: &M) {
+    let len = msg.encoded_len();
+    assert!(
+        packet_size(msg) <= crate::packet::MAX_PACKET_SIZE as u64,
+        "{} of {len} bytes exceeds MAX_PACKET_SIZE",
+        M::NAME
+    );
+    let hdr = crate::packet::Header {
+        conn_id,
+        msg_code: M::CODE,
+        msg_len: len as u32,
+    };
+    buf.reserve(crate::packet::HEADER_SIZE + len);
+    buf.extend_from_slice(&hdr.encode());
+    msg.encode_into(buf);
+}
+
+/// Size of the packet carrying `msg`, header included.
+pub fn packet_size<M: Msg>(msg: &M) -> u64 {
+    (crate::packet::HEADER_SIZE + msg.encoded_len()) as u64
+}

@@ -1,0 +1,95 @@
+//! Lightweight mode (DESIGN §8): one request, at most one reply, on a
+//! connection of its own. This is how NEO/py talks, and the hot path of a
+//! storage server, so it reuses connection objects and send buffers and
+//! takes no lock beyond the link's table and writer mutexes.
+
+use std::fmt;
+
+use crate::conn::Conn;
+use crate::error::{ErrorKind, Result};
+use crate::link::NodeLink;
+use crate::proto::{Message, Msg};
+
+impl NodeLink {
+    /// Sends `msg` on a new connection and forgets the connection.
+    pub fn send1<M: Msg>(&self, msg: &M) -> Result<()> {
+        let conn = self.new_conn()?;
+        conn.send(msg)
+    }
+
+    /// Sends `req` on a new connection, waits for its one answer and
+    /// forgets the connection. An `Error` answer is `ErrorKind::Peer`.
+    pub fn ask1<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
+        let conn = self.new_conn()?;
+        conn.ask(req)
+    }
+
+    /// Accepts a connection the peer opened and takes its first message.
+    /// Receiving on it is closed at once: further packets the peer sends on
+    /// it are answered "connection closed".
+    pub fn recv1(&self) -> Result<Request> {
+        let conn = self.accept()?;
+        let pkt = conn.recv_pkt()?;
+        conn.close_recv();
+        let msg = Message::decode(pkt.msg_code(), pkt.payload())
+            .map_err(|e| conn.err("decode", ErrorKind::Decode(e)))?;
+        Ok(Request { conn, msg })
+    }
+}
+
+/// A request received with [`NodeLink::recv1`]. Answer it with
+/// [`reply`](Request::reply); dropping it forgets its connection (no
+/// tombstone: the peer expects at most one reply).
+pub struct Request {
+    conn: Conn,
+    msg: Message,
+}
+
+impl Request {
+    /// The request message.
+    pub fn msg(&self) -> &Message {
+        &self.msg
+    }
+
+    /// The request message, decoded as an `M` (`UnexpectedMessage` if it
+    /// is another one).
+    pub fn msg_as<M: Msg>(&self) -> Result<M> {
+        M::from_message(self.msg.clone()).map_err(|got| {
+            self.conn.err(
+                "decode",
+                ErrorKind::UnexpectedMessage {
+                    got: got.name(),
+                    expected: M::NAME,
+                },
+            )
+        })
+    }
+
+    /// The id of the request's connection.
+    pub fn conn_id(&self) -> u32 {
+        self.conn.id()
+    }
+
+    /// Sends the answer.
+    pub fn reply<M: Msg>(&self, resp: &M) -> Result<()> {
+        self.conn.send(resp)
+    }
+
+    /// Forgets the request's connection (as dropping it does).
+    pub fn close(self) {}
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        self.conn.close_with(false);
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("conn", &self.conn)
+            .field("msg", &self.msg)
+            .finish()
+    }
+}
