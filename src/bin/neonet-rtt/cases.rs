@@ -1,0 +1,526 @@
+//! Round-trip cases shared by `neonet-rtt` and `benches/rtt.rs`: each sets
+//! up a pair of endpoints and a serving thread once, then runs any number
+//! of round trips on demand, so that several cases can be measured
+//! interleaved in one process.
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use neonet::proto::{AnswerObject, GetObject, Message, Ping, Pong};
+use neonet::{LinkRole, LinkStream, NodeLink, Packet};
+
+/// How long the `*_spin` raw cases busy-poll before a blocking read.
+pub const RAW_SPIN: Duration = Duration::from_micros(20);
+
+/// A round trip that can be run `n` times in a row.
+pub trait Case: Send {
+    /// Runs `n` round trips and returns the time they took.
+    fn run(&mut self, n: usize) -> Duration;
+}
+
+/// A connected TCP loopback pair with TCP_NODELAY on both ends.
+pub fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let c = TcpStream::connect(l.local_addr()?)?;
+    let (s, _) = l.accept()?;
+    c.set_nodelay(true)?;
+    s.set_nodelay(true)?;
+    Ok((c, s))
+}
+
+/// Reads at least one byte; with `spin`, polls without blocking for that
+/// long first (the "busy-poll then block" floor of a round trip).
+fn read_some<S: LinkStream>(s: &S, buf: &mut [u8], spin: Option<Duration>) -> io::Result<usize> {
+    if let Some(spin) = spin {
+        let start = Instant::now();
+        loop {
+            match s.try_read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
+            if start.elapsed() >= spin {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    s.read(buf)
+}
+
+/// 1-byte ping-pong between two threads over a raw stream.
+pub struct RawPingPong<S: LinkStream> {
+    client: S,
+    spin: Option<Duration>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl<S: LinkStream> RawPingPong<S> {
+    /// Starts the echoing thread on `server`.
+    pub fn new(client: S, server: S, spin: Option<Duration>) -> RawPingPong<S> {
+        let server = thread::spawn(move || {
+            let mut b = [0u8; 1];
+            while let Ok(1) = read_some(&server, &mut b, spin) {
+                if server.write(&b).is_err() {
+                    break;
+                }
+            }
+        });
+        RawPingPong {
+            client,
+            spin,
+            server: Some(server),
+        }
+    }
+}
+
+impl<S: LinkStream> Case for RawPingPong<S> {
+    fn run(&mut self, n: usize) -> Duration {
+        let mut b = [0u8; 1];
+        let start = Instant::now();
+        for _ in 0..n {
+            self.client.write(&b).expect("raw write");
+            assert_eq!(
+                read_some(&self.client, &mut b, self.spin).expect("raw read"),
+                1
+            );
+        }
+        start.elapsed()
+    }
+}
+
+impl<S: LinkStream> Drop for RawPingPong<S> {
+    fn drop(&mut self) {
+        let _ = self.client.shutdown();
+        if let Some(h) = self.server.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Raw TCP loopback ping-pong.
+pub fn raw_tcp(spin: bool) -> io::Result<RawPingPong<TcpStream>> {
+    let (c, s) = tcp_pair()?;
+    Ok(RawPingPong::new(c, s, spin.then_some(RAW_SPIN)))
+}
+
+/// Raw socketpair ping-pong.
+pub fn raw_unix(spin: bool) -> io::Result<RawPingPong<UnixStream>> {
+    let (c, s) = UnixStream::pair()?;
+    Ok(RawPingPong::new(c, s, spin.then_some(RAW_SPIN)))
+}
+
+/// The answer a server gives to `GetObject` in every benchmark.
+pub fn answer_for(req: &GetObject) -> AnswerObject {
+    AnswerObject {
+        oid: req.oid,
+        serial: req.at,
+        data_serial: req.before,
+        ..Default::default()
+    }
+}
+
+/// Serves light-mode requests on `link` until it fails: `GetObject` is
+/// answered with `answer_for`, `Ping` with `Pong`.
+pub fn serve_light(link: &NodeLink) {
+    while let Ok(req) = link.recv1() {
+        let sent = match req.msg() {
+            Message::GetObject(g) => req.reply(&answer_for(g)),
+            Message::Ping(_) => req.reply(&Pong {}),
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+/// Asks `GetObject` number `i` with `ask1` and checks the answer.
+pub fn ask_object(link: &NodeLink, i: u64) -> neonet::Result<()> {
+    let req = GetObject {
+        oid: i,
+        at: i.wrapping_add(1),
+        before: i.wrapping_add(2),
+    };
+    let a: AnswerObject = link.ask1(&req)?;
+    if (a.oid, a.serial, a.data_serial) != (req.oid, req.at, req.before) {
+        panic!("answer {a:?} does not match request {req:?}");
+    }
+    Ok(())
+}
+
+/// A client link and a server link with serving threads.
+pub struct LinkPair {
+    /// The asking side.
+    pub client: NodeLink,
+    server: Option<std::sync::Arc<NodeLink>>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+impl LinkPair {
+    /// Links over `c`/`s` with `nserve` threads running `serve` on the
+    /// server link.
+    pub fn new<S, F>(c: S, s: S, nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    where
+        S: LinkStream,
+        F: Fn(&NodeLink) + Clone + Send + 'static,
+    {
+        let client = NodeLink::new(c, LinkRole::Client)?;
+        let server = std::sync::Arc::new(NodeLink::new(s, LinkRole::Server)?);
+        let servers = (0..nserve)
+            .map(|_| {
+                let (server, serve) = (server.clone(), serve.clone());
+                thread::spawn(move || serve(&server))
+            })
+            .collect();
+        Ok(LinkPair {
+            client,
+            server: Some(server),
+            servers,
+        })
+    }
+
+    /// Over TCP loopback.
+    pub fn tcp<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    where
+        F: Fn(&NodeLink) + Clone + Send + 'static,
+    {
+        let (c, s) = tcp_pair().map_err(setup_err)?;
+        LinkPair::new(c, s, nserve, serve)
+    }
+
+    /// Over a socketpair.
+    pub fn unix<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    where
+        F: Fn(&NodeLink) + Clone + Send + 'static,
+    {
+        let (c, s) = UnixStream::pair().map_err(setup_err)?;
+        LinkPair::new(c, s, nserve, serve)
+    }
+}
+
+fn setup_err(e: io::Error) -> neonet::Error {
+    let addrs = neonet::LinkAddrs::new("?", "?");
+    neonet::Error::new(&addrs, None, "setup", neonet::ErrorKind::io(e))
+}
+
+impl Drop for LinkPair {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.close();
+        }
+        for h in self.servers.drain(..) {
+            let _ = h.join();
+        }
+        self.client.close();
+    }
+}
+
+/// `ask1` of `GetObject` → `AnswerObject` round trips.
+pub struct Ask1(pub LinkPair, u64);
+
+impl Ask1 {
+    /// Over TCP loopback.
+    pub fn tcp() -> neonet::Result<Ask1> {
+        Ok(Ask1(LinkPair::tcp(1, serve_light)?, 0))
+    }
+    /// Over a socketpair.
+    pub fn unix() -> neonet::Result<Ask1> {
+        Ok(Ask1(LinkPair::unix(1, serve_light)?, 0))
+    }
+}
+
+impl Case for Ask1 {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.1 += 1;
+            ask_object(&self.0.client, self.1).expect("ask1");
+        }
+        start.elapsed()
+    }
+}
+
+/// Echoes every packet of the first connection the peer opens.
+pub fn serve_echo(link: &NodeLink) {
+    let Ok(conn) = link.accept() else { return };
+    while let Ok(pkt) = conn.recv_pkt() {
+        if conn.send_pkt(pkt).is_err() {
+            break;
+        }
+    }
+}
+
+/// `Conn::send(Ping)` / `expect::<Pong>()` on one long-lived connection.
+pub struct ConnPingPong {
+    conn: neonet::Conn,
+    _pair: LinkPair,
+}
+
+/// Answers every `Ping` of the first connection with a `Pong`.
+pub fn serve_pong(link: &NodeLink) {
+    let Ok(conn) = link.accept() else { return };
+    while let Ok(Message::Ping(_)) = conn.recv() {
+        if conn.send(&Pong {}).is_err() {
+            break;
+        }
+    }
+}
+
+impl ConnPingPong {
+    /// Over TCP loopback.
+    pub fn tcp() -> neonet::Result<ConnPingPong> {
+        ConnPingPong::over(LinkPair::tcp(1, serve_pong)?)
+    }
+    /// Over a socketpair.
+    pub fn unix() -> neonet::Result<ConnPingPong> {
+        ConnPingPong::over(LinkPair::unix(1, serve_pong)?)
+    }
+    fn over(pair: LinkPair) -> neonet::Result<ConnPingPong> {
+        let conn = pair.client.new_conn()?;
+        Ok(ConnPingPong { conn, _pair: pair })
+    }
+}
+
+impl Case for ConnPingPong {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.conn.send(&Ping {}).expect("send");
+            self.conn.expect::<Pong>().expect("recv");
+        }
+        start.elapsed()
+    }
+}
+
+/// Packets echoed on one long-lived connection (`send_pkt`/`recv_pkt`).
+pub struct ConnEcho {
+    conn: neonet::Conn,
+    _pair: LinkPair,
+}
+
+impl ConnEcho {
+    /// Over TCP loopback.
+    pub fn tcp() -> neonet::Result<ConnEcho> {
+        ConnEcho::over(LinkPair::tcp(1, serve_echo)?)
+    }
+    /// Over a socketpair.
+    pub fn unix() -> neonet::Result<ConnEcho> {
+        ConnEcho::over(LinkPair::unix(1, serve_echo)?)
+    }
+    fn over(pair: LinkPair) -> neonet::Result<ConnEcho> {
+        let conn = pair.client.new_conn()?;
+        Ok(ConnEcho { conn, _pair: pair })
+    }
+}
+
+impl Case for ConnEcho {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.conn
+                .send_pkt(Packet::new(0, 2, b"12345678"))
+                .expect("send");
+            self.conn.recv_pkt().expect("recv");
+        }
+        start.elapsed()
+    }
+}
+
+/// A raw ping-pong whose client side has a dedicated reader thread that
+/// hands every byte read to the client over a channel: the cost of the
+/// hand-off alone, without any link logic.
+pub struct RawWithReader<S: LinkStream> {
+    client: std::sync::Arc<S>,
+    rx: crossbeam_channel::Receiver<u8>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<S: LinkStream> RawWithReader<S> {
+    /// Starts the echo thread on `server` and the reader thread on `client`.
+    pub fn new(client: S, server: S, spin: Option<Duration>) -> RawWithReader<S> {
+        let echo = thread::spawn(move || {
+            let mut b = [0u8; 1];
+            while let Ok(1) = read_some(&server, &mut b, spin) {
+                if server.write(&b).is_err() {
+                    break;
+                }
+            }
+        });
+        let client = std::sync::Arc::new(client);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let reader = {
+            let client = client.clone();
+            thread::spawn(move || {
+                let mut b = [0u8; 1];
+                while let Ok(1) = read_some(&*client, &mut b, spin) {
+                    if tx.send(b[0]).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        RawWithReader {
+            client,
+            rx,
+            threads: vec![echo, reader],
+        }
+    }
+}
+
+impl<S: LinkStream> Case for RawWithReader<S> {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.client.write(&[1]).expect("raw write");
+            self.rx.recv().expect("reader thread");
+        }
+        start.elapsed()
+    }
+}
+
+impl<S: LinkStream> Drop for RawWithReader<S> {
+    fn drop(&mut self) {
+        let _ = self.client.shutdown();
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Serves `GetObject` with an `AnswerObject` carrying `size` bytes of data.
+pub fn serve_bulk(size: usize) -> impl Fn(&NodeLink) + Clone + Send + 'static {
+    move |link: &NodeLink| {
+        let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        while let Ok(req) = link.recv1() {
+            let Message::GetObject(g) = req.msg() else {
+                continue;
+            };
+            let a = AnswerObject {
+                data: data.clone(),
+                ..answer_for(g)
+            };
+            if req.reply(&a).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// `ask1` of an object of `size` bytes: bulk transfer over a link.
+pub struct BulkLink(LinkPair, usize);
+
+impl BulkLink {
+    /// Over TCP loopback.
+    pub fn tcp(size: usize) -> neonet::Result<BulkLink> {
+        Ok(BulkLink(LinkPair::tcp(1, serve_bulk(size))?, size))
+    }
+}
+
+impl Case for BulkLink {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for i in 0..n as u64 {
+            let req = GetObject {
+                oid: i,
+                at: 0,
+                before: 0,
+            };
+            let a: AnswerObject = self.0.client.ask1(&req).expect("ask1");
+            assert_eq!(a.data.len(), self.1);
+        }
+        start.elapsed()
+    }
+}
+
+/// The same bytes over raw TCP: an 8-byte request, `size` bytes back.
+pub struct BulkRaw {
+    client: TcpStream,
+    buf: Vec<u8>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl BulkRaw {
+    /// Over TCP loopback.
+    pub fn tcp(size: usize) -> io::Result<BulkRaw> {
+        let (c, s) = tcp_pair()?;
+        let server = thread::spawn(move || {
+            let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
+            let mut req = [0u8; 8];
+            while io::Read::read_exact(&mut &s, &mut req).is_ok() {
+                if io::Write::write_all(&mut &s, &data).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(BulkRaw {
+            client: c,
+            buf: vec![0; size],
+            server: Some(server),
+        })
+    }
+}
+
+impl Case for BulkRaw {
+    fn run(&mut self, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            io::Write::write_all(&mut &self.client, &[0; 8]).expect("raw write");
+            io::Read::read_exact(&mut &self.client, &mut self.buf).expect("raw read");
+        }
+        start.elapsed()
+    }
+}
+
+impl Drop for BulkRaw {
+    fn drop(&mut self) {
+        let _ = self.client.shutdown(std::net::Shutdown::Both);
+        if let Some(h) = self.server.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// `threads` client threads doing `ask1` at once over one link, against
+/// `threads` serving threads (at least 2).
+pub struct Parallel {
+    pair: std::sync::Arc<LinkPair>,
+    threads: usize,
+}
+
+impl Parallel {
+    /// Over a socketpair or TCP loopback.
+    pub fn new(threads: usize, tcp: bool) -> neonet::Result<Parallel> {
+        let nserve = threads.max(2);
+        let pair = if tcp {
+            LinkPair::tcp(nserve, serve_light)?
+        } else {
+            LinkPair::unix(nserve, serve_light)?
+        };
+        Ok(Parallel {
+            pair: std::sync::Arc::new(pair),
+            threads,
+        })
+    }
+}
+
+impl Case for Parallel {
+    /// Runs `n` requests in all, split among the client threads.
+    fn run(&mut self, n: usize) -> Duration {
+        let per = n.div_ceil(self.threads) as u64;
+        let start = Instant::now();
+        thread::scope(|s| {
+            for t in 0..self.threads as u64 {
+                let pair = &self.pair;
+                s.spawn(move || {
+                    for i in 0..per {
+                        ask_object(&pair.client, (t << 40) | i).expect("ask1");
+                    }
+                });
+            }
+        });
+        start.elapsed()
+    }
+}

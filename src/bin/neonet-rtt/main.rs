@@ -1,0 +1,278 @@
+//! neonet-rtt: measures round trips over raw sockets and over neonet links
+//! side by side, in one run, and prints µs per round trip with link/raw
+//! ratios (DESIGN §9).
+//!
+//! Usage:
+//!   neonet-rtt [--quick] [--json]      measure in this process
+//!   neonet-rtt --throughput [--quick]  parallel ask1 and bulk transfer rates
+//!   neonet-rtt --listen ADDR           serve GetObject/Ping over TCP until killed
+//!   neonet-rtt --connect ADDR [-n N]   ask1 GetObject N times against a server
+
+// Shared with benches/rtt.rs, which uses the cases this binary does not.
+#[allow(dead_code)]
+mod cases;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use cases::Case;
+
+/// The measured rows, in table order; `--json` prints exactly these keys.
+const ROWS: [&str; 7] = [
+    "raw_tcp",
+    "raw_tcp_spin",
+    "raw_unix",
+    "raw_unix_spin",
+    "link_tcp_ask1",
+    "link_unix_ask1",
+    "link_tcp_conn",
+];
+
+/// Rows of the table beyond `ROWS` (not part of the JSON object).
+const EXTRA_ROWS: [&str; 2] = ["link_unix_conn", "link_tcp_pkt"];
+
+/// Ratios printed under the table: (row, baseline).
+const RATIOS: [(&str, &str); 6] = [
+    ("link_tcp_ask1", "raw_tcp_spin"),
+    ("link_unix_ask1", "raw_unix_spin"),
+    ("link_tcp_conn", "raw_tcp_spin"),
+    ("link_unix_conn", "raw_unix_spin"),
+    ("link_tcp_ask1", "raw_tcp"),
+    ("link_unix_ask1", "raw_unix"),
+];
+
+fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
+    let e = |e: &dyn std::fmt::Display| format!("{name}: {e}");
+    Ok(match name {
+        "raw_tcp" => Box::new(cases::raw_tcp(false).map_err(|x| e(&x))?),
+        "raw_tcp_spin" => Box::new(cases::raw_tcp(true).map_err(|x| e(&x))?),
+        "raw_unix" => Box::new(cases::raw_unix(false).map_err(|x| e(&x))?),
+        "raw_unix_spin" => Box::new(cases::raw_unix(true).map_err(|x| e(&x))?),
+        "link_tcp_ask1" => Box::new(cases::Ask1::tcp().map_err(|x| e(&x))?),
+        "link_unix_ask1" => Box::new(cases::Ask1::unix().map_err(|x| e(&x))?),
+        "link_tcp_conn" => Box::new(cases::ConnPingPong::tcp().map_err(|x| e(&x))?),
+        "link_unix_conn" => Box::new(cases::ConnPingPong::unix().map_err(|x| e(&x))?),
+        "link_tcp_pkt" => Box::new(cases::ConnEcho::tcp().map_err(|x| e(&x))?),
+        _ => return Err(format!("unknown case {name}")),
+    })
+}
+
+struct Options {
+    quick: bool,
+    json: bool,
+    throughput: bool,
+    listen: Option<String>,
+    connect: Option<String>,
+    n: u64,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        quick: false,
+        json: false,
+        throughput: false,
+        listen: None,
+        connect: None,
+        n: 10_000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--json" => o.json = true,
+            "--throughput" => o.throughput = true,
+            "--listen" => o.listen = Some(args.next().ok_or("--listen needs ADDR")?),
+            "--connect" => o.connect = Some(args.next().ok_or("--connect needs ADDR")?),
+            "-n" => {
+                let v = args.next().ok_or("-n needs a number")?;
+                o.n = v.parse().map_err(|_| format!("-n: not a number: {v}"))?;
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ => return Err(format!("unknown argument {a}\n{USAGE}")),
+        }
+    }
+    Ok(o)
+}
+
+const USAGE: &str = "usage: neonet-rtt [--quick] [--json]
+       neonet-rtt --throughput [--quick]
+       neonet-rtt --listen ADDR
+       neonet-rtt --connect ADDR [-n N]";
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let res = if let Some(addr) = &opts.listen {
+        listen(addr)
+    } else if let Some(addr) = &opts.connect {
+        connect(addr, opts.n)
+    } else if opts.throughput {
+        throughput(opts.quick)
+    } else {
+        measure(&opts)
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("neonet-rtt: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Measures every row, interleaved: each round runs every case for a slice
+/// of time, so that drift of a shared machine affects all rows alike; the
+/// result of a row is its median over rounds.
+fn measure(opts: &Options) -> Result<(), String> {
+    let (rounds, slice) = if opts.quick {
+        (5, Duration::from_millis(40))
+    } else {
+        (15, Duration::from_millis(60))
+    };
+    let names: Vec<&str> = ROWS.iter().chain(EXTRA_ROWS.iter()).copied().collect();
+    let mut cases = names
+        .iter()
+        .map(|n| make_case(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Calibrate: how many round trips fill a slice, per case (and warm up).
+    let batch: Vec<usize> = cases
+        .iter_mut()
+        .map(|c| {
+            let n = 200;
+            let t = c.run(n).max(Duration::from_micros(1));
+            ((slice.as_secs_f64() / t.as_secs_f64()) * n as f64).clamp(50.0, 1e6) as usize
+        })
+        .collect();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let start = Instant::now();
+    for round in 0..rounds {
+        for (i, c) in cases.iter_mut().enumerate() {
+            let t = c.run(batch[i]);
+            samples[i].push(t.as_secs_f64() * 1e6 / batch[i] as f64);
+        }
+        eprint!(
+            "\rround {}/{rounds} ({:.1} s)",
+            round + 1,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!();
+    drop(cases);
+    let medians: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+    let get = |name: &str| medians[names.iter().position(|n| *n == name).expect("row")];
+    if opts.json {
+        let fields: Vec<String> = ROWS
+            .iter()
+            .map(|r| format!("\"{r}\": {:.3}", get(r)))
+            .collect();
+        println!("{{{}}}", fields.join(", "));
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:>10} {:>10} {:>10}",
+        "round trip", "µs (med)", "min", "max"
+    );
+    for (i, n) in names.iter().enumerate() {
+        let s = &samples[i];
+        println!(
+            "{:<16} {:>10.2} {:>10.2} {:>10.2}",
+            n,
+            medians[i],
+            s[0],
+            s[s.len() - 1]
+        );
+    }
+    println!();
+    for (row, base) in RATIOS {
+        println!("{row:>16} / {base:<14} = {:.2}", get(row) / get(base));
+    }
+    Ok(())
+}
+
+/// Sorts `s` and returns its median.
+fn median(s: &mut [f64]) -> f64 {
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Serves light-mode `GetObject` and `Ping` over TCP on `addr` until
+/// killed: a few serving threads per link, one thread per link accepted.
+fn listen(addr: &str) -> Result<(), String> {
+    let l = neonet::LinkListener::bind(addr).map_err(|e| e.to_string())?;
+    eprintln!("neonet-rtt: listening on {}", l.local_addr());
+    loop {
+        let link = std::sync::Arc::new(l.accept().map_err(|e| e.to_string())?);
+        eprintln!("neonet-rtt: link from {}", link.addrs().peer);
+        for _ in 0..2 {
+            let link = link.clone();
+            std::thread::spawn(move || cases::serve_light(&link));
+        }
+    }
+}
+
+/// Asks `GetObject` `n` times over a link dialed to `addr`, checking every
+/// answer, and prints µs per round trip.
+fn connect(addr: &str, n: u64) -> Result<(), String> {
+    let link = neonet::dial_link(addr).map_err(|e| e.to_string())?;
+    // Warm up the link and both ends' caches.
+    let warm = n.min(1000);
+    for i in 0..warm {
+        cases::ask_object(&link, i).map_err(|e| e.to_string())?;
+    }
+    let start = Instant::now();
+    for i in warm..warm + n {
+        cases::ask_object(&link, i).map_err(|e| e.to_string())?;
+    }
+    let t = start.elapsed();
+    println!(
+        "{n} ask1 GetObject round trips to {addr}: {:.2} µs per round trip",
+        t.as_secs_f64() * 1e6 / n as f64
+    );
+    Ok(())
+}
+
+/// Measures rates, interleaved like `measure`: `ask1` from 1 and 8 threads
+/// over one TCP link, and a 16 MiB object over a link and over raw TCP.
+fn throughput(quick: bool) -> Result<(), String> {
+    const BULK: usize = 16 << 20;
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let rounds = if quick { 3 } else { 7 };
+    let mut p1 = cases::Parallel::new(1, true).map_err(|x| e(&x))?;
+    let mut p8 = cases::Parallel::new(8, true).map_err(|x| e(&x))?;
+    let mut bulk_link = cases::BulkLink::tcp(BULK).map_err(|x| e(&x))?;
+    let mut bulk_raw = cases::BulkRaw::tcp(BULK).map_err(|x| e(&x))?;
+    let mut rate = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let per_s = |n: usize, t: Duration| n as f64 / t.as_secs_f64();
+    for round in 0..rounds {
+        rate[0].push(per_s(4000, p1.run(4000)));
+        rate[1].push(per_s(4000, p8.run(4000)));
+        rate[2].push(per_s(8 * BULK, bulk_link.run(8)) / (1 << 20) as f64);
+        rate[3].push(per_s(8 * BULK, bulk_raw.run(8)) / (1 << 20) as f64);
+        eprint!("\rround {}/{rounds}", round + 1);
+    }
+    eprintln!();
+    let m: Vec<f64> = rate.iter_mut().map(|r| median(r)).collect();
+    println!("parallel_tcp_ask1 1 thread   {:>10.0} req/s", m[0]);
+    println!(
+        "parallel_tcp_ask1 8 threads  {:>10.0} req/s   ({:.2} x 1 thread)",
+        m[1],
+        m[1] / m[0]
+    );
+    println!("bulk_link_tcp 16 MiB         {:>10.0} MiB/s", m[2]);
+    println!(
+        "bulk_raw_tcp 16 MiB          {:>10.0} MiB/s   (link = {:.0}% of raw)",
+        m[3],
+        100.0 * m[2] / m[3]
+    );
+    Ok(())
+}
