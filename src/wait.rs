@@ -16,14 +16,20 @@ pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Polls `poll` until it returns `Some` or `budget` has passed.
 ///
-/// Polling starts with a few tight iterations (an answer already on its way
-/// arrives within a few hundred ns when the peer runs on the other core)
-/// and then yields between polls.
-pub(crate) fn spin_until<T>(budget: Duration, mut poll: impl FnMut() -> Option<T>) -> Option<T> {
+/// Polling starts with `tight` iterations without yielding (for cheap polls:
+/// an answer already on its way from the other core arrives within a few
+/// hundred ns), then yields between polls, so that a thread we wait for
+/// that shares our core runs at once. A poll that is a syscall must use no
+/// tight iterations: they would hold the core for many µs.
+pub(crate) fn spin_until<T>(
+    budget: Duration,
+    tight: usize,
+    mut poll: impl FnMut() -> Option<T>,
+) -> Option<T> {
     if budget.is_zero() {
         return None;
     }
-    for _ in 0..64 {
+    for _ in 0..tight {
         if let Some(v) = poll() {
             return Some(v);
         }
@@ -41,6 +47,9 @@ pub(crate) fn spin_until<T>(budget: Duration, mut poll: impl FnMut() -> Option<T
     }
 }
 
+/// Tight polls of a channel before yielding: a channel poll costs a few ns.
+const TIGHT_CHANNEL_POLLS: usize = 64;
+
 /// Receives from `rx`, polling for up to `budget` before blocking.
 pub(crate) fn recv<T>(rx: &Receiver<T>, budget: Duration) -> Result<T, RecvError> {
     match rx.try_recv() {
@@ -48,7 +57,7 @@ pub(crate) fn recv<T>(rx: &Receiver<T>, budget: Duration) -> Result<T, RecvError
         Err(TryRecvError::Disconnected) => return Err(RecvError),
         Err(TryRecvError::Empty) => {}
     }
-    let polled = spin_until(budget, || match rx.try_recv() {
+    let polled = spin_until(budget, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
         Ok(v) => Some(Ok(v)),
         Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
         Err(TryRecvError::Empty) => None,

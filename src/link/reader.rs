@@ -219,7 +219,7 @@ fn wait_read(shared: &Shared, stream: &dyn LinkStream, dst: &mut [u8]) -> io::Re
         thread::sleep(REPLY_RETRY);
         return Err(io::ErrorKind::WouldBlock.into());
     }
-    let polled = wait::spin_until(shared.spin(), || match stream.try_read(dst) {
+    let polled = wait::spin_until(shared.spin(), 0, || match stream.try_read(dst) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
         res => Some(res),
     });
