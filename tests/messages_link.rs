@@ -1,0 +1,418 @@
+//! Messages over links (DESIGN §7), over a socketpair and over TCP
+//! loopback (bare streams, and a link dialed to a `LinkListener`):
+//!
+//! 1. every message type goes through a connection and comes back equal;
+//! 2. `expect` of the wrong type is `UnexpectedMessage` naming both types;
+//!    an unknown code and a bad payload are decode errors (and the
+//!    connection keeps working);
+//! 3. `ask` answered by the right type, by `Error` (a `Peer` error with the
+//!    peer's code and text) and by another type (`UnexpectedMessage`);
+//! 4. an `AnswerObject` with 8 MiB of data round-trips intact.
+//!
+//! Helpers are local to this file (tests/common belongs to other tests).
+
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use neonet::proto::{
+    AcceptIdentification, Address, AnswerObject, Checksum, CloseClient, Error, ErrorCode,
+    GetObject, IdTime, Message, Msg, NodeType, NodeUUID, Ping, Pong, RequestIdentification,
+    INVALID_TID, MESSAGE_CODES,
+};
+use neonet::{dial_link, ErrorKind, LinkListener, LinkRole, NodeLink, Packet};
+
+/// Generous bound on a test that blocks on the network; a hang fails the
+/// test instead of blocking the run forever. Never asserts a duration.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `NodeLink::pair()` over a socketpair.
+    Unix,
+    /// `NodeLink::new` over TCP loopback streams, no handshake.
+    Tcp,
+    /// `dial_link` to a `LinkListener` on TCP loopback (with handshake).
+    Dialed,
+}
+
+/// (client, server) links of the given kind.
+fn pair(kind: Kind) -> (NodeLink, NodeLink) {
+    match kind {
+        Kind::Unix => NodeLink::pair().expect("NodeLink::pair"),
+        Kind::Tcp => {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("local_addr");
+            let dialer = TcpStream::connect(addr).expect("connect");
+            let (accepted, _) = listener.accept().expect("accept");
+            dialer.set_nodelay(true).expect("nodelay");
+            accepted.set_nodelay(true).expect("nodelay");
+            (
+                NodeLink::new(dialer, LinkRole::Client).expect("client link"),
+                NodeLink::new(accepted, LinkRole::Server).expect("server link"),
+            )
+        }
+        Kind::Dialed => {
+            let listener = LinkListener::bind("127.0.0.1:0").expect("listen");
+            let client = dial_link(listener.local_addr()).expect("dial_link");
+            let server = listener.accept().expect("listener accept");
+            listener.close();
+            (client, server)
+        }
+    }
+}
+
+/// Runs `f` in a thread; fails the test if it does not finish within
+/// `WATCHDOG` (a deadlock), and propagates its panic.
+fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let v = f();
+        let _ = tx.send(());
+        v
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: not finished within {WATCHDOG:?} (deadlock?)")
+        }
+    }
+}
+
+/// Three tests, `unix`, `tcp` and `dialed`, in a module named after `$check`, each
+/// running `$check(kind)` under the watchdog.
+macro_rules! kind_tests {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[test]
+            fn unix() {
+                super::watchdog(|| super::$check(super::Kind::Unix));
+            }
+
+            #[test]
+            fn tcp() {
+                super::watchdog(|| super::$check(super::Kind::Tcp));
+            }
+
+            #[test]
+            fn dialed() {
+                super::watchdog(|| super::$check(super::Kind::Dialed));
+            }
+        }
+    )*};
+}
+
+kind_tests!(
+    every_message_round_trips,
+    expect_and_decode_errors,
+    ask_answers,
+    big_answer_object,
+);
+
+/// Deterministic, non-constant bytes: xorshift64* from `seed`.
+fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+        let take = (len - out.len()).min(8);
+        out.extend_from_slice(&v[..take]);
+    }
+    out
+}
+
+fn checksum(seed: u8) -> Checksum {
+    Checksum(std::array::from_fn(|i| seed.wrapping_add(i as u8 * 7)))
+}
+
+/// One value of every message type, with non-default fields.
+fn one_of_each() -> Vec<Message> {
+    vec![
+        Error {
+            code: ErrorCode::OID_NOT_FOUND,
+            message: "no such object: 0x2a (é)".into(),
+        }
+        .into(),
+        RequestIdentification {
+            node_type: NodeType::CLIENT,
+            uuid: NodeUUID(-0x1000_0001),
+            address: Address::new("127.0.0.1", 24601),
+            cluster_name: "neo-test".into(),
+            id_time: IdTime::from_f64(1_700_000_000.25),
+            dev_path: vec!["/dev/sda".into(), "/dev/sdb".into()],
+            new_nid: vec![1, 2, 0xffff_ffff],
+        }
+        .into(),
+        AcceptIdentification {
+            node_type: NodeType::STORAGE,
+            my_uuid: NodeUUID(0x1000_0002),
+            your_uuid: NodeUUID(-0x1000_0001),
+        }
+        .into(),
+        Ping {}.into(),
+        Pong {}.into(),
+        CloseClient {}.into(),
+        GetObject {
+            oid: 0x0102_0304_0506_0708,
+            at: INVALID_TID,
+            before: 0x03_0000_0000_0001,
+        }
+        .into(),
+        AnswerObject {
+            oid: 0x0102_0304_0506_0708,
+            serial: 0x03_0000_0000_0000,
+            next_serial: INVALID_TID,
+            compression: true,
+            checksum: checksum(3),
+            data: pattern(42, 1000),
+            data_serial: 0x02_0000_0000_0000,
+        }
+        .into(),
+    ]
+}
+
+/// 1. Every message type goes from the client to the server and back (on
+///    the same connection) unchanged.
+fn every_message_round_trips(kind: Kind) {
+    let msgs = one_of_each();
+    // The list must cover the whole protocol table: a message added to
+    // the table must be added here too.
+    let sent: BTreeSet<u16> = msgs.iter().map(Message::code).collect();
+    let known: BTreeSet<u16> = MESSAGE_CODES.iter().copied().collect();
+    assert_eq!(sent.len(), msgs.len(), "two test values of the same type");
+    assert_eq!(sent, known, "one_of_each() does not cover MESSAGE_CODES");
+
+    let (client, server) = pair(kind);
+    let c = client.new_conn().unwrap();
+    for m in &msgs {
+        send_message(&c, m);
+    }
+    let s = server.accept().unwrap();
+    assert_eq!(s.id(), c.id());
+    for m in &msgs {
+        let got = s.recv().unwrap();
+        assert_eq!(&got, m, "{} changed on the way to the server", m.name());
+        // Echo it back as the value we received.
+        send_message(&s, &got);
+    }
+    for m in &msgs {
+        let got = c.recv().unwrap();
+        assert_eq!(&got, m, "{} changed on the way back", m.name());
+    }
+}
+
+/// Sends a `Message` with the typed `send` of its type.
+fn send_message(c: &neonet::Conn, m: &Message) {
+    let res = match m {
+        Message::Error(m) => c.send(m),
+        Message::RequestIdentification(m) => c.send(m),
+        Message::AcceptIdentification(m) => c.send(m),
+        Message::Ping(m) => c.send(m),
+        Message::Pong(m) => c.send(m),
+        Message::CloseClient(m) => c.send(m),
+        Message::GetObject(m) => c.send(m),
+        Message::AnswerObject(m) => c.send(m),
+        #[allow(unreachable_patterns)]
+        other => panic!("send_message: add {} here", other.name()),
+    };
+    res.unwrap_or_else(|e| panic!("send {}: {e}", m.name()));
+}
+
+/// Asserts that `res` is `UnexpectedMessage { got, expected }` and that its
+/// text names both.
+#[track_caller]
+fn assert_unexpected<T: std::fmt::Debug>(res: neonet::Result<T>, got: &str, expected: &str) {
+    let err = res.expect_err("expected UnexpectedMessage");
+    match err.kind() {
+        ErrorKind::UnexpectedMessage {
+            got: g,
+            expected: x,
+        } => {
+            assert_eq!((*g, *x), (got, expected), "{err}");
+        }
+        k => panic!("expected UnexpectedMessage, got {k:?} ({err})"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(got) && text.contains(expected),
+        "error text does not name {got} and {expected}: {text}"
+    );
+}
+
+/// Asserts that `res` is a decode error for `code`; returns its text.
+#[track_caller]
+fn assert_decode<T: std::fmt::Debug>(res: neonet::Result<T>, code: u16) -> String {
+    let err = res.expect_err("expected a decode error");
+    match err.kind() {
+        ErrorKind::Decode(d) => assert_eq!(d.code(), code, "{err}"),
+        k => panic!("expected Decode, got {k:?} ({err})"),
+    }
+    err.to_string()
+}
+
+/// 2. `expect` of the right and wrong types; unknown codes and bad
+///    payloads are decode errors that leave the connection usable.
+fn expect_and_decode_errors(kind: Kind) {
+    let (client, server) = pair(kind);
+    let c = client.new_conn().unwrap();
+    let get = GetObject {
+        oid: 7,
+        at: 8,
+        before: 9,
+    };
+
+    c.send(&Ping {}).unwrap();
+    let s = server.accept().unwrap();
+    assert_unexpected(s.expect::<Pong>(), "Ping", "Pong");
+
+    c.send(&get).unwrap();
+    assert_eq!(s.expect::<GetObject>().unwrap(), get);
+
+    // The other direction, with an answer type.
+    s.send(&Error {
+        code: ErrorCode::DENIED,
+        message: "nope".into(),
+    })
+    .unwrap();
+    assert_unexpected(c.expect::<AnswerObject>(), "Error", "AnswerObject");
+
+    // An unknown code, with recv and with expect.
+    c.send_pkt(Packet::new(0, 0x1234, b"xyz")).unwrap();
+    let text = assert_decode(s.recv(), 0x1234);
+    assert!(text.contains("0x1234"), "does not name the code: {text}");
+    c.send_pkt(Packet::new(0, 0x1234, b"")).unwrap();
+    let text = assert_decode(s.expect::<GetObject>(), 0x1234);
+    assert!(text.contains("0x1234"), "does not name the code: {text}");
+
+    // A GetObject whose payload is 3 bytes instead of 24.
+    c.send_pkt(Packet::new(0, GetObject::CODE, &[1, 2, 3]))
+        .unwrap();
+    assert_decode(s.recv(), GetObject::CODE);
+    c.send_pkt(Packet::new(0, GetObject::CODE, &[1, 2, 3]))
+        .unwrap();
+    assert_decode(s.expect::<GetObject>(), GetObject::CODE);
+    // Trailing bytes are bad too.
+    c.send_pkt(Packet::new(0, Ping::CODE, &[0])).unwrap();
+    assert_decode(s.recv(), Ping::CODE);
+
+    // Decode errors are local to the message: the connection still works.
+    c.send(&get).unwrap();
+    assert_eq!(s.recv().unwrap(), Message::GetObject(get.clone()));
+    s.send(&Pong {}).unwrap();
+    assert_eq!(c.expect::<Pong>().unwrap(), Pong {});
+}
+
+fn answer_for(get: &GetObject, data: Vec<u8>) -> AnswerObject {
+    AnswerObject {
+        oid: get.oid,
+        serial: get.at,
+        next_serial: INVALID_TID,
+        compression: false,
+        checksum: checksum(get.oid as u8),
+        data,
+        data_serial: get.before,
+    }
+}
+
+/// 3. `ask` answered by the right type, by `Error`, by another type.
+fn ask_answers(kind: Kind) {
+    let (client, server) = pair(kind);
+    thread::scope(|scope| {
+        let served = scope.spawn(|| {
+            // Answer 1: the right type.
+            let s = server.accept().unwrap();
+            let get = s.expect::<GetObject>().unwrap();
+            s.send(&answer_for(&get, pattern(get.oid, 100))).unwrap();
+            // Answer 2: an error.
+            let s = server.accept().unwrap();
+            let get = s.expect::<GetObject>().unwrap();
+            s.send(&Error {
+                code: ErrorCode::OID_NOT_FOUND,
+                message: format!("oid {} not found", get.oid),
+            })
+            .unwrap();
+            // Answer 3: another type.
+            let s = server.accept().unwrap();
+            s.expect::<GetObject>().unwrap();
+            s.send(&Pong {}).unwrap();
+        });
+
+        let get = GetObject {
+            oid: 1,
+            at: 2,
+            before: 3,
+        };
+        let c = client.new_conn().unwrap();
+        let ans = c.ask::<GetObject, AnswerObject>(&get).unwrap();
+        assert_eq!(ans, answer_for(&get, pattern(1, 100)));
+
+        let get = GetObject { oid: 42, ..get };
+        let c = client.new_conn().unwrap();
+        let err = c.ask::<GetObject, AnswerObject>(&get).unwrap_err();
+        match err.kind() {
+            ErrorKind::Peer { code, message } => {
+                assert_eq!(*code, ErrorCode::OID_NOT_FOUND, "{err}");
+                assert_eq!(message, "oid 42 not found", "{err}");
+            }
+            k => panic!("expected Peer, got {k:?} ({err})"),
+        }
+        let text = err.to_string();
+        assert!(text.contains("oid 42 not found"), "{text}");
+
+        let c = client.new_conn().unwrap();
+        assert_unexpected(
+            c.ask::<GetObject, AnswerObject>(&get),
+            "Pong",
+            "AnswerObject",
+        );
+        served.join().unwrap();
+    });
+}
+
+/// 4. An `AnswerObject` with 8 MiB of patterned data goes through intact,
+///    in both directions.
+fn big_answer_object(kind: Kind) {
+    const SIZE: usize = 8 << 20;
+    let (client, server) = pair(kind);
+    let get = GetObject {
+        oid: 0xb16,
+        at: 0x1000,
+        before: INVALID_TID,
+    };
+    let big = answer_for(&get, pattern(0xb16, SIZE));
+    thread::scope(|scope| {
+        let big = &big;
+        let server = &server;
+        let served = scope.spawn(move || {
+            let s = server.accept().unwrap();
+            let get = s.expect::<GetObject>().unwrap();
+            s.send(&answer_for(&get, pattern(get.oid, SIZE))).unwrap();
+            // And the same back from the client, on the same connection.
+            let echo = s.expect::<AnswerObject>().unwrap();
+            assert!(
+                echo == *big,
+                "8 MiB AnswerObject corrupted (client → server)"
+            );
+            s.send(&Pong {}).unwrap();
+        });
+        let c = client.new_conn().unwrap();
+        let ans = c.ask::<GetObject, AnswerObject>(&get).unwrap();
+        assert_eq!(ans.data.len(), SIZE);
+        // assert! rather than assert_eq!: no 8 MiB debug dump on failure.
+        if let Some(i) = (0..SIZE).find(|&i| ans.data[i] != big.data[i]) {
+            panic!("8 MiB AnswerObject data differs from byte {i}");
+        }
+        assert!(ans == *big, "8 MiB AnswerObject fields differ");
+        c.send(&ans).unwrap();
+        assert_eq!(c.expect::<Pong>().unwrap(), Pong {});
+        served.join().unwrap();
+    });
+}
