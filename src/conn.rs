@@ -9,8 +9,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::link::Shared;
-use crate::packet::Packet;
-use crate::proto::{self, message_name, Message, Msg};
+use crate::packet::{Packet, HEADER_SIZE};
+use crate::proto::{self, message_name, DecodeError, Message, Msg, BIG_FIELD};
 use crate::wait;
 
 /// What a connection's receive queue carries.
@@ -149,15 +149,14 @@ impl Conn {
     /// Receives the next message, whatever it is.
     pub fn recv(&self) -> Result<Message> {
         let pkt = self.recv_pkt()?;
-        Message::decode(pkt.msg_code(), pkt.payload())
-            .map_err(|e| self.err("decode", ErrorKind::Decode(e)))
+        decode_message(pkt).map_err(|e| self.err("decode", ErrorKind::Decode(e)))
     }
 
     /// Receives the next message, which must be an `M`; anything else is
     /// `UnexpectedMessage`.
     pub fn expect<M: Msg>(&self) -> Result<M> {
         let pkt = self.recv_pkt()?;
-        decode_as::<M>(&pkt, false).map_err(|k| self.err("decode", k))
+        decode_as::<M>(pkt, false).map_err(|k| self.err("decode", k))
     }
 
     /// Sends `req` and receives its answer, which must be a `Resp`. An
@@ -166,7 +165,7 @@ impl Conn {
     pub fn ask<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
         self.send(req)?;
         let pkt = self.recv_pkt()?;
-        decode_as::<Resp>(&pkt, true).map_err(|k| self.err("decode", k))
+        decode_as::<Resp>(pkt, true).map_err(|k| self.err("decode", k))
     }
 
     /// Receives the next packet, blocking until one arrives or the
@@ -272,10 +271,10 @@ impl fmt::Debug for Conn {
 
 /// Decodes `pkt` as an `M`. With `peer_error`, an `Error` message (that
 /// is not what we expect) becomes `ErrorKind::Peer`.
-pub(crate) fn decode_as<M: Msg>(pkt: &Packet, peer_error: bool) -> Result<M, ErrorKind> {
+pub(crate) fn decode_as<M: Msg>(pkt: Packet, peer_error: bool) -> Result<M, ErrorKind> {
     let code = pkt.msg_code();
     if code == M::CODE {
-        return M::decode(pkt.payload()).map_err(ErrorKind::Decode);
+        return decode_with(pkt, M::decode, M::decode_shared).map_err(ErrorKind::Decode);
     }
     if peer_error && code == <proto::Error as Msg>::CODE {
         let e = proto::Error::decode(pkt.payload()).map_err(ErrorKind::Decode)?;
@@ -294,4 +293,28 @@ pub(crate) fn decode_as<M: Msg>(pkt: &Packet, peer_error: bool) -> Result<M, Err
             Message::decode(code, pkt.payload()).expect_err("unknown code"),
         )),
     }
+}
+
+/// Decodes `pkt` as whichever message its code says.
+pub(crate) fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
+    let code = pkt.msg_code();
+    decode_with(
+        pkt,
+        |payload| Message::decode(code, payload),
+        |buf, offset| Message::decode_shared(code, buf, offset),
+    )
+}
+
+/// Decodes a packet's payload: a big one in place, so that its large
+/// fields (object data) share the packet's buffer instead of being copied
+/// out of it; a small one from a slice, which costs no extra allocation.
+fn decode_with<T>(
+    pkt: Packet,
+    from_slice: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
+    in_place: impl FnOnce(&Arc<Vec<u8>>, usize) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    if pkt.payload().len() < BIG_FIELD {
+        return from_slice(pkt.payload());
+    }
+    in_place(&Arc::new(pkt.into_bytes()), HEADER_SIZE)
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::conn::Conn;
+use crate::conn::{decode_message, Conn};
 use crate::error::{ErrorKind, Result};
 use crate::link::NodeLink;
 use crate::proto::{Message, Msg};
@@ -31,8 +31,7 @@ impl NodeLink {
         let conn = self.accept()?;
         let pkt = conn.recv_pkt()?;
         conn.close_recv();
-        let msg = Message::decode(pkt.msg_code(), pkt.payload())
-            .map_err(|e| conn.err("decode", ErrorKind::Decode(e)))?;
+        let msg = decode_message(pkt).map_err(|e| conn.err("decode", ErrorKind::Decode(e)))?;
         Ok(Request { conn, msg })
     }
 }

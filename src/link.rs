@@ -19,8 +19,8 @@ use parking_lot::Mutex;
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Result};
 use crate::packet::MAX_PACKET_SIZE;
-use crate::proto::{encode_packet, packet_size, Msg};
-use crate::stream::{write_all, LinkStream};
+use crate::proto::{encode_packet_parts, packet_io_slices, packet_size, Msg};
+use crate::stream::{write_all, write_all_vectored, LinkStream};
 use crate::wait;
 use table::{ConnTable, NoFreeId};
 
@@ -457,10 +457,15 @@ impl Shared {
         let _ = self.accept_tx.send(Accepted::Wake);
     }
 
-    /// Encodes a packet with `encode` into the link's send buffer and
-    /// writes it, all under the writer lock: one copy, one `write`, and
-    /// no allocation once the buffer has grown.
-    fn write_with(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), ErrorKind> {
+    /// Sends `msg` on connection `id` with one write: small fields are
+    /// encoded into the link's send buffer (no allocation once it has
+    /// grown), large ones (object data) go out from where they are, with
+    /// `writev`, uncopied.
+    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
+        let size = packet_size(msg);
+        if size > MAX_PACKET_SIZE as u64 {
+            return Err(ErrorKind::PacketTooBig { size });
+        }
         self.check_up()?;
         let mut w = self.writer.lock();
         let Writer { stream, buf } = &mut *w;
@@ -468,25 +473,18 @@ impl Shared {
             return Err(ErrorKind::LinkClosed);
         };
         buf.clear();
-        encode(buf);
-        let res = self
-            .replies
-            .flush_blocking(stream)
-            .and_then(|()| write_all(stream, buf));
+        let segs = encode_packet_parts(buf, id, msg);
+        let res = self.replies.flush_blocking(stream).and_then(|()| {
+            if segs.is_empty() {
+                write_all(stream, buf)
+            } else {
+                write_all_vectored(stream, &mut packet_io_slices(buf, &segs))
+            }
+        });
         if buf.capacity() > SEND_BUF_KEEP {
             *buf = Vec::new();
         }
         res.map_err(|e| self.write_failed(stream, e))
-    }
-
-    /// Sends `msg` on connection `id`: encoded straight into the send
-    /// buffer, one `write`.
-    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
-        let size = packet_size(msg);
-        if size > MAX_PACKET_SIZE as u64 {
-            return Err(ErrorKind::PacketTooBig { size });
-        }
-        self.write_with(|buf| encode_packet(buf, id, msg))
     }
 
     /// Writes one whole packet (`bytes`) under the writer lock, without

@@ -6,7 +6,7 @@
 //! encryption: implement [`LinkStream`] by forwarding to the inner stream.
 
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -31,6 +31,17 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
 
     /// Write some bytes, blocking until at least one is written.
     fn write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Write some bytes from `bufs`, in order, blocking until at least one
+    /// is written (`writev`). Lets large message fields go out without
+    /// being copied into the send buffer. The default writes the first
+    /// non-empty buffer.
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.write(b),
+            None => Ok(0),
+        }
+    }
 
     /// Write some bytes if there is room now; `WouldBlock` otherwise.
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
@@ -75,6 +86,9 @@ macro_rules! impl_socket_stream {
             fn write(&self, buf: &[u8]) -> io::Result<usize> {
                 io::Write::write(&mut &*self, buf)
             }
+            fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                io::Write::write_vectored(&mut &*self, bufs)
+            }
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 send_dontwait(self, buf)
             }
@@ -114,6 +128,24 @@ pub(crate) fn write_all(stream: &dyn LinkStream, mut buf: &[u8]) -> io::Result<(
         match stream.write(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Write all of `bufs` with blocking vectored writes.
+pub(crate) fn write_all_vectored(
+    stream: &dyn LinkStream,
+    mut bufs: &mut [IoSlice<'_>],
+) -> io::Result<()> {
+    // Skip leading empty slices so that an Ok(0) below means no progress.
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        match stream.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -129,7 +129,7 @@ fn answer_for(get: &GetObject) -> AnswerObject {
         checksum: Checksum(std::array::from_fn(|i| {
             (get.oid as u8).wrapping_add(i as u8)
         })),
-        data: get.oid.to_be_bytes().to_vec(),
+        data: get.oid.to_be_bytes().to_vec().into(),
         data_serial: get.before,
     }
 }

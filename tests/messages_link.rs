@@ -172,7 +172,7 @@ fn one_of_each() -> Vec<Message> {
             next_serial: INVALID_TID,
             compression: true,
             checksum: checksum(3),
-            data: pattern(42, 1000),
+            data: pattern(42, 1000).into(),
             data_serial: 0x02_0000_0000_0000,
         }
         .into(),
@@ -317,7 +317,7 @@ fn answer_for(get: &GetObject, data: Vec<u8>) -> AnswerObject {
         next_serial: INVALID_TID,
         compression: false,
         checksum: checksum(get.oid as u8),
-        data,
+        data: data.into(),
         data_serial: get.before,
     }
 }

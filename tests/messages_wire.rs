@@ -5,8 +5,13 @@
 //! 2. a hand-rolled property test: random values round-trip, and random,
 //!    truncated and corrupted payloads never panic and, when they decode,
 //!    re-encode to exactly the same bytes;
-//! 3. errors for unknown codes and forged lengths.
+//! 3. errors for unknown codes and forged lengths;
+//! 4. the zero-copy paths give the same bytes and values as the copying
+//!    ones: everywhere above, `encode_parts` + `packet_io_slices` is
+//!    checked against `encode_into`, and `decode_shared` against `decode`.
 
+use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neonet::proto::codec::DecodeErrorKind;
@@ -66,7 +71,7 @@ fn vector_values() -> Vec<Message> {
             next_serial: 3,
             compression: true,
             checksum: Checksum(seq20),
-            data: b"hello".to_vec(),
+            data: b"hello".to_vec().into(),
             data_serial: 4,
         }
         .into(),
@@ -134,22 +139,54 @@ fn vector_values() -> Vec<Message> {
             next_serial: INVALID_TID,
             compression: false,
             checksum: Checksum([0; 20]),
-            data: vec![],
+            data: Data::default(),
             data_serial: 0,
         }
         .into(),
     ]
 }
 
-/// Typed checks of one vector: `M`'s own decode and the enum conversions.
-fn check_typed<M: Msg>(value: &Message, payload: &[u8]) {
+/// Typed checks of one vector: `M`'s own decode and encodings, copying
+/// and zero-copy, and the enum conversions. `packet` is the whole packet,
+/// whose payload starts at byte 10.
+fn check_typed<M: Msg>(value: &Message, packet: &Arc<Vec<u8>>) {
+    let payload = &packet[10..];
     let typed = M::from_message(value.clone()).expect("value of the message's type");
     assert_eq!(M::decode(payload).as_ref(), Ok(&typed));
+    assert_eq!(M::decode_shared(packet, 10).as_ref(), Ok(&typed));
     assert_eq!(typed.encoded_len(), payload.len());
     let mut buf = Vec::new();
     typed.encode_into(&mut buf);
     assert_eq!(buf, payload);
+    let mut buf = Vec::new();
+    let segs = typed.encode_parts(&mut buf);
+    assert_eq!(concat(&packet_io_slices(&buf, &segs)), payload);
+    let mut buf = Vec::new();
+    let segs = encode_packet_parts(&mut buf, VECTOR_CONN_ID, &typed);
+    assert_eq!(concat(&packet_io_slices(&buf, &segs)), **packet);
     assert_eq!(&typed.into_message(), value);
+}
+
+/// The bytes a vectored write of `slices` sends.
+fn concat(slices: &[IoSlice<'_>]) -> Vec<u8> {
+    slices.iter().flat_map(|s| s.iter().copied()).collect()
+}
+
+/// The payload of `m` as `encode_parts` + `packet_io_slices` write it,
+/// checked against `encode_into` (`copied`).
+fn check_parts(m: &Message, copied: &[u8]) {
+    let mut buf = vec![0x5a]; // encode_parts appends: positions count it
+    let segs = m.encode_parts(&mut buf);
+    let bytes = concat(&packet_io_slices(&buf, &segs));
+    assert_eq!(bytes[0], 0x5a, "encode_parts overwrote the buffer");
+    assert!(
+        bytes[1..] == *copied,
+        "{m:?}: encode_parts ({} segments) differs from encode_into",
+        segs.len()
+    );
+    for (pos, seg) in &segs {
+        assert!(seg.len() >= BIG_FIELD, "{m:?}: small segment at {pos}");
+    }
 }
 
 #[test]
@@ -180,6 +217,7 @@ fn reference_vectors() {
         let mut buf = header(VECTOR_CONN_ID, value.code(), value.encoded_len());
         value.encode_into(&mut buf);
         assert_eq!(hex(&buf), cols[2], "{what}: encoding");
+        check_parts(value, &buf[10..]);
 
         // decode: the reference payload gives the value back
         assert_eq!(packet.len(), 10 + len, "{what}: vector length");
@@ -189,18 +227,24 @@ fn reference_vectors() {
             Ok(value),
             "{what}: decoding"
         );
+        let packet = Arc::new(packet);
+        assert_eq!(
+            Message::decode_shared(code, &packet, 10).as_ref(),
+            Ok(value),
+            "{what}: shared decoding"
+        );
 
         match value {
-            Message::Error(_) => check_typed::<Error>(value, payload),
+            Message::Error(_) => check_typed::<Error>(value, &packet),
             Message::RequestIdentification(_) => {
-                check_typed::<RequestIdentification>(value, payload)
+                check_typed::<RequestIdentification>(value, &packet)
             }
-            Message::AcceptIdentification(_) => check_typed::<AcceptIdentification>(value, payload),
-            Message::Ping(_) => check_typed::<Ping>(value, payload),
-            Message::Pong(_) => check_typed::<Pong>(value, payload),
-            Message::CloseClient(_) => check_typed::<CloseClient>(value, payload),
-            Message::GetObject(_) => check_typed::<GetObject>(value, payload),
-            Message::AnswerObject(_) => check_typed::<AnswerObject>(value, payload),
+            Message::AcceptIdentification(_) => check_typed::<AcceptIdentification>(value, &packet),
+            Message::Ping(_) => check_typed::<Ping>(value, &packet),
+            Message::Pong(_) => check_typed::<Pong>(value, &packet),
+            Message::CloseClient(_) => check_typed::<CloseClient>(value, &packet),
+            Message::GetObject(_) => check_typed::<GetObject>(value, &packet),
+            Message::AnswerObject(_) => check_typed::<AnswerObject>(value, &packet),
         }
     }
 }
@@ -256,6 +300,10 @@ impl Rng {
 
     fn bytes(&mut self, max: usize) -> Vec<u8> {
         let n = self.below(max + 1);
+        self.bytes_exactly(n)
+    }
+
+    fn bytes_exactly(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.u8()).collect()
     }
 
@@ -327,15 +375,25 @@ fn random_message(rng: &mut Rng, code: u16) -> Message {
         }
         .into(),
         "AnswerObject" => {
-            // mostly small, sometimes a few KiB of data
-            let max_data = if rng.below(20) == 0 { 4096 } else { 40 };
+            // mostly small, sometimes a few KiB of data, and sometimes
+            // around BIG_FIELD, where encoding starts borrowing it and
+            // shared decoding sharing it
+            let data = match rng.below(40) {
+                0 => rng.bytes(4096),
+                1 => {
+                    let n = BIG_FIELD - 1 + rng.below(3);
+                    rng.bytes_exactly(n)
+                }
+                2 => rng.bytes(3 * BIG_FIELD),
+                _ => rng.bytes(40),
+            };
             AnswerObject {
                 oid: rng.edgy_u64(),
                 serial: rng.edgy_u64(),
                 next_serial: rng.edgy_u64(),
                 compression: rng.bool(),
                 checksum: Checksum(std::array::from_fn(|_| rng.u8())),
-                data: rng.bytes(max_data),
+                data: data.into(),
                 data_serial: rng.edgy_u64(),
             }
             .into()
@@ -344,19 +402,49 @@ fn random_message(rng: &mut Rng, code: u16) -> Message {
     }
 }
 
+/// The payload of `m` by `encode_into`, checked against its `encoded_len`
+/// and against `encode_parts` (+ `packet_io_slices`).
 fn encode(m: &Message) -> Vec<u8> {
     let mut buf = vec![0x5a]; // encode_into appends
     m.encode_into(&mut buf);
     assert_eq!(buf[0], 0x5a, "encode_into overwrote the buffer");
     buf.remove(0);
     assert_eq!(buf.len(), m.encoded_len(), "encoded_len of {m:?}");
+    check_parts(m, &buf);
     buf
 }
 
-/// Decode `payload` as `code`; it may fail, but must not panic, and if it
-/// succeeds the value must re-encode to exactly `payload`.
-fn decode_strictly(code: u16, payload: &[u8]) -> Result<Message, DecodeError> {
+/// Decode `payload` as `code` both with `decode` and with `decode_shared`
+/// (from a shared buffer where the payload follows 0, 5 or 10 other bytes);
+/// both must give the same result. When the shared decoding succeeds, the
+/// data of an `AnswerObject` must be a window into the buffer exactly when
+/// it is large.
+fn decode_both(code: u16, payload: &[u8]) -> Result<Message, DecodeError> {
     let res = Message::decode(code, payload);
+    let offset = payload.len() % 3 * 5;
+    let mut packet = vec![0xa5; offset];
+    packet.extend_from_slice(payload);
+    let packet = Arc::new(packet);
+    let shared = Message::decode_shared(code, &packet, offset);
+    assert_eq!(
+        shared, res,
+        "{code:#06x}: decode_shared differs from decode"
+    );
+    if let Ok(Message::AnswerObject(a)) = &shared {
+        assert_eq!(a.data.is_shared(), a.data.len() >= BIG_FIELD, "{a:?}");
+        let windows = usize::from(a.data.is_shared());
+        assert_eq!(Arc::strong_count(&packet), 1 + windows);
+    }
+    drop(shared);
+    assert_eq!(Arc::strong_count(&packet), 1, "a window outlived its value");
+    res
+}
+
+/// Decode `payload` as `code` (see [`decode_both`]); it may fail, but must
+/// not panic, and if it succeeds the value must re-encode to exactly
+/// `payload`.
+fn decode_strictly(code: u16, payload: &[u8]) -> Result<Message, DecodeError> {
+    let res = decode_both(code, payload);
     match &res {
         Ok(m) => {
             assert_eq!(m.code(), code);
@@ -392,10 +480,13 @@ fn property_roundtrip_and_robustness() {
                 assert_eq!(decode_strictly(code, &bytes).as_ref(), Ok(&m));
 
                 // every strict prefix is truncated, for the message's own
-                // code; under the other codes anything but a panic goes
-                for n in 0..bytes.len().min(200) {
+                // code; under the other codes anything but a panic goes.
+                // The first 200 and the last 16 (a large blob cut short).
+                let len = bytes.len();
+                let tail = len.saturating_sub(16).max(len.min(200));
+                for n in (0..len.min(200)).chain(tail..len) {
                     assert!(
-                        Message::decode(code, &bytes[..n]).is_err(),
+                        decode_both(code, &bytes[..n]).is_err(),
                         "{m:?}: prefix of {n} bytes decoded"
                     );
                     for &other in MESSAGE_CODES {
@@ -418,7 +509,7 @@ fn property_roundtrip_and_robustness() {
                 // appended junk is trailing bytes
                 let mut long = bytes.clone();
                 long.push(rng.u8());
-                assert!(Message::decode(code, &long).is_err(), "{m:?} + 1 byte");
+                assert!(decode_both(code, &long).is_err(), "{m:?} + 1 byte");
             }
 
             // random byte strings under every code
@@ -431,6 +522,55 @@ fn property_roundtrip_and_robustness() {
         }
     }
     assert!(rounds >= 100, "only {rounds} rounds within the time bound");
+}
+
+/// An `AnswerObject` with `n` bytes of patterned data.
+fn big_answer(n: usize) -> AnswerObject {
+    AnswerObject {
+        oid: 1,
+        serial: 2,
+        next_serial: INVALID_TID,
+        compression: false,
+        checksum: Checksum([9; 20]),
+        data: (0..n).map(|i| (i % 253) as u8).collect(),
+        data_serial: 0,
+    }
+}
+
+#[test]
+fn large_data_is_neither_copied_out_nor_in() {
+    for n in [BIG_FIELD, BIG_FIELD + 1, 16 << 20] {
+        let m = big_answer(n);
+
+        // sending: the data is a borrowed segment, the rest in the buffer
+        let mut buf = Vec::new();
+        let segs = encode_packet_parts(&mut buf, 3, &m);
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].1.as_ptr(), m.data.as_ptr(), "data copied");
+        assert_eq!(buf.len() as u64, packet_size(&m) - n as u64);
+        let slices = packet_io_slices(&buf, &segs);
+        assert_eq!(slices.len(), 3, "header+fields, data, data_serial");
+        let packet = concat(&slices);
+        let mut whole = Vec::new();
+        encode_packet(&mut whole, 3, &m);
+        assert!(
+            packet == whole,
+            "{n} bytes: parts differ from encode_packet"
+        );
+
+        // receiving: the data is a window into the packet buffer
+        let packet = Arc::new(packet);
+        let got = AnswerObject::decode_shared(&packet, 10).unwrap();
+        assert!(got == m, "{n} bytes: shared decoding differs");
+        assert!(got.data.is_shared());
+        assert_eq!(got.data.as_ptr(), packet[packet.len() - 8 - n..].as_ptr());
+        assert_eq!(Arc::strong_count(&packet), 2);
+        // and it survives the buffer's other holders
+        let data = got.data.clone();
+        drop((got, packet));
+        assert_eq!(data, m.data);
+        assert_eq!(data.into_vec(), m.data.clone().into_vec());
+    }
 }
 
 #[test]

@@ -19,11 +19,6 @@ use crate::wait;
 /// its header in one `read`, and several small packets share one `read`.
 const READ_AHEAD: usize = 64 * 1024;
 
-/// Larger packets are read straight into their own buffer, grown as data
-/// arrives from this size on, so that a header announcing 64 MiB does not
-/// make us allocate 64 MiB before the peer sent them.
-const BIG_CHUNK: usize = 1 << 20;
-
 /// While replies wait for room in the socket, the reader polls instead of
 /// sleeping in `read`, at this interval, so they go out when the peer
 /// drains its side even if nothing else is sent.
@@ -170,16 +165,17 @@ impl ReadAhead {
         stream: &dyn LinkStream,
         size: usize,
     ) -> Result<Packet, ErrorKind> {
+        // A zeroed allocation this large comes fresh from the kernel
+        // (calloc → mmap): no memset, and pages are only committed as the
+        // kernel copies data into them, so a peer that announces a big
+        // packet and sends nothing costs address space, not memory.
+        let mut bytes = vec![0u8; size];
         // Everything buffered belongs to this packet: it is larger than the
         // buffer.
-        let mut bytes = self.buf[self.start..self.end].to_vec();
-        let mut filled = bytes.len();
+        let mut filled = self.end - self.start;
+        bytes[..filled].copy_from_slice(&self.buf[self.start..self.end]);
         (self.start, self.end) = (0, 0);
         while filled < size {
-            if filled == bytes.len() {
-                let grown = (2 * bytes.len()).clamp(BIG_CHUNK, size);
-                bytes.resize(grown, 0);
-            }
             filled += read_some(shared, stream, &mut bytes[filled..])?;
         }
         Ok(Packet::from_wire(bytes))

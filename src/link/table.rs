@@ -2,7 +2,8 @@
 //! closed ones, id allocation (DESIGN §2) and a free list of connection
 //! objects for reuse.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,10 +65,10 @@ pub(crate) enum Entry {
 pub(crate) struct ConnTable {
     role: LinkRole,
     entries: IdMap<Entry>,
-    /// Tombstones in order of creation; as every one lives the same
-    /// `keep_closed`, the oldest expire first and purging is O(1) amortized,
-    /// so expired ones never accumulate.
-    tombstones: VecDeque<(u32, Instant)>,
+    /// Tombstones by deadline, soonest first (a min-heap: `keep_closed`
+    /// can change, so creation order is not expiry order). Expired ones are
+    /// dropped whenever the table is used, so they never accumulate.
+    tombstones: BinaryHeap<Reverse<(Instant, u32)>>,
     next_id: u32,
     /// Live connections we opened (ids of our parity).
     ours: usize,
@@ -84,7 +85,7 @@ impl ConnTable {
         ConnTable {
             role,
             entries: IdMap::default(),
-            tombstones: VecDeque::new(),
+            tombstones: BinaryHeap::new(),
             next_id: role.first_id(),
             ours: 0,
             limit: IDS_PER_PARITY,
@@ -165,7 +166,7 @@ impl ConnTable {
             Some(keep) if !keep.is_zero() => {
                 let deadline = Instant::now() + keep;
                 self.entries.insert(id, Entry::Tombstone(deadline));
-                self.tombstones.push_back((id, deadline));
+                self.tombstones.push(Reverse((deadline, id)));
                 self.purge_expired();
             }
             _ => {
@@ -182,18 +183,18 @@ impl ConnTable {
     }
 
     fn purge_expired(&mut self) {
-        let Some(&(_, first)) = self.tombstones.front() else {
+        let Some(&Reverse((first, _))) = self.tombstones.peek() else {
             return;
         };
         let now = Instant::now();
         if first > now {
             return;
         }
-        while let Some(&(id, deadline)) = self.tombstones.front() {
+        while let Some(&Reverse((deadline, id))) = self.tombstones.peek() {
             if deadline > now {
                 break;
             }
-            self.tombstones.pop_front();
+            self.tombstones.pop();
             // The id may have been reused since: remove only this tombstone.
             if matches!(self.entries.get(&id), Some(Entry::Tombstone(d)) if *d == deadline) {
                 self.entries.remove(&id);

@@ -1,9 +1,9 @@
 //! Field codecs of the binary "N" encoding (DESIGN §7).
 //!
 //! Every field type of a message implements [`Field`]: its encoded length,
-//! how to append it to a buffer, how to read it back from a [`Reader`].
-//! Messages are then plain sequences of fields (see `messages.rs`), so the
-//! rules below are written once, here:
+//! how to append it to an [`Encoder`], how to read it back from a
+//! [`Reader`]. Messages are then plain sequences of fields (see
+//! `messages.rs`), so the rules below are written once, here:
 //!
 //! - integers are fixed-width big-endian, no padding;
 //! - `bool` is one byte, 0 or 1 — any other byte is rejected, so that a value
@@ -12,9 +12,26 @@
 //!   rejected);
 //! - `Vec<T>` is a u32 count then each item. `Vec<u8>` is therefore a byte
 //!   blob (u32 length + bytes): in the N encoding a list of bytes and a blob
-//!   are the same thing, so no separate blob type is needed. `u8` overrides
-//!   the list hooks of [`Field`] so that blobs are copied with one `memcpy`
-//!   instead of byte by byte.
+//!   are the same thing. `u8` overrides the list hooks of [`Field`] so that
+//!   blobs are copied with one `memcpy` instead of byte by byte;
+//! - [`Data`] is a byte blob too, whose bytes may share the buffer of the
+//!   packet they arrived in.
+//!
+//! # Large blobs travel without copies
+//!
+//! On the way out, an [`Encoder`] either copies everything into the
+//! caller's buffer (`encode_into`), or *borrows* blobs of at least
+//! [`BIG_FIELD`] bytes ([`Encoder::big`]): it records where in the buffer
+//! they go and returns them as segments, so that the packet can be written
+//! with one vectored write (`writev`) of buffer pieces and blobs, and the
+//! blob is never copied in user space (`encode_parts`).
+//!
+//! On the way in, a [`Reader`] may know the shared buffer (`Arc<Vec<u8>>`)
+//! the payload is the tail of ([`Reader::shared`]); a [`Data`] of at least
+//! [`BIG_FIELD`] bytes is then a window into that buffer instead of a copy
+//! (`decode_shared`). Smaller blobs are always copied: for them a copy is
+//! cheaper than the bookkeeping, and a small value should not keep a packet
+//! buffer alive.
 //!
 //! Decoding never panics and never allocates more than the input can hold:
 //! every length or count is checked against the bytes that remain *before*
@@ -22,6 +39,19 @@
 //! `n * T::MIN_LEN` bytes).
 
 use std::fmt;
+use std::sync::Arc;
+
+use super::data::Data;
+
+/// Size from which a blob is borrowed by the encoder (when it may borrow)
+/// and shared by the decoder (when the packet buffer is shared), instead of
+/// copied.
+///
+/// Below it a copy costs less than what avoiding it does: one more I/O
+/// vector per write, or a whole packet buffer kept alive by a few bytes.
+/// Above it the copy dominates: at 16 MiB, copying (and page-faulting the
+/// fresh buffer) takes longer than the socket transfer itself.
+pub const BIG_FIELD: usize = 32 * 1024;
 
 /// What was wrong with a payload; the part of a [`DecodeError`] that does not
 /// depend on which message was being decoded.
@@ -173,15 +203,46 @@ impl fmt::Display for DecodeError {
 ///
 /// Every read is bounds-checked and fails with [`DecodeErrorKind::Truncated`]
 /// rather than panicking.
-#[derive(Debug, Clone)]
+///
+/// A reader made with [`Reader::shared`] also knows the shared buffer the
+/// payload is the tail of, so that [`Reader::take_data`] can hand out large
+/// blobs as windows into it rather than copies.
+#[derive(Clone)]
 pub struct Reader<'a> {
+    /// What is left to read. When `shared` is set, always a suffix of the
+    /// shared buffer (reads only move its start), so its position in that
+    /// buffer is `buf.len() - rest.len()`.
     rest: &'a [u8],
+    /// The packet buffer the payload is the tail of, if it is shared.
+    shared: Option<&'a Arc<Vec<u8>>>,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader over `input`.
+    /// A reader over `input`; blobs are copied out of it.
     pub fn new(input: &'a [u8]) -> Reader<'a> {
-        Reader { rest: input }
+        Reader {
+            rest: input,
+            shared: None,
+        }
+    }
+
+    /// A reader over the payload `buf[offset..]` of a shared packet buffer
+    /// (typically a whole packet, with `offset` the header size): large
+    /// [`Data`] blobs become windows into `buf`, see [`Reader::take_data`].
+    ///
+    /// An `offset` beyond the end of `buf` is [`DecodeErrorKind::Truncated`]
+    /// (the payload would start after the input ended), not a panic.
+    pub fn shared(buf: &'a Arc<Vec<u8>>, offset: usize) -> Result<Reader<'a>, DecodeErrorKind> {
+        match buf.get(offset..) {
+            Some(rest) => Ok(Reader {
+                rest,
+                shared: Some(buf),
+            }),
+            None => Err(DecodeErrorKind::Truncated {
+                needed: offset,
+                remaining: buf.len(),
+            }),
+        }
     }
 
     /// Bytes not read yet.
@@ -218,6 +279,22 @@ impl<'a> Reader<'a> {
                 needed: N,
                 remaining: self.rest.len(),
             }),
+        }
+    }
+
+    /// Read the next `n` bytes as [`Data`]: a window into the shared
+    /// buffer (no copy) if the reader has one and `n >= BIG_FIELD`, an owned
+    /// copy otherwise.
+    pub fn take_data(&mut self, n: usize) -> Result<Data, DecodeErrorKind> {
+        // Where the bytes start in the shared buffer: `rest` is its suffix
+        // (see the field), so this cannot underflow.
+        let start = self.shared.map_or(0, |buf| buf.len() - self.rest.len());
+        let bytes = self.take(n)?;
+        match self.shared {
+            // `take` succeeded, so start + n <= buf.len(): the window is in
+            // bounds and `from_shared` does not panic.
+            Some(buf) if n >= BIG_FIELD => Ok(Data::from_shared(Arc::clone(buf), start..start + n)),
+            _ => Ok(Data::from(bytes)),
         }
     }
 
@@ -259,20 +336,110 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Append a u32 length prefix.
+// By hand: the derived Debug would print every remaining byte, and the
+// whole shared buffer — megabytes for a large object.
+impl fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("remaining", &self.rest.len())
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
+}
+
+/// Where an encoder puts a payload: small fields are copied into a buffer,
+/// large blobs may be borrowed (see the module documentation).
 ///
-/// # Panics
-/// If `len` does not fit in a u32. Such a field could never be sent anyway
-/// (a packet is at most `MAX_PACKET_SIZE` = 64 MiB), so this is a
-/// programming error, not a wire condition.
-pub fn put_length(buf: &mut Vec<u8>, len: usize) {
-    let len = u32::try_from(len).expect("N encoding: length or count exceeds u32::MAX");
-    buf.extend_from_slice(&len.to_be_bytes());
+/// The borrowed blobs are *segments*: `(position, bytes)` pairs, meaning
+/// that `bytes` go on the wire right before `buf[position..]` (positions are
+/// indices into the whole buffer, including whatever it held before the
+/// encoder started). Writing the buffer pieces and the segments in order
+/// gives the same bytes as a copying encoder; see
+/// [`packet_io_slices`](super::packet_io_slices).
+pub struct Encoder<'a, 'b> {
+    /// Where the copied bytes go.
+    buf: &'b mut Vec<u8>,
+    /// The borrowed blobs, in order (so positions never decrease).
+    segs: Vec<(usize, &'a [u8])>,
+    /// Whether [`Encoder::big`] may borrow.
+    borrow: bool,
+}
+
+impl<'a, 'b> Encoder<'a, 'b> {
+    /// An encoder that copies everything into `buf` (appending to it).
+    pub fn new(buf: &'b mut Vec<u8>) -> Encoder<'a, 'b> {
+        Encoder {
+            buf,
+            segs: Vec::new(),
+            borrow: false,
+        }
+    }
+
+    /// An encoder that appends to `buf`, except blobs of at least
+    /// [`BIG_FIELD`] bytes, which it borrows (see [`Encoder::big`]).
+    pub fn borrowing(buf: &'b mut Vec<u8>) -> Encoder<'a, 'b> {
+        Encoder {
+            buf,
+            segs: Vec::new(),
+            borrow: true,
+        }
+    }
+
+    /// Append one byte.
+    pub fn byte(&mut self, b: u8) {
+        self.buf.push(b);
+    }
+
+    /// Append `bytes` (copied: for small fields).
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Append a u32 length (or count) prefix.
+    ///
+    /// # Panics
+    /// If `len` does not fit in a u32. Such a field could never be sent
+    /// anyway (a packet is at most `MAX_PACKET_SIZE` = 64 MiB), so this is a
+    /// programming error, not a wire condition.
+    pub fn length(&mut self, len: usize) {
+        let len = u32::try_from(len).expect("N encoding: length or count exceeds u32::MAX");
+        self.bytes(&len.to_be_bytes());
+    }
+
+    /// Append the bytes of a blob that may be large: borrowed as a segment
+    /// at the current position if this encoder borrows and the blob has at
+    /// least [`BIG_FIELD`] bytes, copied otherwise.
+    pub fn big(&mut self, bytes: &'a [u8]) {
+        if self.borrow && bytes.len() >= BIG_FIELD {
+            self.segs.push((self.buf.len(), bytes));
+        } else {
+            self.bytes(bytes);
+        }
+    }
+
+    /// The borrowed segments, in wire order (always empty for an encoder
+    /// made with [`Encoder::new`]).
+    #[must_use]
+    pub fn into_segments(self) -> Vec<(usize, &'a [u8])> {
+        self.segs
+    }
+}
+
+// By hand: the buffer may hold megabytes.
+impl fmt::Debug for Encoder<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoder")
+            .field("buffered", &self.buf.len())
+            .field("segments", &self.segs.len())
+            .field("borrow", &self.borrow)
+            .finish()
+    }
 }
 
 /// A type that can be a message field (or an item of a list field).
 ///
-/// `put` must append exactly `encoded_len()` bytes, and `get` must read back
+/// `put` must write exactly `encoded_len()` bytes (copied or borrowed), and
+/// `get` must read back
 /// exactly what `put` wrote. `get` must reject any input that would not
 /// re-encode to the same bytes (e.g. a bool byte of 2), so that decoding
 /// followed by encoding is the identity on the bytes.
@@ -284,8 +451,11 @@ pub trait Field: Sized {
     /// Encoded size of this value, in bytes.
     fn encoded_len(&self) -> usize;
 
-    /// Append the encoding of this value to `buf`.
-    fn put(&self, buf: &mut Vec<u8>);
+    /// Write the encoding of this value to `e`.
+    ///
+    /// The lifetime lets an encoder borrow large blobs of the value (see
+    /// [`Encoder::big`]) instead of copying them.
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>);
 
     /// Read a value.
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind>;
@@ -300,11 +470,11 @@ pub trait Field: Sized {
 
     /// Append the items of a list (count prefix excluded).
     ///
-    /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default puts
-    /// the items one by one.
-    fn put_list(items: &[Self], buf: &mut Vec<u8>) {
+    /// A hook so that `Vec<u8>` (a byte blob) is one copy, or borrowed when
+    /// large; the default puts the items one by one.
+    fn put_list<'a>(items: &'a [Self], e: &mut Encoder<'a, '_>) {
         for item in items {
-            item.put(buf);
+            item.put(e);
         }
     }
 
@@ -334,8 +504,8 @@ macro_rules! int_fields {
                 std::mem::size_of::<$t>()
             }
 
-            fn put(&self, buf: &mut Vec<u8>) {
-                buf.extend_from_slice(&self.to_be_bytes());
+            fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+                e.bytes(&self.to_be_bytes());
             }
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -348,7 +518,7 @@ macro_rules! int_fields {
 int_fields!(i8, u16, i16, u32, i32, u64, i64);
 
 // u8 by hand: same encoding as the other integers, plus the list hooks that
-// make `Vec<u8>` a byte blob copied in one go.
+// make `Vec<u8>` a byte blob copied in one go (or borrowed, when large).
 impl Field for u8 {
     const MIN_LEN: usize = 1;
 
@@ -356,8 +526,8 @@ impl Field for u8 {
         1
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        buf.push(*self);
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        e.byte(*self);
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -369,8 +539,8 @@ impl Field for u8 {
         items.len()
     }
 
-    fn put_list(items: &[u8], buf: &mut Vec<u8>) {
-        buf.extend_from_slice(items);
+    fn put_list<'a>(items: &'a [u8], e: &mut Encoder<'a, '_>) {
+        e.big(items);
     }
 
     fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<u8>, DecodeErrorKind> {
@@ -385,8 +555,8 @@ impl Field for bool {
         1
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        buf.push(u8::from(*self));
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        e.byte(u8::from(*self));
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -405,9 +575,10 @@ impl Field for String {
         4 + self.len()
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        put_length(buf, self.len());
-        buf.extend_from_slice(self.as_bytes());
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        // Copied even when long: strings are names and messages, not bulk.
+        e.length(self.len());
+        e.bytes(self.as_bytes());
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -427,9 +598,9 @@ impl<T: Field> Field for Vec<T> {
         4 + T::list_encoded_len(self)
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        put_length(buf, self.len());
-        T::put_list(self, buf);
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        e.length(self.len());
+        T::put_list(self, e);
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -449,8 +620,8 @@ macro_rules! tuple_fields {
                 0 $(+ self.$i.encoded_len())+
             }
 
-            fn put(&self, buf: &mut Vec<u8>) {
-                $(self.$i.put(buf);)+
+            fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+                $(self.$i.put(e);)+
             }
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -473,7 +644,9 @@ mod tests {
     /// Encode `v`, check the bytes and the announced length, decode back.
     fn roundtrip<T: Field + PartialEq + fmt::Debug>(v: T, want: &[u8]) {
         let mut buf = vec![0xaa]; // put must append, not overwrite
-        v.put(&mut buf);
+        let mut e = Encoder::new(&mut buf);
+        v.put(&mut e);
+        assert!(e.into_segments().is_empty(), "a copying encoder borrowed");
         assert_eq!(&buf[1..], want, "encoding of {v:?}");
         assert_eq!(v.encoded_len(), want.len(), "encoded_len of {v:?}");
         let mut r = Reader::new(want);
@@ -590,6 +763,127 @@ mod tests {
         assert_eq!(r.take_array::<2>().unwrap(), [2, 3]);
         assert!(r.finish().is_ok());
         assert!(r.take_array::<1>().is_err());
+    }
+
+    /// `v` encoded by a borrowing encoder after `prefix`: the buffer and the
+    /// segments.
+    fn encode_borrowing<'a, T: Field>(
+        prefix: &[u8],
+        v: &'a T,
+    ) -> (Vec<u8>, Vec<(usize, &'a [u8])>) {
+        let mut buf = prefix.to_vec();
+        let mut e = Encoder::borrowing(&mut buf);
+        v.put(&mut e);
+        let segs = e.into_segments();
+        (buf, segs)
+    }
+
+    #[test]
+    fn encoder_borrows_big_blobs_only() {
+        // small blob, string: copied even by a borrowing encoder
+        let small = vec![1u8; BIG_FIELD - 1];
+        let (buf, segs) = encode_borrowing(b"p", &small);
+        assert!(segs.is_empty());
+        assert_eq!(buf.len(), 1 + 4 + BIG_FIELD - 1);
+        let long = "x".repeat(BIG_FIELD);
+        let (buf, segs) = encode_borrowing(b"", &long);
+        assert!(segs.is_empty());
+        assert_eq!(buf.len(), 4 + BIG_FIELD);
+
+        // big blobs, as a list of (u32, blob) records: the length prefixes
+        // and the u32s are copied, the blobs borrowed, positions count from
+        // the start of the buffer (prefix included)
+        let a = vec![0xa; BIG_FIELD];
+        let b = vec![0xb; BIG_FIELD + 1];
+        let v = vec![(7u32, a.clone()), (8u32, vec![0xc; 3]), (9u32, b.clone())];
+        let (buf, segs) = encode_borrowing(b"pp", &v);
+        let want_buf: Vec<u8> = [
+            &b"pp"[..],
+            &[0, 0, 0, 3],
+            &[0, 0, 0, 7],
+            &(BIG_FIELD as u32).to_be_bytes(),
+            // a
+            &[0, 0, 0, 8, 0, 0, 0, 3, 0xc, 0xc, 0xc],
+            &[0, 0, 0, 9],
+            &(BIG_FIELD as u32 + 1).to_be_bytes(),
+            // b
+        ]
+        .concat();
+        assert_eq!(buf, want_buf);
+        assert_eq!(segs.len(), 2);
+        assert_eq!(segs[0].0, 2 + 4 + 4 + 4);
+        assert_eq!(segs[1].0, buf.len());
+        assert_eq!(segs[0].1.as_ptr(), v[0].1.as_ptr(), "borrowed, not copied");
+        assert_eq!(segs[1].1.as_ptr(), v[2].1.as_ptr(), "borrowed, not copied");
+
+        // a copying encoder: same bytes, all in the buffer
+        let mut copied = b"pp".to_vec();
+        let mut e = Encoder::new(&mut copied);
+        v.put(&mut e);
+        assert!(e.into_segments().is_empty());
+        let mut joined = buf[..segs[0].0].to_vec();
+        joined.extend_from_slice(&a);
+        joined.extend_from_slice(&buf[segs[0].0..]);
+        joined.extend_from_slice(&b);
+        assert_eq!(joined, copied);
+        assert_eq!(copied.len(), 2 + v.encoded_len());
+    }
+
+    #[test]
+    fn shared_reader_takes_windows_of_big_blobs() {
+        let mut bytes = vec![0xee; 3]; // "header"
+        let mut e = Encoder::new(&mut bytes);
+        let small = Data::from(vec![1u8; BIG_FIELD - 1]);
+        let big = Data::from((0..BIG_FIELD).map(|i| i as u8).collect::<Vec<u8>>());
+        small.put(&mut e);
+        big.put(&mut e);
+        let buf = Arc::new(bytes);
+
+        let mut r = Reader::shared(&buf, 3).unwrap();
+        let got_small = Data::get(&mut r).unwrap();
+        let got_big = Data::get(&mut r).unwrap();
+        assert!(r.finish().is_ok());
+        assert_eq!((&got_small, &got_big), (&small, &big));
+        assert!(!got_small.is_shared(), "small blobs are copied");
+        assert!(got_big.is_shared(), "big blobs are windows");
+        assert_eq!(got_big.as_ptr(), buf[3 + 4 + BIG_FIELD - 1 + 4..].as_ptr());
+        assert_eq!(Arc::strong_count(&buf), 2);
+        drop(got_big);
+        assert_eq!(Arc::strong_count(&buf), 1);
+
+        // without a shared buffer, big blobs are copied
+        let mut r = Reader::new(&buf[3..]);
+        let _ = Data::get(&mut r).unwrap();
+        assert!(!Data::get(&mut r).unwrap().is_shared());
+
+        // truncated big blob: an error, and no window was taken
+        let cut = Arc::new(buf[..buf.len() - 1].to_vec());
+        let mut r = Reader::shared(&cut, 3).unwrap();
+        let _ = Data::get(&mut r).unwrap();
+        assert!(matches!(
+            Data::get(&mut r),
+            Err(DecodeErrorKind::LengthTooLarge { .. })
+        ));
+        let mut r = Reader::shared(&cut, cut.len() - 1).unwrap();
+        assert!(matches!(
+            r.take_data(BIG_FIELD),
+            Err(DecodeErrorKind::Truncated { .. })
+        ));
+        assert_eq!(Arc::strong_count(&cut), 1);
+
+        // offsets: up to the end is an empty payload, beyond it truncated
+        assert!(Reader::shared(&buf, buf.len()).unwrap().is_empty());
+        assert_eq!(
+            Reader::shared(&buf, buf.len() + 1).unwrap_err(),
+            DecodeErrorKind::Truncated {
+                needed: buf.len() + 1,
+                remaining: buf.len()
+            }
+        );
+        assert_eq!(
+            format!("{:?}", Reader::shared(&buf, 3).unwrap()),
+            format!("Reader {{ remaining: {}, shared: true }}", buf.len() - 3)
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! it needs a field type that does not exist yet, implement `Field` for it
 //! (in `types.rs`). Two messages with the same code do not compile.
 
-use super::codec::{DecodeError, Field, Reader};
+use std::sync::Arc;
+
+use super::codec::{DecodeError, Encoder, Field, Reader, BIG_FIELD};
+use super::data::Data;
 use super::types::{Address, Checksum, ErrorCode, IdTime, NodeType, NodeUUID};
 use super::{Msg, Oid, Tid};
 
@@ -31,6 +34,33 @@ macro_rules! messages {
                 $( $(#[$fmeta])* pub $field: $ty, )*
             }
 
+            impl $name {
+                /// Write the fields, in wire order, to `e`.
+                // unused_variables: messages without fields write nothing.
+                #[allow(unused_variables)]
+                fn put_fields<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+                    $( Field::put(&self.$field, e); )*
+                }
+
+                /// Read the fields from `r`, which must then be exhausted.
+                /// Shared by `decode` and `decode_shared`, so that both are
+                /// exactly as strict.
+                // unused_mut: messages without fields only call finish().
+                #[allow(unused_mut)]
+                fn get_fields(mut r: Reader<'_>) -> Result<Self, DecodeError> {
+                    $(
+                        let $field = <$ty as Field>::get(&mut r).map_err(|kind| {
+                            DecodeError::in_message(
+                                Self::CODE, Self::NAME, Some(stringify!($field)), kind)
+                        })?;
+                    )*
+                    r.finish().map_err(|kind| {
+                        DecodeError::in_message(Self::CODE, Self::NAME, None, kind)
+                    })?;
+                    Ok($name { $($field),* })
+                }
+            }
+
             impl Msg for $name {
                 const CODE: u16 = $code;
                 const NAME: &'static str = stringify!($name);
@@ -43,23 +73,34 @@ macro_rules! messages {
                     // One reservation up front: a large field (the data of
                     // AnswerObject) is then copied exactly once, into `buf`.
                     buf.reserve(self.encoded_len());
-                    $( Field::put(&self.$field, buf); )*
+                    let mut e = Encoder::new(buf);
+                    self.put_fields(&mut e);
+                    debug_assert!(e.into_segments().is_empty());
+                }
+
+                fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])> {
+                    // Reserve the whole length only when nothing can be
+                    // borrowed: otherwise it would reserve room for the very
+                    // blobs that are not copied (16 MiB for nothing). What
+                    // goes into `buf` then is the small fields only.
+                    let len = self.encoded_len();
+                    if len < BIG_FIELD {
+                        buf.reserve(len);
+                    }
+                    let mut e = Encoder::borrowing(buf);
+                    self.put_fields(&mut e);
+                    e.into_segments()
                 }
 
                 fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
-                    // unused_mut: messages without fields only call finish().
-                    #[allow(unused_mut)]
-                    let mut r = Reader::new(payload);
-                    $(
-                        let $field = <$ty as Field>::get(&mut r).map_err(|kind| {
-                            DecodeError::in_message(
-                                Self::CODE, Self::NAME, Some(stringify!($field)), kind)
-                        })?;
-                    )*
-                    r.finish().map_err(|kind| {
+                    Self::get_fields(Reader::new(payload))
+                }
+
+                fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError> {
+                    let r = Reader::shared(buf, offset).map_err(|kind| {
                         DecodeError::in_message(Self::CODE, Self::NAME, None, kind)
                     })?;
-                    Ok($name { $($field),* })
+                    Self::get_fields(r)
                 }
 
                 fn into_message(self) -> Message {
@@ -121,12 +162,37 @@ macro_rules! messages {
                 }
             }
 
+            /// Append the payload (no header) to `buf`, except large blobs,
+            /// which are returned as segments; see [`Msg::encode_parts`].
+            pub fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])> {
+                match self {
+                    $( Message::$name(m) => m.encode_parts(buf), )*
+                }
+            }
+
             /// Decode the payload of a message with code `code`; an unknown
             /// code is a [`DecodeError`] naming the code.
             pub fn decode(code: u16, payload: &[u8]) -> Result<Message, DecodeError> {
                 $(
                     if code == <$name as Msg>::CODE {
                         return <$name as Msg>::decode(payload).map(Message::$name);
+                    }
+                )*
+                Err(DecodeError::unknown_code(code))
+            }
+
+            /// Decode the payload `buf[offset..]` of a message with code
+            /// `code` from a shared packet buffer: like [`Message::decode`]
+            /// (same errors), but large blobs are windows into `buf`; see
+            /// [`Msg::decode_shared`].
+            pub fn decode_shared(
+                code: u16,
+                buf: &Arc<Vec<u8>>,
+                offset: usize,
+            ) -> Result<Message, DecodeError> {
+                $(
+                    if code == <$name as Msg>::CODE {
+                        return <$name as Msg>::decode_shared(buf, offset).map(Message::$name);
                     }
                 )*
                 Err(DecodeError::unknown_code(code))
@@ -235,8 +301,10 @@ messages! {
         compression: bool,
         /// SHA-1 of `data`.
         checksum: Checksum,
-        /// The object's data (a byte blob).
-        data: Vec<u8>,
+        /// The object's data (a byte blob). Borrowed, not copied, by
+        /// `encode_parts` when large; a window into the packet buffer when
+        /// large and decoded by `decode_shared`.
+        data: Data,
         /// If not 0, the revision whose data this revision reuses (undo).
         data_serial: Tid,
     }

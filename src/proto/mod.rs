@@ -15,15 +15,40 @@
 //! encoding and decoding), and [`Message`] is the enum of all of them, for a
 //! receiver that does not know in advance what will come.
 //!
+//! # Large data without copies
+//!
+//! Object data (`AnswerObject::data`, up to 64 MiB) is a [`Data`]: bytes
+//! that are either owned or a window into the shared buffer of the packet
+//! they arrived in. Blobs of at least [`BIG_FIELD`] (32 KiB) bytes are
+//! never copied in user space on the way through:
+//!
+//! - **Sending.** [`Msg::encode_parts`] (and [`encode_packet_parts`] for a
+//!   whole packet) writes the small fields into the caller's buffer and
+//!   *borrows* the large blobs from the message, returning them as segments
+//!   `(position in the buffer, bytes)`; [`packet_io_slices`] turns buffer
+//!   and segments into the `IoSlice`s of one vectored write. The wire bytes
+//!   are the same as [`Msg::encode_into`]'s, which copies everything (simple,
+//!   and cheapest for small messages).
+//! - **Receiving.** [`Msg::decode_shared`] decodes a payload that is the
+//!   tail of a shared packet buffer (`Arc<Vec<u8>>`): a large [`Data`] is
+//!   a window into that buffer (the decoded message keeps it alive), where
+//!   [`Msg::decode`] copies. Smaller blobs are copied by both, so that a
+//!   few bytes never pin a packet buffer. Other blob fields (`Vec<u8>`) are
+//!   borrowed when sending but always copied when received.
+//!
 //! # Guarantees
 //!
 //! - `encode_into` appends exactly `encoded_len()` bytes, straight into the
-//!   caller's buffer (no intermediate copies of large fields).
+//!   caller's buffer (no intermediate copies of large fields);
+//!   `encode_parts` writes the same bytes, split between the buffer and the
+//!   borrowed segments.
 //! - Decoding never panics and never allocates more than the input can hold:
-//!   lengths and counts are checked against the remaining bytes first.
+//!   lengths and counts are checked against the remaining bytes first (a
+//!   window allocates nothing at all).
 //! - Decoding is strict — the whole payload must be consumed, bools must be
 //!   0 or 1, strings UTF-8 — so a payload that decodes re-encodes to exactly
-//!   the same bytes.
+//!   the same bytes. `decode_shared` accepts and rejects exactly what
+//!   `decode` does, with the same errors, and gives equal values.
 //!
 //! # Adding a message
 //!
@@ -42,15 +67,22 @@
 //! That generates the struct, its [`Msg`] impl, the [`Message`] variant and
 //! the dispatch by code. Field types must implement [`codec::Field`]; the
 //! integers, `bool`, `String`, `Vec<T>` (a list; `Vec<u8>` is a byte blob),
-//! tuples (for list items that are small records) and the types of this
-//! module already do. A new composite field type implements `Field` by
-//! encoding its parts in order (see [`Address`]).
+//! [`Data`] (a byte blob that may share the packet buffer: use it for
+//! fields that can be large), tuples (for list items that are small
+//! records) and the types of this module already do. A new composite field
+//! type implements `Field` by encoding its parts in order (see
+//! [`Address`]).
 
 pub mod codec;
+mod data;
 mod messages;
 mod types;
 
-pub use codec::DecodeError;
+use std::io::IoSlice;
+use std::sync::Arc;
+
+pub use codec::{DecodeError, BIG_FIELD};
+pub use data::Data;
 pub use messages::{
     message_name, AcceptIdentification, AnswerObject, CloseClient, Error, GetObject, Message, Ping,
     Pong, RequestIdentification, MESSAGE_CODES,
@@ -83,12 +115,34 @@ pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
     /// Payload length in bytes.
     fn encoded_len(&self) -> usize;
 
-    /// Append the payload (no header) to `buf`: exactly `encoded_len()` bytes.
+    /// Append the payload (no header) to `buf`: exactly `encoded_len()` bytes,
+    /// all copied.
     fn encode_into(&self, buf: &mut Vec<u8>);
 
+    /// Encodes the payload into `buf`, except large blobs, which are returned
+    /// as (position in buf where they go, slice).
+    ///
+    /// Blobs of at least [`BIG_FIELD`] bytes are borrowed from `self`
+    /// instead of copied; everything else is appended to `buf`. Positions
+    /// are indices into the whole of `buf` (what it held before included)
+    /// and do not decrease; a segment goes right before `buf[position..]`.
+    /// [`packet_io_slices`] puts the pieces in order for a vectored write,
+    /// and their concatenation is exactly what `encode_into` appends.
+    #[must_use]
+    fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])>;
+
     /// Decode a payload. The whole payload must be consumed: trailing bytes
-    /// are an error.
+    /// are an error. Blobs are copied out of `payload`.
     fn decode(payload: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Decode the payload `buf[offset..]` of a shared packet buffer (e.g.
+    /// a whole packet with `offset` = `HEADER_SIZE`).
+    ///
+    /// Like [`Msg::decode`] — same strictness, same errors, equal values —
+    /// except that [`Data`] fields of at least [`BIG_FIELD`] bytes are
+    /// windows into `buf` instead of copies (they keep `buf` alive). An
+    /// `offset` beyond the end of `buf` is a truncation error.
+    fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError>;
 
     /// Wrap into the enum of all messages.
     fn into_message(self) -> Message;
@@ -106,23 +160,276 @@ pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
 /// If the packet would exceed `MAX_PACKET_SIZE`; check
 /// [`packet_size`] first where the message size is not bounded.
 pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, conn_id: u32, msg: &M) {
+    let len = checked_payload_len(msg);
+    // Room for the whole packet at once, before the header goes in: one
+    // growth of `buf` at most.
+    buf.reserve(crate::packet::HEADER_SIZE + len);
+    put_header(buf, conn_id, M::CODE, len);
+    msg.encode_into(buf);
+}
+
+/// Appends the packet of `msg` on connection `conn_id` to `buf` like
+/// [`encode_packet`], except large blobs, which are borrowed from `msg` and
+/// returned as segments (see [`Msg::encode_parts`]): the header (whose
+/// `msg_len` is the full payload length) and the small fields go into
+/// `buf`, and `packet_io_slices(&buf, &segments)` is the whole packet, for
+/// one vectored write without copying the blobs.
+///
+/// # Panics
+/// If the packet would exceed `MAX_PACKET_SIZE`, as [`encode_packet`].
+#[must_use]
+pub fn encode_packet_parts<'a, M: Msg>(
+    buf: &mut Vec<u8>,
+    conn_id: u32,
+    msg: &'a M,
+) -> Vec<(usize, &'a [u8])> {
+    let len = checked_payload_len(msg);
+    // No reservation for the payload here: most of it may be borrowed, and
+    // `encode_parts` reserves what it copies when that is all of it.
+    put_header(buf, conn_id, M::CODE, len);
+    msg.encode_parts(buf)
+}
+
+/// The payload length of `msg`, checked so that its packet fits in
+/// `MAX_PACKET_SIZE` (hence in the u32 `msg_len`).
+///
+/// # Panics
+/// If it does not.
+fn checked_payload_len<M: Msg>(msg: &M) -> usize {
     let len = msg.encoded_len();
     assert!(
         packet_size(msg) <= crate::packet::MAX_PACKET_SIZE as u64,
         "{} of {len} bytes exceeds MAX_PACKET_SIZE",
         M::NAME
     );
+    len
+}
+
+/// Appends a packet header to `buf`; `len` was checked by
+/// [`checked_payload_len`], so it fits in the u32 `msg_len`.
+fn put_header(buf: &mut Vec<u8>, conn_id: u32, msg_code: u16, len: usize) {
     let hdr = crate::packet::Header {
         conn_id,
-        msg_code: M::CODE,
+        msg_code,
         msg_len: len as u32,
     };
-    buf.reserve(crate::packet::HEADER_SIZE + len);
     buf.extend_from_slice(&hdr.encode());
-    msg.encode_into(buf);
+}
+
+/// The pieces of `buf` and the `segs` (as returned by
+/// [`Msg::encode_parts`] / [`encode_packet_parts`]) interleaved in wire
+/// order, for one vectored write (`write_vectored`, i.e. `writev`):
+/// `buf[..p0]`, `segs[0]`, `buf[p0..p1]`, `segs[1]`, …, `buf[pn..]`.
+/// Empty pieces are left out.
+///
+/// # Panics
+/// If the positions of `segs` decrease or exceed `buf.len()` (they cannot,
+/// as returned by the encoder for this `buf`).
+pub fn packet_io_slices<'a>(buf: &'a [u8], segs: &[(usize, &'a [u8])]) -> Vec<IoSlice<'a>> {
+    let mut slices = Vec::with_capacity(2 * segs.len() + 1);
+    let mut done = 0;
+    for &(pos, seg) in segs {
+        // A decreasing position would silently reorder the bytes: refuse.
+        assert!(
+            pos >= done,
+            "segment positions decrease: {pos} after {done}"
+        );
+        if pos > done {
+            slices.push(IoSlice::new(&buf[done..pos]));
+            done = pos;
+        }
+        if !seg.is_empty() {
+            slices.push(IoSlice::new(seg));
+        }
+    }
+    if buf.len() > done {
+        slices.push(IoSlice::new(&buf[done..]));
+    }
+    slices
 }
 
 /// Size of the packet carrying `msg`, header included.
 pub fn packet_size<M: Msg>(msg: &M) -> u64 {
     (crate::packet::HEADER_SIZE + msg.encoded_len()) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::HEADER_SIZE;
+    use codec::DecodeErrorKind;
+
+    /// An `AnswerObject` with `n` bytes of patterned data.
+    fn answer(n: usize) -> AnswerObject {
+        AnswerObject {
+            oid: 1,
+            serial: 2,
+            next_serial: 3,
+            compression: true,
+            checksum: Checksum([7; 20]),
+            data: (0..n).map(|i| (i % 251) as u8).collect(),
+            data_serial: 4,
+        }
+    }
+
+    /// The bytes a vectored write of `slices` sends.
+    fn concat(slices: &[IoSlice<'_>]) -> Vec<u8> {
+        slices.iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn encode_parts_borrows_big_data_only() {
+        for n in [0, 5, BIG_FIELD - 1, BIG_FIELD, 1 << 20] {
+            let m = answer(n);
+            let mut copied = vec![0x11, 0x22]; // both append
+            m.encode_into(&mut copied);
+            let mut buf = vec![0x11, 0x22];
+            let segs = m.encode_parts(&mut buf);
+            if n >= BIG_FIELD {
+                // oid, serial, next_serial, compression, checksum, length
+                let at = 2 + 8 * 3 + 1 + 20 + 4;
+                assert_eq!(segs, [(at, &m.data[..])], "{n} bytes");
+                assert_eq!(segs[0].1.as_ptr(), m.data.as_ptr(), "borrowed");
+                assert_eq!(buf.len(), 2 + m.encoded_len() - n);
+            } else {
+                assert!(segs.is_empty(), "{n} bytes borrowed");
+                assert_eq!(buf, copied);
+            }
+            let slices = packet_io_slices(&buf, &segs);
+            assert_eq!(concat(&slices), copied, "{n} bytes");
+            assert!(slices.iter().all(|s| !s.is_empty()));
+        }
+    }
+
+    #[test]
+    fn encode_packet_parts_is_encode_packet() {
+        for n in [3, BIG_FIELD + 3] {
+            let m = answer(n);
+            let mut whole = Vec::new();
+            encode_packet(&mut whole, 7, &m);
+            assert_eq!(whole.len() as u64, packet_size(&m));
+            let mut buf = Vec::new();
+            let segs = encode_packet_parts(&mut buf, 7, &m);
+            assert_eq!(segs.len(), usize::from(n >= BIG_FIELD));
+            assert_eq!(concat(&packet_io_slices(&buf, &segs)), whole);
+            // the header announces the whole payload, borrowed part included
+            let hdr = crate::packet::Header::decode(buf[..HEADER_SIZE].try_into().unwrap());
+            assert_eq!(hdr.msg_len as usize, m.encoded_len());
+            assert_eq!((hdr.conn_id, hdr.msg_code), (7, AnswerObject::CODE));
+        }
+        // a message without blobs: everything in the buffer, one slice
+        let mut buf = Vec::new();
+        let segs = encode_packet_parts(&mut buf, 1, &Ping {});
+        assert!(segs.is_empty());
+        assert_eq!(packet_io_slices(&buf, &segs).len(), 1);
+    }
+
+    #[test]
+    fn packet_io_slices_interleaves_in_order() {
+        let buf = b"abcdef";
+        let (x, y, z) = (&b"X"[..], &b"YY"[..], &b"Z"[..]);
+        let slices = packet_io_slices(buf, &[(0, x), (3, y), (3, z), (6, x)]);
+        assert_eq!(concat(&slices), b"XabcYYZdefX");
+        assert_eq!(slices.len(), 6);
+        assert!(packet_io_slices(b"", &[]).is_empty());
+        assert_eq!(concat(&packet_io_slices(b"", &[(0, y)])), b"YY");
+    }
+
+    #[test]
+    #[should_panic(expected = "segment positions decrease")]
+    fn packet_io_slices_refuses_disorder() {
+        let _ = packet_io_slices(b"abc", &[(2, &b"x"[..]), (1, &b"y"[..])]);
+    }
+
+    /// The packet of `m` as a shared buffer.
+    fn shared_packet<M: Msg>(m: &M) -> Arc<Vec<u8>> {
+        let mut buf = Vec::new();
+        encode_packet(&mut buf, 1, m);
+        Arc::new(buf)
+    }
+
+    #[test]
+    fn decode_shared_windows_big_data() {
+        let m = answer(BIG_FIELD);
+        let buf = shared_packet(&m);
+        let got = AnswerObject::decode_shared(&buf, HEADER_SIZE).unwrap();
+        assert_eq!(got, m);
+        assert_eq!(Ok(&got), AnswerObject::decode(&buf[HEADER_SIZE..]).as_ref());
+        assert!(got.data.is_shared());
+        assert_eq!(Arc::strong_count(&buf), 2, "the data shares the packet");
+        assert_eq!(got.data.as_ptr(), buf[buf.len() - 8 - BIG_FIELD..].as_ptr());
+        let by_code = Message::decode_shared(AnswerObject::CODE, &buf, HEADER_SIZE).unwrap();
+        assert_eq!(Arc::strong_count(&buf), 3);
+        assert_eq!(by_code, Message::AnswerObject(got.clone()));
+        drop((got, by_code));
+        assert_eq!(Arc::strong_count(&buf), 1);
+
+        // decode copies
+        let copied = AnswerObject::decode(&buf[HEADER_SIZE..]).unwrap();
+        assert!(!copied.data.is_shared());
+        assert_eq!(Arc::strong_count(&buf), 1);
+    }
+
+    #[test]
+    fn decode_shared_copies_small_data() {
+        let m = answer(BIG_FIELD - 1);
+        let buf = shared_packet(&m);
+        let got = AnswerObject::decode_shared(&buf, HEADER_SIZE).unwrap();
+        assert_eq!(got, m);
+        assert!(!got.data.is_shared());
+        assert_eq!(Arc::strong_count(&buf), 1, "small data does not pin");
+    }
+
+    #[test]
+    fn decode_shared_errors_are_decode_errors() {
+        let m = answer(BIG_FIELD);
+        let buf = shared_packet(&m);
+        let payload = &buf[HEADER_SIZE..];
+
+        // every truncation point, trailing junk: the same error as decode,
+        // and no window outlives a failed decode
+        let mut cuts: Vec<usize> = (0..80).collect();
+        cuts.extend([payload.len() - 9, payload.len() - 8, payload.len() - 1]);
+        for cut in cuts {
+            let short = Arc::new(buf[..HEADER_SIZE + cut].to_vec());
+            let want = AnswerObject::decode(&payload[..cut]).unwrap_err();
+            assert_eq!(
+                AnswerObject::decode_shared(&short, HEADER_SIZE),
+                Err(want.clone())
+            );
+            assert_eq!(
+                Message::decode_shared(AnswerObject::CODE, &short, HEADER_SIZE),
+                Err(want)
+            );
+            assert_eq!(Arc::strong_count(&short), 1);
+        }
+        let mut long = buf.to_vec();
+        long.push(0);
+        let long = Arc::new(long);
+        let err = AnswerObject::decode_shared(&long, HEADER_SIZE).unwrap_err();
+        assert_eq!(err.kind(), &DecodeErrorKind::TrailingBytes { count: 1 });
+
+        // the offset: at the end is an empty payload; beyond it, truncated
+        assert_eq!(
+            Ping::decode_shared(&buf, buf.len()),
+            Ok(Ping {}),
+            "empty payload"
+        );
+        for offset in [buf.len() + 1, usize::MAX] {
+            let err = Message::decode_shared(Ping::CODE, &buf, offset).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                &DecodeErrorKind::Truncated {
+                    needed: offset,
+                    remaining: buf.len()
+                }
+            );
+            assert_eq!(err.name(), Some("Ping"));
+            assert!(AnswerObject::decode_shared(&buf, offset).is_err());
+        }
+
+        // an unknown code names the code, whatever the offset
+        let err = Message::decode_shared(0x1234, &buf, usize::MAX).unwrap_err();
+        assert_eq!(err.to_string(), "unknown message code 0x1234");
+    }
 }

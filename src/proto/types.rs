@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::codec::{DecodeErrorKind, Field, Reader};
+use super::codec::{DecodeErrorKind, Encoder, Field, Reader};
 
 /// Named constants of an integer newtype, with `name()` and a `Debug` that
 /// prints the name (or the bare number if it has none).
@@ -47,8 +47,8 @@ macro_rules! named_consts {
                 self.0.encoded_len()
             }
 
-            fn put(&self, buf: &mut Vec<u8>) {
-                self.0.put(buf)
+            fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+                self.0.put(e)
             }
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -123,8 +123,8 @@ impl Field for NodeUUID {
         4
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        self.0.put(buf)
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        self.0.put(e)
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -164,10 +164,10 @@ impl Field for Address {
         self.host.encoded_len() + port
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        self.host.put(buf);
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        self.host.put(e);
         if !self.host.is_empty() {
-            self.port.put(buf);
+            self.port.put(e);
         }
     }
 
@@ -257,8 +257,8 @@ impl Field for IdTime {
         8
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        self.0.put(buf)
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        self.0.put(e)
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -287,8 +287,8 @@ impl Field for Checksum {
         20
     }
 
-    fn put(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(&self.0);
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        e.bytes(&self.0);
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
@@ -302,7 +302,7 @@ mod tests {
 
     fn encode<T: Field>(v: &T) -> Vec<u8> {
         let mut buf = Vec::new();
-        v.put(&mut buf);
+        v.put(&mut Encoder::new(&mut buf));
         assert_eq!(buf.len(), v.encoded_len());
         buf
     }
