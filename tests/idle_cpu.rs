@@ -58,7 +58,10 @@ fn idle_links_cost_no_cpu() {
     thread::sleep(Duration::from_secs(1));
     let used = cpu_time() - before;
     eprintln!("CPU time of an idle linked pair over 1 s: {used:?}");
-    assert!(used < Duration::from_millis(50), "idle links used {used:?} of CPU in 1 s");
+    assert!(
+        used < Duration::from_millis(50),
+        "idle links used {used:?} of CPU in 1 s"
+    );
 
     client.close();
     server.close();
