@@ -29,6 +29,16 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
     /// Read some bytes if any are available now; `WouldBlock` otherwise.
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
 
+    /// Whether a read would return data (or end of stream) now, without
+    /// reading. The reader thread polls with this, not with `try_read`:
+    /// on Linux, `poll` reads socket state without taking the socket lock,
+    /// while every `recv` takes it and so delays the kernel delivering
+    /// data into the socket and our own senders writing to it. The default
+    /// says yes, which makes the reader poll with `try_read`.
+    fn readable(&self) -> io::Result<bool> {
+        Ok(true)
+    }
+
     /// Write some bytes, blocking until at least one is written.
     fn write(&self, buf: &[u8]) -> io::Result<usize>;
 
@@ -64,6 +74,18 @@ fn recv_dontwait(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(rustix::net::recv(fd, buf, RecvFlags::DONTWAIT)?.0)
 }
 
+/// `poll(POLLIN)` with a zero timeout. Errors and hang-ups count as
+/// readable: the read that follows reports them.
+fn poll_readable(fd: impl AsFd) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    Ok(poll(&mut fds, Some(&zero))? > 0)
+}
+
 /// `send(MSG_DONTWAIT | MSG_NOSIGNAL)`, the write-side counterpart.
 fn send_dontwait(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     Ok(rustix::net::send(
@@ -82,6 +104,9 @@ macro_rules! impl_socket_stream {
             }
             fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
                 recv_dontwait(self, buf)
+            }
+            fn readable(&self) -> io::Result<bool> {
+                poll_readable(self)
             }
             fn write(&self, buf: &[u8]) -> io::Result<usize> {
                 io::Write::write(&mut &*self, buf)

@@ -215,9 +215,13 @@ fn wait_read(shared: &Shared, stream: &dyn LinkStream, dst: &mut [u8]) -> io::Re
         thread::sleep(REPLY_RETRY);
         return Err(io::ErrorKind::WouldBlock.into());
     }
-    let polled = wait::spin_until(shared.spin(), 0, || match stream.try_read(dst) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-        res => Some(res),
+    let polled = wait::spin_until(shared.spin(), 0, || match stream.readable() {
+        Ok(false) => None,
+        Ok(true) => match stream.try_read(dst) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            res => Some(res),
+        },
+        Err(e) => Some(Err(e)),
     });
     match polled {
         Some(res) => res,
