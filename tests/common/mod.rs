@@ -76,9 +76,13 @@ pub fn both(f: impl Fn(NodeLink, NodeLink)) {
     f(c, s);
 }
 
+/// How long a test body may run before the watchdog declares it hung.
+pub const TEST_LIMIT: Duration = Duration::from_secs(30);
+
 /// Defines a module `$name` with two tests, `unix` and `tcp`, each running
-/// `$body` with `$kind` bound to the corresponding [`Kind`]. Use with
-/// `#[macro_use] mod common;`.
+/// `$body` with `$kind` bound to the corresponding [`Kind`], under a
+/// [`watchdog`] so that a deadlock fails the test instead of hanging it.
+/// Use with `#[macro_use] mod common;`.
 #[allow(unused_macros)]
 macro_rules! kind_test {
     ($name:ident, |$kind:ident| $body:block) => {
@@ -88,16 +92,20 @@ macro_rules! kind_test {
 
             #[test]
             fn unix() {
-                #[allow(unused_variables)]
-                let $kind = $crate::common::Kind::Unix;
-                $body
+                $crate::common::watchdog($crate::common::TEST_LIMIT, move || {
+                    #[allow(unused_variables)]
+                    let $kind = $crate::common::Kind::Unix;
+                    $body
+                })
             }
 
             #[test]
             fn tcp() {
-                #[allow(unused_variables)]
-                let $kind = $crate::common::Kind::Tcp;
-                $body
+                $crate::common::watchdog($crate::common::TEST_LIMIT, move || {
+                    #[allow(unused_variables)]
+                    let $kind = $crate::common::Kind::Tcp;
+                    $body
+                })
             }
         }
     };
@@ -134,9 +142,10 @@ impl Raw {
 
 impl Read for &Raw {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // `&UnixStream` and `&TcpStream` are `Read` and `Write` themselves.
         match *self {
-            Raw::Unix(s) => (&*s).read(buf),
-            Raw::Tcp(s) => (&*s).read(buf),
+            Raw::Unix(s) => s.read(buf),
+            Raw::Tcp(s) => s.read(buf),
         }
     }
 }
@@ -144,8 +153,8 @@ impl Read for &Raw {
 impl Write for &Raw {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match *self {
-            Raw::Unix(s) => (&*s).write(buf),
-            Raw::Tcp(s) => (&*s).write(buf),
+            Raw::Unix(s) => s.write(buf),
+            Raw::Tcp(s) => s.write(buf),
         }
     }
 
@@ -339,30 +348,37 @@ pub fn assert_reply(pkt: &Packet, id: u32, text: &str) {
     );
 }
 
-/// Asserts that `res` failed with exactly `want` (compared by variant).
+/// Asserts that `res` failed with exactly `want` (compared by variant);
+/// returns the error.
 #[track_caller]
-pub fn assert_kind<T: fmt::Debug>(res: neonet::Result<T>, want: ErrorKind) {
+pub fn assert_kind<T: fmt::Debug>(res: neonet::Result<T>, want: ErrorKind) -> neonet::Error {
     match res {
         Ok(v) => panic!("expected error {want:?}, got Ok({v:?})"),
-        Err(e) => assert!(
-            same_kind(e.kind(), &want),
-            "expected {want:?}, got {:?} ({e})",
-            e.kind()
-        ),
+        Err(e) => {
+            assert!(
+                same_kind(e.kind(), &want),
+                "expected {want:?}, got {:?} ({e})",
+                e.kind()
+            );
+            e
+        }
     }
 }
 
-/// Asserts that `res` failed with an I/O error of kind `want`.
+/// Asserts that `res` failed with an I/O error (`ErrorKind::Io`) of kind
+/// `want`; returns the error.
 #[track_caller]
-pub fn assert_io_kind<T: fmt::Debug>(res: neonet::Result<T>, want: io::ErrorKind) {
+pub fn assert_io_kind<T: fmt::Debug>(res: neonet::Result<T>, want: io::ErrorKind) -> neonet::Error {
     match res {
         Ok(v) => panic!("expected I/O error {want:?}, got Ok({v:?})"),
-        Err(e) => assert_eq!(
-            e.kind().io_kind(),
-            Some(want),
-            "expected Io({want:?}), got {:?} ({e})",
-            e.kind()
-        ),
+        Err(e) => {
+            assert!(
+                matches!(e.kind(), ErrorKind::Io(io) if io.kind() == want),
+                "expected Io({want:?}), got {:?} ({e})",
+                e.kind()
+            );
+            e
+        }
     }
 }
 
@@ -376,26 +392,75 @@ pub fn same_kind(a: &ErrorKind, b: &ErrorKind) -> bool {
     }
 }
 
+/// Panics seen in link reader threads (named "neonet-reader") of this
+/// process. Such a panic is always a bug of the link, and it leaves every
+/// operation on that link blocked for good: the watchdog uses this count
+/// to fail fast instead of waiting out its whole limit.
+static READER_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs (once) a panic hook that counts reader-thread panics, then
+/// does what the previous hook did (print, or capture for libtest).
+fn count_reader_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if thread::current().name() == Some("neonet-reader") {
+                READER_PANICS.fetch_add(1, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// How long a test may still run after a reader thread panicked before
+/// the watchdog gives up on it. Tests that do not depend on the panicked
+/// link finish well within it.
+const AFTER_READER_PANIC: Duration = Duration::from_secs(5);
+
 /// Runs `f` in a thread and waits for its result for at most `limit`;
 /// panics if it did not finish in time (a deadlock) or if it panicked.
+/// Also gives up early if a link reader thread panicked meanwhile and `f`
+/// still has not finished `AFTER_READER_PANIC` later (its link is dead).
 pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    count_reader_panics();
+    let panics0 = READER_PANICS.load(Ordering::SeqCst);
     let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let v = f();
-        let _ = tx.send(());
-        v
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => handle.join().expect("watched thread panicked"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The thread panicked: propagate its panic.
-            match handle.join() {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
+    // Named after the test, so that its panics say which test failed.
+    let name = thread::current().name().unwrap_or("watchdog").to_string();
+    let handle = thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let v = f();
+            let _ = tx.send(());
+            v
+        })
+        .expect("spawn watched thread");
+    let start = Instant::now();
+    let mut reader_panic_seen: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(()) => return handle.join().expect("watched thread panicked"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The thread panicked: propagate its panic.
+                return match handle.join() {
+                    Ok(v) => v,
+                    Err(p) => std::panic::resume_unwind(p),
+                };
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: not finished within {limit:?} (deadlock?)")
+        if start.elapsed() >= limit {
+            panic!("watchdog: not finished within {limit:?} (deadlock?)");
+        }
+        if READER_PANICS.load(Ordering::SeqCst) != panics0 {
+            let seen = *reader_panic_seen.get_or_insert_with(Instant::now);
+            if seen.elapsed() >= AFTER_READER_PANIC {
+                panic!(
+                    "watchdog: a neonet-reader thread panicked (see its message) \
+                     and this test has not finished {AFTER_READER_PANIC:?} later"
+                );
+            }
         }
     }
 }
