@@ -48,7 +48,7 @@ pub(crate) fn spin_until<T>(
 }
 
 /// Tight polls of a channel before yielding: a channel poll costs a few ns.
-const TIGHT_CHANNEL_POLLS: usize = 64;
+const TIGHT_CHANNEL_POLLS: usize = 8;
 
 /// Receives from `rx`, polling for up to `budget` before blocking.
 pub(crate) fn recv<T>(rx: &Receiver<T>, budget: Duration) -> Result<T, RecvError> {
