@@ -360,7 +360,19 @@ impl Inner {
     }
 
     fn handshake(&self, id: u64, stream: Incoming) {
-        match stream.handshake(self.handshake_timeout) {
+        let res = stream.handshake(self.handshake_timeout);
+        // Unregister before handing the link out: `close` shuts down the
+        // streams of pending handshakes through their second handle, which
+        // would kill a link already given to the user. The pending lock
+        // also orders us after our registration; if `close` took the entry
+        // already, it joins us itself.
+        {
+            let mut pending = self.pending.lock();
+            if let Some(p) = pending.remove(&id) {
+                self.finished.lock().push(p.thread);
+            }
+        }
+        match res {
             Ok(link) if !self.closed.load(SeqCst) => {
                 self.handshaked.fetch_add(1, SeqCst);
                 let _ = self.links_tx.send(link);
@@ -369,12 +381,6 @@ impl Inner {
             Err(_) => {
                 self.failed.fetch_add(1, SeqCst);
             }
-        }
-        // The pending lock orders us after our registration; `close` may
-        // have taken the entry already, then it joins us itself.
-        let mut pending = self.pending.lock();
-        if let Some(p) = pending.remove(&id) {
-            self.finished.lock().push(p.thread);
         }
         self.slot_freed.notify_all();
     }

@@ -173,3 +173,16 @@ fn handshakes_are_capped() {
     t.join().unwrap();
     l.accept().unwrap();
 }
+
+#[test]
+fn closing_the_listener_leaves_accepted_links_working() {
+    // close() ends pending handshakes by shutting their streams down: a
+    // handshake that just finished must not be among them.
+    for _ in 0..50 {
+        let l = LinkListener::bind("127.0.0.1:0").unwrap();
+        let client = dial_link(l.local_addr()).unwrap();
+        let server = l.accept().unwrap();
+        l.close();
+        exchange(&client, &server);
+    }
+}
