@@ -494,7 +494,7 @@ pub struct Parallel {
 impl Parallel {
     /// Over a socketpair or TCP loopback.
     pub fn new(threads: usize, tcp: bool) -> neonet::Result<Parallel> {
-        let nserve = threads.max(2);
+        let nserve = 2;
         let pair = if tcp {
             LinkPair::tcp(nserve, serve_light)?
         } else {
