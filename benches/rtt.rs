@@ -112,19 +112,22 @@ fn raw(c: &mut Criterion) {
 }
 
 fn link(c: &mut Criterion) {
-    bench_case(c, "link", "unix/pkt", cases::ConnEcho::unix().unwrap());
-    bench_case(c, "link", "tcp/pkt", cases::ConnEcho::tcp().unwrap());
+    use cases::{serve_echo, serve_pong, LinkPair, OneConn};
+    let pkt = |pair: neonet::Result<LinkPair>| OneConn::echo(pair.unwrap()).unwrap();
+    let pong = |pair: neonet::Result<LinkPair>| OneConn::ping_pong(pair.unwrap()).unwrap();
+    bench_case(c, "link", "unix/pkt", pkt(LinkPair::unix(1, serve_echo)));
+    bench_case(c, "link", "tcp/pkt", pkt(LinkPair::tcp(1, serve_echo)));
     bench_case(
         c,
         "link",
         "unix/ping-pong",
-        cases::ConnPingPong::unix().unwrap(),
+        pong(LinkPair::unix(1, serve_pong)),
     );
     bench_case(
         c,
         "link",
         "tcp/ping-pong",
-        cases::ConnPingPong::tcp().unwrap(),
+        pong(LinkPair::tcp(1, serve_pong)),
     );
     bench_case(c, "link", "unix/ask1", cases::Ask1::unix().unwrap());
     bench_case(c, "link", "tcp/ask1", cases::Ask1::tcp().unwrap());

@@ -253,12 +253,6 @@ pub fn serve_echo(link: &NodeLink) {
     }
 }
 
-/// `Conn::send(Ping)` / `expect::<Pong>()` on one long-lived connection.
-pub struct ConnPingPong {
-    conn: neonet::Conn,
-    _pair: LinkPair,
-}
-
 /// Answers every `Ping` of the first connection with a `Pong`.
 pub fn serve_pong(link: &NodeLink) {
     let Ok(conn) = link.accept() else { return };
@@ -269,61 +263,45 @@ pub fn serve_pong(link: &NodeLink) {
     }
 }
 
-impl ConnPingPong {
-    /// Over TCP loopback.
-    pub fn tcp() -> neonet::Result<ConnPingPong> {
-        ConnPingPong::over(LinkPair::tcp(1, serve_pong)?)
-    }
-    /// Over a socketpair.
-    pub fn unix() -> neonet::Result<ConnPingPong> {
-        ConnPingPong::over(LinkPair::unix(1, serve_pong)?)
-    }
-    fn over(pair: LinkPair) -> neonet::Result<ConnPingPong> {
-        let conn = pair.client.new_conn()?;
-        Ok(ConnPingPong { conn, _pair: pair })
-    }
-}
-
-impl Case for ConnPingPong {
-    fn run(&mut self, n: usize) -> Duration {
-        let start = Instant::now();
-        for _ in 0..n {
-            self.conn.send(&Ping {}).expect("send");
-            self.conn.expect::<Pong>().expect("recv");
-        }
-        start.elapsed()
-    }
-}
-
-/// Packets echoed on one long-lived connection (`send_pkt`/`recv_pkt`).
-pub struct ConnEcho {
+/// Round trips on one long-lived connection; `round` does one of them.
+pub struct OneConn {
     conn: neonet::Conn,
+    round: fn(&neonet::Conn),
     _pair: LinkPair,
 }
 
-impl ConnEcho {
-    /// Over TCP loopback.
-    pub fn tcp() -> neonet::Result<ConnEcho> {
-        ConnEcho::over(LinkPair::tcp(1, serve_echo)?)
+impl OneConn {
+    /// `send(Ping)` / `expect::<Pong>()`, against `serve_pong`.
+    pub fn ping_pong(pair: LinkPair) -> neonet::Result<OneConn> {
+        OneConn::new(pair, |conn| {
+            conn.send(&Ping {}).expect("send");
+            conn.expect::<Pong>().expect("recv");
+        })
     }
-    /// Over a socketpair.
-    pub fn unix() -> neonet::Result<ConnEcho> {
-        ConnEcho::over(LinkPair::unix(1, serve_echo)?)
+
+    /// `send_pkt` / `recv_pkt` of a small packet, against `serve_echo`.
+    pub fn echo(pair: LinkPair) -> neonet::Result<OneConn> {
+        OneConn::new(pair, |conn| {
+            conn.send_pkt(Packet::new(0, 2, b"12345678")).expect("send");
+            conn.recv_pkt().expect("recv");
+        })
     }
-    fn over(pair: LinkPair) -> neonet::Result<ConnEcho> {
+
+    fn new(pair: LinkPair, round: fn(&neonet::Conn)) -> neonet::Result<OneConn> {
         let conn = pair.client.new_conn()?;
-        Ok(ConnEcho { conn, _pair: pair })
+        Ok(OneConn {
+            conn,
+            round,
+            _pair: pair,
+        })
     }
 }
 
-impl Case for ConnEcho {
+impl Case for OneConn {
     fn run(&mut self, n: usize) -> Duration {
         let start = Instant::now();
         for _ in 0..n {
-            self.conn
-                .send_pkt(Packet::new(0, 2, b"12345678"))
-                .expect("send");
-            self.conn.recv_pkt().expect("recv");
+            (self.round)(&self.conn);
         }
         start.elapsed()
     }

@@ -42,6 +42,9 @@ const RATIOS: [(&str, &str); 6] = [
 ];
 
 fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
+    use cases::{serve_echo, serve_pong, LinkPair, OneConn};
+    let pong = |pair: neonet::Result<LinkPair>| pair.and_then(OneConn::ping_pong);
+    let echo = |pair: neonet::Result<LinkPair>| pair.and_then(OneConn::echo);
     let e = |e: &dyn std::fmt::Display| format!("{name}: {e}");
     Ok(match name {
         "raw_tcp" => Box::new(cases::raw_tcp(false).map_err(|x| e(&x))?),
@@ -50,9 +53,9 @@ fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
         "raw_unix_spin" => Box::new(cases::raw_unix(true).map_err(|x| e(&x))?),
         "link_tcp_ask1" => Box::new(cases::Ask1::tcp().map_err(|x| e(&x))?),
         "link_unix_ask1" => Box::new(cases::Ask1::unix().map_err(|x| e(&x))?),
-        "link_tcp_conn" => Box::new(cases::ConnPingPong::tcp().map_err(|x| e(&x))?),
-        "link_unix_conn" => Box::new(cases::ConnPingPong::unix().map_err(|x| e(&x))?),
-        "link_tcp_pkt" => Box::new(cases::ConnEcho::tcp().map_err(|x| e(&x))?),
+        "link_tcp_conn" => Box::new(pong(LinkPair::tcp(1, serve_pong)).map_err(|x| e(&x))?),
+        "link_unix_conn" => Box::new(pong(LinkPair::unix(1, serve_pong)).map_err(|x| e(&x))?),
+        "link_tcp_pkt" => Box::new(echo(LinkPair::tcp(1, serve_echo)).map_err(|x| e(&x))?),
         _ => return Err(format!("unknown case {name}")),
     })
 }
