@@ -101,7 +101,12 @@ fn raw(c: &mut Criterion) {
             &format!("tcp/{sfx}"),
             cases::raw_tcp(spin).unwrap(),
         );
-        let spin_for = spin.then_some(cases::RAW_SPIN);
+        // Three threads on two cores: poll yielding, as a link does.
+        let spin_for = if spin {
+            cases::Wait::SpinYield(cases::RAW_SPIN)
+        } else {
+            cases::Wait::Block
+        };
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let name = format!("unix+reader/{sfx}");
         bench_case(c, "raw", &name, cases::RawWithReader::new(a, b, spin_for));

@@ -31,38 +31,71 @@ pub fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
     Ok((c, s))
 }
 
-/// Reads at least one byte; with `spin`, polls without blocking for that
-/// long first (the "busy-poll then block" floor of a round trip).
-fn read_some<S: LinkStream>(s: &S, buf: &mut [u8], spin: Option<Duration>) -> io::Result<usize> {
-    if let Some(spin) = spin {
-        let start = Instant::now();
-        loop {
-            match s.try_read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                r => return r,
-            }
-            if start.elapsed() >= spin {
-                break;
-            }
+/// How a raw case waits for data.
+#[derive(Clone, Copy, Debug)]
+pub enum Wait {
+    /// Blocking reads only.
+    Block,
+    /// Busy-polls for that long, then blocks (the floor with 2 threads).
+    Spin(Duration),
+    /// Polls for that long yielding the CPU between polls, then blocks: how
+    /// a link waits, as it has more threads than the machine has cores.
+    SpinYield(Duration),
+}
+
+/// Polls `poll` as `wait` says; `None` once the polling time is over.
+fn poll_for<T>(wait: Wait, mut poll: impl FnMut() -> Option<T>) -> Option<T> {
+    let (budget, yielding) = match wait {
+        Wait::Block => return None,
+        Wait::Spin(d) => (d, false),
+        Wait::SpinYield(d) => (d, true),
+    };
+    let start = Instant::now();
+    loop {
+        if let Some(v) = poll() {
+            return Some(v);
+        }
+        if start.elapsed() >= budget {
+            return None;
+        }
+        if yielding {
+            thread::yield_now();
+        } else {
             std::hint::spin_loop();
         }
     }
-    s.read(buf)
+}
+
+/// Reads at least one byte, polling first as `wait` says. A yielding
+/// poll checks readiness first, as a link's reader does: a `recv` per poll
+/// would contend for the socket lock with the kernel and the writer.
+fn read_some<S: LinkStream>(s: &S, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
+    let check_first = matches!(wait, Wait::SpinYield(_));
+    let polled = poll_for(wait, || {
+        if check_first && !s.readable().unwrap_or(true) {
+            return None;
+        }
+        match s.try_read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            r => Some(r),
+        }
+    });
+    polled.unwrap_or_else(|| s.read(buf))
 }
 
 /// 1-byte ping-pong between two threads over a raw stream.
 pub struct RawPingPong<S: LinkStream> {
     client: S,
-    spin: Option<Duration>,
+    wait: Wait,
     server: Option<JoinHandle<()>>,
 }
 
 impl<S: LinkStream> RawPingPong<S> {
     /// Starts the echoing thread on `server`.
-    pub fn new(client: S, server: S, spin: Option<Duration>) -> RawPingPong<S> {
+    pub fn new(client: S, server: S, wait: Wait) -> RawPingPong<S> {
         let server = thread::spawn(move || {
             let mut b = [0u8; 1];
-            while let Ok(1) = read_some(&server, &mut b, spin) {
+            while let Ok(1) = read_some(&server, &mut b, wait) {
                 if server.write(&b).is_err() {
                     break;
                 }
@@ -70,7 +103,7 @@ impl<S: LinkStream> RawPingPong<S> {
         });
         RawPingPong {
             client,
-            spin,
+            wait,
             server: Some(server),
         }
     }
@@ -83,7 +116,7 @@ impl<S: LinkStream> Case for RawPingPong<S> {
         for _ in 0..n {
             self.client.write(&b).expect("raw write");
             assert_eq!(
-                read_some(&self.client, &mut b, self.spin).expect("raw read"),
+                read_some(&self.client, &mut b, self.wait).expect("raw read"),
                 1
             );
         }
@@ -100,16 +133,24 @@ impl<S: LinkStream> Drop for RawPingPong<S> {
     }
 }
 
+fn raw_wait(spin: bool) -> Wait {
+    if spin {
+        Wait::Spin(RAW_SPIN)
+    } else {
+        Wait::Block
+    }
+}
+
 /// Raw TCP loopback ping-pong.
 pub fn raw_tcp(spin: bool) -> io::Result<RawPingPong<TcpStream>> {
     let (c, s) = tcp_pair()?;
-    Ok(RawPingPong::new(c, s, spin.then_some(RAW_SPIN)))
+    Ok(RawPingPong::new(c, s, raw_wait(spin)))
 }
 
 /// Raw socketpair ping-pong.
 pub fn raw_unix(spin: bool) -> io::Result<RawPingPong<UnixStream>> {
     let (c, s) = UnixStream::pair()?;
-    Ok(RawPingPong::new(c, s, spin.then_some(RAW_SPIN)))
+    Ok(RawPingPong::new(c, s, raw_wait(spin)))
 }
 
 /// The answer a server gives to `GetObject` in every benchmark.
@@ -313,15 +354,16 @@ impl Case for OneConn {
 pub struct RawWithReader<S: LinkStream> {
     client: std::sync::Arc<S>,
     rx: crossbeam_channel::Receiver<u8>,
+    wait: Wait,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl<S: LinkStream> RawWithReader<S> {
     /// Starts the echo thread on `server` and the reader thread on `client`.
-    pub fn new(client: S, server: S, spin: Option<Duration>) -> RawWithReader<S> {
+    pub fn new(client: S, server: S, wait: Wait) -> RawWithReader<S> {
         let echo = thread::spawn(move || {
             let mut b = [0u8; 1];
-            while let Ok(1) = read_some(&server, &mut b, spin) {
+            while let Ok(1) = read_some(&server, &mut b, wait) {
                 if server.write(&b).is_err() {
                     break;
                 }
@@ -333,7 +375,7 @@ impl<S: LinkStream> RawWithReader<S> {
             let client = client.clone();
             thread::spawn(move || {
                 let mut b = [0u8; 1];
-                while let Ok(1) = read_some(&*client, &mut b, spin) {
+                while let Ok(1) = read_some(&*client, &mut b, wait) {
                     if tx.send(b[0]).is_err() {
                         break;
                     }
@@ -343,6 +385,7 @@ impl<S: LinkStream> RawWithReader<S> {
         RawWithReader {
             client,
             rx,
+            wait,
             threads: vec![echo, reader],
         }
     }
@@ -353,7 +396,9 @@ impl<S: LinkStream> Case for RawWithReader<S> {
         let start = Instant::now();
         for _ in 0..n {
             self.client.write(&[1]).expect("raw write");
-            self.rx.recv().expect("reader thread");
+            if poll_for(self.wait, || self.rx.try_recv().ok()).is_none() {
+                self.rx.recv().expect("reader thread");
+            }
         }
         start.elapsed()
     }
