@@ -1,12 +1,14 @@
 //! Link handshake (DESIGN §6): version exchange over socketpairs and TCP.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::thread;
 use std::time::Duration;
 
-use neonet::{ErrorKind, HandshakeError, LinkRole, NodeLink, Packet};
+use common::tcp_streams;
+use neonet::{ErrorKind, HandshakeError, LinkRole, NodeLink};
 
 /// The handshake error kind of a failed handshake.
 fn hs_kind(r: neonet::Result<NodeLink>) -> HandshakeError {
@@ -14,13 +16,6 @@ fn hs_kind(r: neonet::Result<NodeLink>) -> HandshakeError {
         ErrorKind::Handshake(h) => h.clone(),
         k => panic!("not a handshake error: {k:?}"),
     }
-}
-
-fn tcp_streams() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, s)
 }
 
 /// Handshakes both ends of a stream pair at once.
@@ -36,12 +31,7 @@ fn handshake_both<S: neonet::HandshakeStream>(
 }
 
 fn exchange(client: &NodeLink, server: &NodeLink) {
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 2, b"hello")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"hello");
-    s.send_pkt(Packet::new(0, 0x8002, b"world")).unwrap();
-    assert_eq!(c.recv_pkt().unwrap().payload(), b"world");
+    common::exchange(client, server, b"hello", b"world");
 }
 
 #[test]
@@ -158,12 +148,5 @@ fn tls_or_http_peer_is_a_version_mismatch() {
     );
     // We wrote our word and closed the stream (with a reset, as the rest
     // of what the peer sent was left unread).
-    let mut word = [0u8; 4];
-    b.read_exact(&mut word).unwrap();
-    assert_eq!(word, [0, 0, 0, 6]);
-    let mut rest = [0u8; 1];
-    match b.read(&mut rest) {
-        Ok(n) => assert_eq!(n, 0),
-        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
-    }
+    common::assert_version_word_then_closed(&mut b);
 }

@@ -10,92 +10,28 @@
 //!    link, every answer checked against its request;
 //! 5. closing the link (locally, or the peer closing it) while requests
 //!    are in flight: no panic, no hang, only allowed errors.
-//!
-//! Helpers are local to this file (tests/common belongs to other tests).
 
-use std::net::{TcpListener, TcpStream};
+#[macro_use]
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc;
 use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
+use common::{link_stats, pair, Kind, LET_BLOCK};
 use neonet::proto::{
     AnswerObject, Checksum, Error, ErrorCode, GetObject, Message, Msg, Ping, Pong, INVALID_TID,
 };
-use neonet::{ErrorKind, LinkRole, LinkStats, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
+use neonet::{ErrorKind, LinkStats, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
 
 /// Generous bound on a test that blocks on the network; a hang fails the
 /// test instead of blocking the run forever. Never asserts a duration.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-/// A delay to let a thread block; nothing depends on it having passed.
-const LET_BLOCK: Duration = Duration::from_millis(50);
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Unix,
-    Tcp,
-}
-
-/// (client, server) links of the given kind.
-fn pair(kind: Kind) -> (NodeLink, NodeLink) {
-    match kind {
-        Kind::Unix => NodeLink::pair().expect("NodeLink::pair"),
-        Kind::Tcp => {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            let dialer = TcpStream::connect(addr).expect("connect");
-            let (accepted, _) = listener.accept().expect("accept");
-            dialer.set_nodelay(true).expect("nodelay");
-            accepted.set_nodelay(true).expect("nodelay");
-            (
-                NodeLink::new(dialer, LinkRole::Client).expect("client link"),
-                NodeLink::new(accepted, LinkRole::Server).expect("server link"),
-            )
-        }
-    }
-}
-
-/// Runs `f` in a thread; fails the test if it does not finish within
-/// `WATCHDOG` (a deadlock), and propagates its panic.
-fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let v = f();
-        let _ = tx.send(());
-        v
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: not finished within {WATCHDOG:?} (deadlock?)")
-        }
-    }
-}
-
-/// Two tests, `unix` and `tcp`, in a module named after `$check`, each
-/// running `$check(kind)` under the watchdog.
-macro_rules! kind_tests {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[test]
-            fn unix() {
-                super::watchdog(|| super::$check(super::Kind::Unix));
-            }
-
-            #[test]
-            fn tcp() {
-                super::watchdog(|| super::$check(super::Kind::Tcp));
-            }
-        }
-    )*};
-}
-
 kind_tests!(
+    [unix, tcp],
+    WATCHDOG;
     send1_answer_is_refused,
     recv1_closes_receiving,
     recv1_bad_request,
@@ -114,10 +50,7 @@ fn conn_closed() -> Message {
     })
 }
 
-const EMPTY: LinkStats = LinkStats {
-    live_conns: 0,
-    tombstones: 0,
-};
+const EMPTY: LinkStats = link_stats(0, 0);
 
 /// What the servers answer to `get`: every field derived from the request.
 fn answer_for(get: &GetObject) -> AnswerObject {

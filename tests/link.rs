@@ -7,25 +7,41 @@ mod common;
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::sync::Arc;
+use std::thread::{self, Scope, ScopedJoinHandle};
 
 use common::*;
-use neonet::{ErrorKind, LinkRole, Packet};
+use neonet::{Conn, ErrorKind, LinkRole, NodeLink, Packet};
 
 // ---- 1. close / close_accept vs a blocked accept ----
 
+/// Three threads block in `link.accept()`, then `wake(link)`: each fails
+/// with `want`, from "accept". Returns their errors.
+fn wake_blocked_accepts(
+    link: &NodeLink,
+    wake: fn(&NodeLink),
+    want: ErrorKind,
+) -> Vec<neonet::Error> {
+    thread::scope(|s| {
+        let acceptors: Vec<_> = (0..3).map(|_| s.spawn(|| link.accept())).collect();
+        thread::sleep(LET_BLOCK);
+        wake(link);
+        acceptors
+            .into_iter()
+            .map(|a| {
+                let e = assert_kind(a.join().unwrap(), want.clone());
+                assert_eq!(e.op(), "accept");
+                e
+            })
+            .collect()
+    })
+}
+
 kind_test!(close_wakes_blocked_accepts, |kind| {
     let (_client, server) = pair(kind);
-    thread::scope(|s| {
-        let acceptors: Vec<_> = (0..3).map(|_| s.spawn(|| server.accept())).collect();
-        thread::sleep(LET_BLOCK);
-        server.close();
-        for a in acceptors {
-            let e = assert_kind(a.join().unwrap(), ErrorKind::LinkClosed);
-            assert_eq!(e.op(), "accept");
-            assert_eq!(e.conn_id(), None);
-        }
-    });
+    for e in wake_blocked_accepts(&server, NodeLink::close, ErrorKind::LinkClosed) {
+        assert_eq!(e.conn_id(), None);
+    }
     assert_kind(server.accept(), ErrorKind::LinkClosed);
     // Idempotent.
     server.close();
@@ -34,15 +50,7 @@ kind_test!(close_wakes_blocked_accepts, |kind| {
 
 kind_test!(close_accept_wakes_blocked_accepts, |kind| {
     let (client, server) = pair(kind);
-    thread::scope(|s| {
-        let acceptors: Vec<_> = (0..3).map(|_| s.spawn(|| server.accept())).collect();
-        thread::sleep(LET_BLOCK);
-        server.close_accept();
-        for a in acceptors {
-            let e = assert_kind(a.join().unwrap(), ErrorKind::LinkNoListen);
-            assert_eq!(e.op(), "accept");
-        }
-    });
+    wake_blocked_accepts(&server, NodeLink::close_accept, ErrorKind::LinkNoListen);
     assert_kind(server.accept(), ErrorKind::LinkNoListen);
     assert_kind(server.accept(), ErrorKind::LinkNoListen);
     // Idempotent.
@@ -50,12 +58,7 @@ kind_test!(close_accept_wakes_blocked_accepts, |kind| {
     assert_kind(server.accept(), ErrorKind::LinkNoListen);
 
     // Not accepting does not stop connections we open ourselves.
-    let c = server.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 2, b"still works")).unwrap();
-    let peer = client.accept().unwrap();
-    assert_eq!(peer.recv_pkt().unwrap().payload(), b"still works");
-    peer.send_pkt(Packet::new(0, 0x8002, b"yes")).unwrap();
-    assert_eq!(c.recv_pkt().unwrap().payload(), b"yes");
+    exchange(&server, &client, b"still works", b"yes");
 });
 
 // ---- 2. conn.close vs a blocked recv; send after close ----
@@ -83,10 +86,7 @@ kind_test!(conn_close_wakes_blocked_recv, |kind| {
     assert_kind(c.recv_pkt(), ErrorKind::ClosedConn);
 
     // A connection the peer opened.
-    let pc = client.new_conn().unwrap();
-    pc.send_pkt(Packet::new(0, 2, b"first")).unwrap();
-    let sc = server.accept().unwrap();
-    assert_eq!(sc.recv_pkt().unwrap().payload(), b"first");
+    let (_pc, sc) = open_and_accept(&client, &server, 2, b"first");
     thread::scope(|s| {
         let r = s.spawn(|| sc.recv_pkt());
         thread::sleep(LET_BLOCK);
@@ -97,10 +97,7 @@ kind_test!(conn_close_wakes_blocked_recv, |kind| {
     assert_kind(sc.recv_pkt(), ErrorKind::ClosedConn);
 
     // The link itself is unaffected.
-    let c2 = client.new_conn().unwrap();
-    c2.send_pkt(Packet::new(0, 2, b"other")).unwrap();
-    let s2 = server.accept().unwrap();
-    assert_eq!(s2.recv_pkt().unwrap().payload(), b"other");
+    let (_c2, _s2) = open_and_accept(&client, &server, 2, b"other");
 });
 
 kind_test!(close_recv_wakes_blocked_recv_send_still_works, |kind| {
@@ -124,35 +121,56 @@ kind_test!(close_recv_wakes_blocked_recv_send_still_works, |kind| {
 
 // ---- 3. link.close vs a blocked recv and a blocked send ----
 
+/// Spawns in `s` a receiver blocked in `a.recv_pkt()` and a sender that
+/// sends 4 MiB packets of `fill` bytes on `b` until a send fails, then
+/// waits until the sender stops making progress: blocked in write, the
+/// raw peer not reading. Returns the receiver and the sender (whose
+/// result is the error that ended its sends).
+fn spawn_blocked_recv_and_send<'scope, 'env>(
+    s: &'scope Scope<'scope, 'env>,
+    a: &'env Conn,
+    b: &'env Conn,
+    fill: u8,
+) -> (
+    ScopedJoinHandle<'scope, neonet::Result<Packet>>,
+    ScopedJoinHandle<'scope, neonet::Error>,
+) {
+    let big = vec![fill; 4 << 20];
+    let sent = Arc::new(AtomicUsize::new(0));
+    let r = s.spawn(move || a.recv_pkt());
+    let w = {
+        let sent = sent.clone();
+        s.spawn(move || loop {
+            if let Err(e) = b.send_pkt(Packet::new(0, 0x20, &big)) {
+                return e;
+            }
+            sent.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    // Wait until the sender stops making progress: blocked in write.
+    let mut last = usize::MAX;
+    loop {
+        thread::sleep(LET_BLOCK);
+        let n = sent.load(Ordering::SeqCst);
+        assert!(
+            n < 64,
+            "{n} packets of 4 MiB sent to a peer that does not read"
+        );
+        if n == last {
+            break;
+        }
+        last = n;
+    }
+    (r, w)
+}
+
 kind_test!(link_close_wakes_blocked_recv_and_send, |kind| {
     // The peer is a raw stream that never reads: sends end up blocked.
     let (link, _peer) = link_with_raw_peer(kind, LinkRole::Client);
     let a = link.new_conn().unwrap();
     let b = link.new_conn().unwrap();
-    let big = vec![0x5a; 4 << 20];
-    let sent = AtomicUsize::new(0);
     thread::scope(|s| {
-        let r = s.spawn(|| a.recv_pkt());
-        let w = s.spawn(|| loop {
-            if let Err(e) = b.send_pkt(Packet::new(0, 0x20, &big)) {
-                return e;
-            }
-            sent.fetch_add(1, Ordering::SeqCst);
-        });
-        // Wait until the sender stops making progress: blocked in write.
-        let mut last = usize::MAX;
-        loop {
-            thread::sleep(LET_BLOCK);
-            let n = sent.load(Ordering::SeqCst);
-            assert!(
-                n < 64,
-                "{n} packets of 4 MiB sent to a peer that does not read"
-            );
-            if n == last {
-                break;
-            }
-            last = n;
-        }
+        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, 0x5a);
         link.close();
         let e = assert_kind(r.join().unwrap(), ErrorKind::LinkClosed);
         assert_eq!((e.op(), e.conn_id()), ("recv", Some(a.id())));
@@ -178,10 +196,7 @@ kind_test!(peer_close_takes_link_down, |kind| {
     // u: ours, first recv only after the link is down; x: ours, closed
     // before; y: ours, closed after the link went down; z: closed after
     // our own close.
-    let pc = client.new_conn().unwrap();
-    pc.send_pkt(Packet::new(0, 2, b"hello")).unwrap();
-    let a = server.accept().unwrap();
-    assert_eq!(a.recv_pkt().unwrap().payload(), b"hello");
+    let (pc, a) = open_and_accept(&client, &server, 2, b"hello");
     let b = server.new_conn().unwrap();
     let u = server.new_conn().unwrap();
     let x = server.new_conn().unwrap();
@@ -557,29 +572,8 @@ kind_test!(peer_gone_while_send_blocked, |kind| {
     let (link, peer) = link_with_raw_peer(kind, LinkRole::Client);
     let a = link.new_conn().unwrap();
     let b = link.new_conn().unwrap();
-    let big = vec![0xa5; 4 << 20];
-    let sent = AtomicUsize::new(0);
     thread::scope(|s| {
-        let r = s.spawn(|| a.recv_pkt());
-        let w = s.spawn(|| loop {
-            if let Err(e) = b.send_pkt(Packet::new(0, 0x20, &big)) {
-                return e;
-            }
-            sent.fetch_add(1, Ordering::SeqCst);
-        });
-        let mut last = usize::MAX;
-        loop {
-            thread::sleep(LET_BLOCK);
-            let n = sent.load(Ordering::SeqCst);
-            assert!(
-                n < 64,
-                "{n} packets of 4 MiB sent to a peer that does not read"
-            );
-            if n == last {
-                break;
-            }
-            last = n;
-        }
+        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, 0xa5);
         drop(peer);
         let e = w.join().unwrap();
         assert!(

@@ -1,24 +1,19 @@
 //! LinkListener and dialing (DESIGN §6) over TCP and Unix sockets.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use neonet::{
-    dial_link, dial_link_unix, ErrorKind, LinkListener, ListenerOptions, NodeLink, Packet,
-};
+use neonet::{dial_link, dial_link_unix, ErrorKind, LinkListener, ListenerOptions, NodeLink};
 
 fn exchange(client: &NodeLink, server: &NodeLink) {
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 2, b"ping")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"ping");
-    s.send_pkt(Packet::new(0, 0x8002, b"pong")).unwrap();
-    assert_eq!(c.recv_pkt().unwrap().payload(), b"pong");
+    common::exchange(client, server, b"ping", b"pong");
 }
 
 /// A fresh socket path in a directory of this test's own.
@@ -32,15 +27,12 @@ fn sock_path(name: &str) -> PathBuf {
 
 /// Waits (bounded) until `cond` holds; the wait is the synchronisation,
 /// the assertion is made by the caller on the condition itself.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never happened: {what}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+#[track_caller]
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        common::wait_until(Duration::from_secs(30), cond),
+        "never happened: {what}"
+    );
 }
 
 #[test]
@@ -112,15 +104,9 @@ fn http_client_is_refused() {
     let l = LinkListener::bind("127.0.0.1:0").unwrap();
     let mut s = TcpStream::connect(l.local_addr()).unwrap();
     s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-    let mut word = [0u8; 4];
-    s.read_exact(&mut word).unwrap();
-    assert_eq!(word, [0, 0, 0, 6]);
-    let mut rest = [0u8; 16];
-    // Then the listener hangs up (reset: the request was left unread).
-    match s.read(&mut rest) {
-        Ok(n) => assert_eq!(n, 0),
-        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
-    }
+    // Our version word, then the listener hangs up (reset: the request was
+    // left unread).
+    common::assert_version_word_then_closed(&mut s);
     wait_until("failed handshake counted", || l.stats().failed == 1);
     assert_eq!(l.stats().handshaked, 0);
 }

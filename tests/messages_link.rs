@@ -8,126 +8,34 @@
 //! 3. `ask` answered by the right type, by `Error` (a `Peer` error with the
 //!    peer's code and text) and by another type (`UnexpectedMessage`);
 //! 4. an `AnswerObject` with 8 MiB of data round-trips intact.
-//!
-//! Helpers are local to this file (tests/common belongs to other tests).
+
+#[macro_use]
+mod common;
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::{pair, payload, Kind};
 use neonet::proto::{
     AcceptIdentification, Address, AnswerObject, Checksum, CloseClient, Error, ErrorCode,
     GetObject, IdTime, Message, Msg, NodeType, NodeUUID, Ping, Pong, RequestIdentification,
     INVALID_TID, MESSAGE_CODES,
 };
-use neonet::{dial_link, ErrorKind, LinkListener, LinkRole, NodeLink, Packet};
+use neonet::{ErrorKind, Packet};
 
 /// Generous bound on a test that blocks on the network; a hang fails the
 /// test instead of blocking the run forever. Never asserts a duration.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    /// `NodeLink::pair()` over a socketpair.
-    Unix,
-    /// `NodeLink::new` over TCP loopback streams, no handshake.
-    Tcp,
-    /// `dial_link` to a `LinkListener` on TCP loopback (with handshake).
-    Dialed,
-}
-
-/// (client, server) links of the given kind.
-fn pair(kind: Kind) -> (NodeLink, NodeLink) {
-    match kind {
-        Kind::Unix => NodeLink::pair().expect("NodeLink::pair"),
-        Kind::Tcp => {
-            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-            let addr = listener.local_addr().expect("local_addr");
-            let dialer = TcpStream::connect(addr).expect("connect");
-            let (accepted, _) = listener.accept().expect("accept");
-            dialer.set_nodelay(true).expect("nodelay");
-            accepted.set_nodelay(true).expect("nodelay");
-            (
-                NodeLink::new(dialer, LinkRole::Client).expect("client link"),
-                NodeLink::new(accepted, LinkRole::Server).expect("server link"),
-            )
-        }
-        Kind::Dialed => {
-            let listener = LinkListener::bind("127.0.0.1:0").expect("listen");
-            let client = dial_link(listener.local_addr()).expect("dial_link");
-            let server = listener.accept().expect("listener accept");
-            listener.close();
-            (client, server)
-        }
-    }
-}
-
-/// Runs `f` in a thread; fails the test if it does not finish within
-/// `WATCHDOG` (a deadlock), and propagates its panic.
-fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = thread::spawn(move || {
-        let v = f();
-        let _ = tx.send(());
-        v
-    });
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("watchdog: not finished within {WATCHDOG:?} (deadlock?)")
-        }
-    }
-}
-
-/// Three tests, `unix`, `tcp` and `dialed`, in a module named after `$check`, each
-/// running `$check(kind)` under the watchdog.
-macro_rules! kind_tests {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[test]
-            fn unix() {
-                super::watchdog(|| super::$check(super::Kind::Unix));
-            }
-
-            #[test]
-            fn tcp() {
-                super::watchdog(|| super::$check(super::Kind::Tcp));
-            }
-
-            #[test]
-            fn dialed() {
-                super::watchdog(|| super::$check(super::Kind::Dialed));
-            }
-        }
-    )*};
-}
-
 kind_tests!(
+    [unix, tcp, dialed],
+    WATCHDOG;
     every_message_round_trips,
     expect_and_decode_errors,
     ask_answers,
     big_answer_object,
 );
-
-/// Deterministic, non-constant bytes: xorshift64* from `seed`.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
-        let take = (len - out.len()).min(8);
-        out.extend_from_slice(&v[..take]);
-    }
-    out
-}
 
 fn checksum(seed: u8) -> Checksum {
     Checksum(std::array::from_fn(|i| seed.wrapping_add(i as u8 * 7)))
@@ -172,7 +80,7 @@ fn one_of_each() -> Vec<Message> {
             next_serial: INVALID_TID,
             compression: true,
             checksum: checksum(3),
-            data: pattern(42, 1000).into(),
+            data: payload(42, 1000).into(),
             data_serial: 0x02_0000_0000_0000,
         }
         .into(),
@@ -330,7 +238,7 @@ fn ask_answers(kind: Kind) {
             // Answer 1: the right type.
             let s = server.accept().unwrap();
             let get = s.expect::<GetObject>().unwrap();
-            s.send(&answer_for(&get, pattern(get.oid, 100))).unwrap();
+            s.send(&answer_for(&get, payload(get.oid, 100))).unwrap();
             // Answer 2: an error.
             let s = server.accept().unwrap();
             let get = s.expect::<GetObject>().unwrap();
@@ -352,7 +260,7 @@ fn ask_answers(kind: Kind) {
         };
         let c = client.new_conn().unwrap();
         let ans = c.ask::<GetObject, AnswerObject>(&get).unwrap();
-        assert_eq!(ans, answer_for(&get, pattern(1, 100)));
+        assert_eq!(ans, answer_for(&get, payload(1, 100)));
 
         let get = GetObject { oid: 42, ..get };
         let c = client.new_conn().unwrap();
@@ -387,14 +295,14 @@ fn big_answer_object(kind: Kind) {
         at: 0x1000,
         before: INVALID_TID,
     };
-    let big = answer_for(&get, pattern(0xb16, SIZE));
+    let big = answer_for(&get, payload(0xb16, SIZE));
     thread::scope(|scope| {
         let big = &big;
         let server = &server;
         let served = scope.spawn(move || {
             let s = server.accept().unwrap();
             let get = s.expect::<GetObject>().unwrap();
-            s.send(&answer_for(&get, pattern(get.oid, SIZE))).unwrap();
+            s.send(&answer_for(&get, payload(get.oid, SIZE))).unwrap();
             // And the same back from the client, on the same connection.
             let echo = s.expect::<AnswerObject>().unwrap();
             assert!(

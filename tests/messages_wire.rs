@@ -573,6 +573,24 @@ fn large_data_is_neither_copied_out_nor_in() {
     }
 }
 
+/// Encodes a default `M`, forges the u32 length `from_end` bytes before
+/// the end of its payload to 0xffffffff, and checks that decoding it is a
+/// `LengthTooLarge` error naming `field`.
+#[track_caller]
+fn assert_forged_length<M: Msg + Default>(from_end: usize, field: &str) {
+    let m = M::default();
+    let mut p = Vec::new();
+    m.encode_into(&mut p);
+    let at = p.len() - from_end;
+    p[at..at + 4].copy_from_slice(&[0xff; 4]);
+    let err = M::decode(&p).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        DecodeErrorKind::LengthTooLarge { len: u32::MAX, .. }
+    ));
+    assert_eq!(err.field(), Some(field));
+}
+
 #[test]
 fn forged_lengths_are_decode_errors() {
     // Error: code, then a message length of 0xffffffff in a 20-byte payload
@@ -602,30 +620,11 @@ fn forged_lengths_are_decode_errors() {
     assert_eq!(err.field(), Some("address"));
 
     // RequestIdentification: a count of 0xffffffff strings in dev_path
-    let m = RequestIdentification::default();
-    let mut p = Vec::new();
-    m.encode_into(&mut p);
-    let at = p.len() - 8; // dev_path count, then new_nid count
-    p[at..at + 4].copy_from_slice(&[0xff; 4]);
-    let err = RequestIdentification::decode(&p).unwrap_err();
-    assert!(matches!(
-        err.kind(),
-        DecodeErrorKind::LengthTooLarge { len: u32::MAX, .. }
-    ));
-    assert_eq!(err.field(), Some("dev_path"));
+    // (dev_path count, then new_nid count)
+    assert_forged_length::<RequestIdentification>(8, "dev_path");
 
-    // AnswerObject: the data length
-    let m = AnswerObject::default();
-    let mut p = Vec::new();
-    m.encode_into(&mut p);
-    let at = p.len() - 12; // data length, then data_serial
-    p[at..at + 4].copy_from_slice(&[0xff; 4]);
-    let err = AnswerObject::decode(&p).unwrap_err();
-    assert!(matches!(
-        err.kind(),
-        DecodeErrorKind::LengthTooLarge { len: u32::MAX, .. }
-    ));
-    assert_eq!(err.field(), Some("data"));
+    // AnswerObject: the data length (then data_serial)
+    assert_forged_length::<AnswerObject>(12, "data");
 
     // 20 bytes of 0xff under every code: an error, never a panic
     for &code in MESSAGE_CODES {

@@ -7,7 +7,22 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use neonet::{LinkRole, LinkStats, Packet, REPLY_CLOSED, REPLY_REFUSED};
+use neonet::{Conn, LinkRole, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
+
+/// Sends one packet per payload on `c` (message code `code`), then checks
+/// that each was answered with the link's own reply `text` on `c`.
+#[track_caller]
+fn send_expect_replies(c: &Conn, code: u16, payloads: &[&[u8]], text: &str) {
+    for p in payloads {
+        c.send_pkt(Packet::new(0, code, p)).unwrap();
+    }
+    for _ in payloads {
+        assert_reply(&c.recv_pkt().unwrap(), c.id(), text);
+    }
+}
+
+/// Two one-byte packets, 0 then 1.
+const TWO: [&[u8]; 2] = [&[0], &[1]];
 
 #[test]
 fn reply_texts() {
@@ -21,44 +36,20 @@ kind_test!(reply_closed_after_peer_closed_its_end, |kind| {
     let (client, server) = pair(kind);
 
     // A conn the client opened, closed by the server (tombstone there).
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"first");
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
     s.close();
-    for i in 0..2u8 {
-        c.send_pkt(Packet::new(0, 0x20, &[i])).unwrap();
-    }
-    for _ in 0..2 {
-        assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_CLOSED);
-    }
+    send_expect_replies(&c, 0x20, &TWO, REPLY_CLOSED);
 
     // A conn the server opened, closed by the client that accepted it.
-    let t = server.new_conn().unwrap();
-    t.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let ct = client.accept().unwrap();
-    assert_eq!(ct.recv_pkt().unwrap().payload(), b"first");
+    let (t, ct) = open_and_accept(&server, &client, 0x20, b"first");
     ct.close();
-    for i in 0..2u8 {
-        t.send_pkt(Packet::new(0, 0x20, &[i])).unwrap();
-    }
-    for _ in 0..2 {
-        assert_reply(&t.recv_pkt().unwrap(), t.id(), REPLY_CLOSED);
-    }
+    send_expect_replies(&t, 0x20, &TWO, REPLY_CLOSED);
 
     // The opener closes its end: the other side's packets go to an id of
     // the opener's parity that no longer exists.
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"first");
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
     c.close();
-    for i in 0..2u8 {
-        s.send_pkt(Packet::new(0, 0x8020, &[i])).unwrap();
-    }
-    for _ in 0..2 {
-        assert_reply(&s.recv_pkt().unwrap(), s.id(), REPLY_CLOSED);
-    }
+    send_expect_replies(&s, 0x8020, &TWO, REPLY_CLOSED);
     // Nothing was accepted on either side meanwhile.
     assert_eq!(server.stats().live_conns, 2);
     assert_eq!(client.stats().live_conns, 1);
@@ -66,17 +57,9 @@ kind_test!(reply_closed_after_peer_closed_its_end, |kind| {
 
 kind_test!(reply_closed_after_close_recv, |kind| {
     let (client, server) = pair(kind);
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"first");
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
     s.close_recv();
-    for i in 0..2u8 {
-        c.send_pkt(Packet::new(0, 0x20, &[i])).unwrap();
-    }
-    for _ in 0..2 {
-        assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_CLOSED);
-    }
+    send_expect_replies(&c, 0x20, &TWO, REPLY_CLOSED);
     // Sending still works, and comes after the replies.
     s.send_pkt(Packet::new(0, 0x8020, b"one way")).unwrap();
     let p = c.recv_pkt().unwrap();
@@ -100,14 +83,7 @@ kind_test!(reply_closed_for_unknown_id_of_our_parity, |kind| {
         for &id in &ids {
             assert_reply(&read_raw_packet(&peer).unwrap(), id, REPLY_CLOSED);
         }
-        let st = link.stats();
-        assert_eq!(
-            st,
-            LinkStats {
-                live_conns: 0,
-                tombstones: 0
-            }
-        );
+        assert_eq!(link.stats(), link_stats(0, 0));
         drop(link);
         // The link closed: the peer sees EOF and nothing else.
         assert_eq!(read_to_eof(&peer).unwrap(), Vec::<u8>::new());
@@ -119,7 +95,7 @@ kind_test!(reply_closed_for_unknown_id_of_our_parity, |kind| {
 
 /// Raw peer (client) and server link, with conn 1 accepted (its first
 /// packet received) and conn 3 accepted as the marker connection.
-fn raw_peer_with_marker(kind: Kind) -> (neonet::NodeLink, Raw, neonet::Conn, neonet::Conn) {
+fn raw_peer_with_marker(kind: Kind) -> (NodeLink, Raw, Conn, Conn) {
     let (server, peer) = link_with_raw_peer(kind, LinkRole::Server);
     write_raw_packet(&peer, 1, 0x20, b"first");
     let s1 = server.accept().unwrap();
@@ -134,7 +110,7 @@ fn raw_peer_with_marker(kind: Kind) -> (neonet::NodeLink, Raw, neonet::Conn, neo
 
 /// The peer pings on 3, the server answers: everything the peer reads
 /// before that "pong" is returned.
-fn read_until_pong(peer: &Raw, s3: &neonet::Conn) -> Vec<Packet> {
+fn read_until_pong(peer: &Raw, s3: &Conn) -> Vec<Packet> {
     write_raw_packet(peer, 3, 0x20, b"ping");
     assert_eq!(s3.recv_pkt().unwrap().payload(), b"ping");
     s3.send_pkt(Packet::new(0, 0x8020, b"pong")).unwrap();
@@ -157,20 +133,25 @@ fn assert_replies(got: &[Packet], id: u32, text: &str, n: usize) {
     }
 }
 
-kind_test!(reply_closed_exact_count, |kind| {
-    // Two packets to a closed conn: exactly two replies.
-    let (_server, peer, s1, s3) = raw_peer_with_marker(kind);
-    s1.close();
-    write_raw_packet(&peer, 1, 0x20, b"a");
-    write_raw_packet(&peer, 1, 0x20, b"b");
-    assert_replies(&read_until_pong(&peer, &s3), 1, REPLY_CLOSED, 2);
+/// Closes `conn` for good, or only its receiving side.
+fn close_or_close_recv(conn: &Conn, close_recv: bool) {
+    if close_recv {
+        conn.close_recv();
+    } else {
+        conn.close();
+    }
+}
 
-    // Same after close_recv.
-    let (_server, peer, s1, s3) = raw_peer_with_marker(kind);
-    s1.close_recv();
-    write_raw_packet(&peer, 1, 0x20, b"a");
-    write_raw_packet(&peer, 1, 0x20, b"b");
-    assert_replies(&read_until_pong(&peer, &s3), 1, REPLY_CLOSED, 2);
+kind_test!(reply_closed_exact_count, |kind| {
+    // Two packets to a closed conn: exactly two replies. Then the same
+    // after close_recv.
+    for close_recv in [false, true] {
+        let (_server, peer, s1, s3) = raw_peer_with_marker(kind);
+        close_or_close_recv(&s1, close_recv);
+        write_raw_packet(&peer, 1, 0x20, b"a");
+        write_raw_packet(&peer, 1, 0x20, b"b");
+        assert_replies(&read_until_pong(&peer, &s3), 1, REPLY_CLOSED, 2);
+    }
 });
 
 kind_test!(reply_closed_once_for_queued_packets, |kind| {
@@ -186,11 +167,7 @@ kind_test!(reply_closed_once_for_queued_packets, |kind| {
         let s3 = server.accept().unwrap();
         assert_eq!((s1.id(), s3.id()), (1, 3));
         assert_eq!(s3.recv_pkt().unwrap().payload(), b"marker");
-        if close_recv {
-            s1.close_recv();
-        } else {
-            s1.close();
-        }
+        close_or_close_recv(&s1, close_recv);
         // One reply for everything that was queued.
         assert_replies(&read_until_pong(&peer, &s3), 1, REPLY_CLOSED, 1);
         // Later packets: one reply each.
@@ -210,30 +187,13 @@ kind_test!(reply_refused_when_not_accepting, |kind| {
     let (client, server) = pair(kind);
     server.close_accept();
     let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"one")).unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"two")).unwrap();
-    for _ in 0..2 {
-        assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_REFUSED);
-    }
+    send_expect_replies(&c, 0x20, &[b"one", b"two"], REPLY_REFUSED);
     // Nothing of it is kept.
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 0
-        }
-    );
+    assert_eq!(server.stats(), link_stats(0, 0));
     // Another one, refused too.
     let c2 = client.new_conn().unwrap();
-    c2.send_pkt(Packet::new(0, 0x20, b"three")).unwrap();
-    assert_reply(&c2.recv_pkt().unwrap(), c2.id(), REPLY_REFUSED);
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 0
-        }
-    );
+    send_expect_replies(&c2, 0x20, &[b"three"], REPLY_REFUSED);
+    assert_eq!(server.stats(), link_stats(0, 0));
 });
 
 kind_test!(reply_refused_for_conns_queued_before_close_accept, |kind| {
@@ -247,15 +207,8 @@ kind_test!(reply_refused_for_conns_queued_before_close_accept, |kind| {
     );
     server.close_accept();
     assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_REFUSED);
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 0
-        }
-    );
-    c.send_pkt(Packet::new(0, 0x20, b"two")).unwrap();
-    assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_REFUSED);
+    assert_eq!(server.stats(), link_stats(0, 0));
+    send_expect_replies(&c, 0x20, &[b"two"], REPLY_REFUSED);
 });
 
 kind_test!(reply_refused_exact_count, |kind| {
@@ -273,69 +226,39 @@ kind_test!(reply_refused_exact_count, |kind| {
 
 kind_test!(tombstone_after_closing_accepted_conn, |kind| {
     let (client, server) = pair(kind);
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"first");
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 1,
-            tombstones: 0
-        }
-    );
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
+    assert_eq!(server.stats(), link_stats(1, 0));
     s.close();
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 1
-        }
-    );
+    assert_eq!(server.stats(), link_stats(0, 1));
     // A packet to it is answered, and opens nothing.
-    c.send_pkt(Packet::new(0, 0x20, b"again")).unwrap();
-    assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_CLOSED);
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 1
-        }
-    );
-    let c2 = client.new_conn().unwrap();
-    c2.send_pkt(Packet::new(0, 0x20, b"new")).unwrap();
-    let s2 = server.accept().unwrap();
+    send_expect_replies(&c, 0x20, &[b"again"], REPLY_CLOSED);
+    assert_eq!(server.stats(), link_stats(0, 1));
+    let (c2, s2) = open_and_accept(&client, &server, 0x20, b"new");
     assert_eq!(s2.id(), c2.id());
-    assert_eq!(s2.recv_pkt().unwrap().payload(), b"new");
 
     // Connections we open leave no tombstone, whoever closes them.
     let t = server.new_conn().unwrap();
     t.close();
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 1,
-            tombstones: 1
-        }
-    );
+    assert_eq!(server.stats(), link_stats(1, 1));
     // Dropping a conn leaves the same tombstone as closing it.
     drop(s2);
-    assert_eq!(
-        server.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 2
-        }
-    );
+    assert_eq!(server.stats(), link_stats(0, 2));
 });
+
+/// `c`, whose peer's tombstone expired, sends `payload` (code 0x20): a new
+/// connection with the same id is accepted on `server`, and returned.
+#[track_caller]
+fn resend_opens_new_conn(c: &Conn, server: &NodeLink, payload: &[u8]) -> Conn {
+    c.send_pkt(Packet::new(0, 0x20, payload)).unwrap();
+    let s = server.accept().unwrap();
+    assert_eq!(s.id(), c.id());
+    s
+}
 
 kind_test!(tombstone_expires_after_keep_closed, |kind| {
     let (client, server) = pair(kind);
     server.set_keep_closed(Duration::from_millis(50));
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"first")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"first");
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
     s.close();
     assert!(
         wait_until(Duration::from_secs(10), || server.stats().tombstones == 0),
@@ -343,9 +266,7 @@ kind_test!(tombstone_expires_after_keep_closed, |kind| {
         server.stats()
     );
     // The id is free again: a packet to it opens a new connection.
-    c.send_pkt(Packet::new(0, 0x20, b"second life")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.id(), c.id());
+    let s = resend_opens_new_conn(&c, &server, b"second life");
     let p = s.recv_pkt().unwrap();
     assert_eq!((p.conn_id(), p.payload()), (c.id(), &b"second life"[..]));
     s.send_pkt(Packet::new(0, 0x8020, b"hello again")).unwrap();
@@ -372,13 +293,10 @@ fn tombstone_expires_after_keep_closed_shortened() {
         "the short-lived tombstone did not expire: {:?}",
         server.stats()
     );
-    c3.send_pkt(Packet::new(0, 0x20, b"three again")).unwrap();
-    let s3 = server.accept().unwrap();
-    assert_eq!(s3.id(), c3.id());
+    let s3 = resend_opens_new_conn(&c3, &server, b"three again");
     assert_eq!(s3.recv_pkt().unwrap().payload(), b"three again");
     // The long-lived one is still there.
-    c1.send_pkt(Packet::new(0, 0x20, b"one again")).unwrap();
-    assert_reply(&c1.recv_pkt().unwrap(), c1.id(), REPLY_CLOSED);
+    send_expect_replies(&c1, 0x20, &[b"one again"], REPLY_CLOSED);
 }
 
 #[test]

@@ -14,6 +14,15 @@ use neonet::{LinkStats, NodeLink, Packet};
 /// A stress test's watchdog: generous, it only catches deadlocks.
 const STRESS_LIMIT: Duration = Duration::from_secs(60);
 
+/// Runs `check(client, server)` over a fresh pair of links of `kind`,
+/// under the stress test's watchdog.
+fn stress(kind: Kind, check: fn(NodeLink, NodeLink)) {
+    watchdog(STRESS_LIMIT, move || {
+        let (c, s) = pair(kind);
+        check(c, s);
+    });
+}
+
 // ---- 9. no head-of-line blocking ----
 
 kind_test!(no_head_of_line_blocking, |kind| {
@@ -70,10 +79,7 @@ kind_test!(no_head_of_line_blocking_while_flooding, |kind| {
                     .unwrap();
             }
         });
-        let c = client.new_conn().unwrap();
-        c.send_pkt(Packet::new(0, 0x20, b"hello")).unwrap();
-        let sc = server.accept().unwrap();
-        assert_eq!(sc.recv_pkt().unwrap().payload(), b"hello");
+        let (c, sc) = open_and_accept(&client, &server, 0x20, b"hello");
         for round in 0..200u64 {
             let req = payload(round, 32);
             sc.send_pkt(Packet::new(0, 0x20, &req)).unwrap();
@@ -94,10 +100,7 @@ kind_test!(concurrent_senders_on_one_conn_do_not_interleave, |kind| {
     const SENDERS: u32 = 4;
     const EACH: u32 = 300;
     let (client, server) = pair(kind);
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"open")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"open");
+    let (c, s) = open_and_accept(&client, &server, 0x20, b"open");
     thread::scope(|sc| {
         for t in 0..SENDERS {
             let c = &c;
@@ -234,30 +237,18 @@ fn many_threads_rounds(client: NodeLink, server: NodeLink, rounds: u32) {
             });
         }
     });
-    assert_eq!(
-        client.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 0
-        }
-    );
+    assert_eq!(client.stats(), link_stats(0, 0));
     assert_eq!(server.stats().live_conns, 0);
 }
 
 #[test]
 fn many_threads_unix() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = unix_pair();
-        many_threads(c, s);
-    });
+    stress(Kind::Unix, many_threads);
 }
 
 #[test]
 fn many_threads_tcp() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = tcp_pair();
-        many_threads(c, s);
-    });
+    stress(Kind::Tcp, many_threads);
 }
 
 /// The same without any polling before sleeping: every hand-off goes
@@ -270,18 +261,12 @@ fn many_threads_no_spin(client: NodeLink, server: NodeLink) {
 
 #[test]
 fn many_threads_no_spin_unix() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = unix_pair();
-        many_threads_no_spin(c, s);
-    });
+    stress(Kind::Unix, many_threads_no_spin);
 }
 
 #[test]
 fn many_threads_no_spin_tcp() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = tcp_pair();
-        many_threads_no_spin(c, s);
-    });
+    stress(Kind::Tcp, many_threads_no_spin);
 }
 
 // ---- 7. many open/close cycles leave the table small ----
@@ -293,10 +278,7 @@ const CYCLES: u32 = 100_000;
 /// table seen along the way.
 fn open_close_cycles(client: &NodeLink, server: &NodeLink) -> LinkStats {
     server.set_keep_closed(Duration::from_millis(1));
-    let mut max = LinkStats {
-        live_conns: 0,
-        tombstones: 0,
-    };
+    let mut max = link_stats(0, 0);
     for i in 0..CYCLES {
         let c = client.new_conn().unwrap();
         assert_eq!(c.id(), 2 * i + 1);
@@ -325,13 +307,7 @@ fn check_cycles(client: NodeLink, server: NodeLink) {
     let end = server.stats();
     assert_eq!(end.live_conns, 0, "{end:?}");
     assert!(end.tombstones < 5_000, "tombstones accumulate: {end:?}");
-    assert_eq!(
-        client.stats(),
-        LinkStats {
-            live_conns: 0,
-            tombstones: 0
-        }
-    );
+    assert_eq!(client.stats(), link_stats(0, 0));
     // They all expire.
     assert!(
         wait_until(Duration::from_secs(10), || server.stats().tombstones == 0),
@@ -339,24 +315,15 @@ fn check_cycles(client: NodeLink, server: NodeLink) {
         server.stats()
     );
     // The link still works.
-    let c = client.new_conn().unwrap();
-    c.send_pkt(Packet::new(0, 0x20, b"still alive")).unwrap();
-    let s = server.accept().unwrap();
-    assert_eq!(s.recv_pkt().unwrap().payload(), b"still alive");
+    open_and_accept(&client, &server, 0x20, b"still alive");
 }
 
 #[test]
 fn open_close_cycles_keep_table_small_unix() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = unix_pair();
-        check_cycles(c, s);
-    });
+    stress(Kind::Unix, check_cycles);
 }
 
 #[test]
 fn open_close_cycles_keep_table_small_tcp() {
-    watchdog(STRESS_LIMIT, || {
-        let (c, s) = tcp_pair();
-        check_cycles(c, s);
-    });
+    stress(Kind::Tcp, check_cycles);
 }

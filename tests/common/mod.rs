@@ -16,7 +16,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use neonet::packet::Header;
-use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE};
+use neonet::{
+    dial_link, Conn, ErrorKind, LinkListener, LinkRole, LinkStats, LinkStream, NodeLink, Packet,
+    HEADER_SIZE,
+};
 
 /// Message code of the `Error` message (DESIGN §7).
 pub const ERROR_MSG: u16 = 0x8000;
@@ -27,13 +30,17 @@ pub const PROTOCOL_ERROR: u32 = 6;
 /// delay: no assertion depends on it having passed.
 pub const LET_BLOCK: Duration = Duration::from_millis(100);
 
-/// The two kinds of stream every concurrency test runs over.
+/// The kinds of link pair the tests run over: every concurrency test runs
+/// over `Unix` and `Tcp`; some also over `Dialed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// `UnixStream::pair()`.
     Unix,
     /// TCP over 127.0.0.1, TCP_NODELAY on both ends.
     Tcp,
+    /// `dial_link` to a `LinkListener` on 127.0.0.1 (with handshake). Has
+    /// no raw streams: only [`pair`] takes it.
+    Dialed,
 }
 
 /// (client, server) links over a socketpair (`NodeLink::pair()`).
@@ -60,11 +67,56 @@ pub fn tcp_pair() -> (NodeLink, NodeLink) {
     (client, server)
 }
 
+/// (client, server) links dialed to a `LinkListener` on TCP loopback and
+/// accepted by it (with handshake); the listener is closed afterwards.
+pub fn dialed_pair() -> (NodeLink, NodeLink) {
+    let listener = LinkListener::bind("127.0.0.1:0").expect("listen");
+    let client = dial_link(listener.local_addr()).expect("dial_link");
+    let server = listener.accept().expect("listener accept");
+    listener.close();
+    (client, server)
+}
+
 /// (client, server) links over the given kind of stream.
 pub fn pair(kind: Kind) -> (NodeLink, NodeLink) {
     match kind {
         Kind::Unix => unix_pair(),
         Kind::Tcp => tcp_pair(),
+        Kind::Dialed => dialed_pair(),
+    }
+}
+
+/// Opens a connection on `opener` and sends `payload` on it (message code
+/// `code`); `acceptor` accepts it and receives that payload (checked).
+/// Returns (opened, accepted).
+#[track_caller]
+pub fn open_and_accept(
+    opener: &NodeLink,
+    acceptor: &NodeLink,
+    code: u16,
+    payload: &[u8],
+) -> (Conn, Conn) {
+    let opened = opener.new_conn().unwrap();
+    opened.send_pkt(Packet::new(0, code, payload)).unwrap();
+    let accepted = acceptor.accept().unwrap();
+    assert_eq!(accepted.recv_pkt().unwrap().payload(), payload);
+    (opened, accepted)
+}
+
+/// One exchange on a new connection: `opener` sends `req` (code 2),
+/// `acceptor` accepts it and answers `resp` (code 0x8002); both checked.
+#[track_caller]
+pub fn exchange(opener: &NodeLink, acceptor: &NodeLink, req: &[u8], resp: &[u8]) {
+    let (c, s) = open_and_accept(opener, acceptor, 2, req);
+    s.send_pkt(Packet::new(0, 0x8002, resp)).unwrap();
+    assert_eq!(c.recv_pkt().unwrap().payload(), resp);
+}
+
+/// `LinkStats` with these counts.
+pub const fn link_stats(live_conns: usize, tombstones: usize) -> LinkStats {
+    LinkStats {
+        live_conns,
+        tombstones,
     }
 }
 
@@ -79,35 +131,55 @@ pub fn both(f: impl Fn(NodeLink, NodeLink)) {
 /// How long a test body may run before the watchdog declares it hung.
 pub const TEST_LIMIT: Duration = Duration::from_secs(30);
 
-/// Defines a module `$name` with two tests, `unix` and `tcp`, each running
-/// `$body` with `$kind` bound to the corresponding [`Kind`], under a
-/// [`watchdog`] so that a deadlock fails the test instead of hanging it.
-/// Use with `#[macro_use] mod common;`.
+/// Defines a module `$name` with one test per kind listed (`unix`, `tcp`,
+/// `dialed`: see [`Kind`]), each running `$body` with `$kind` bound to
+/// that kind, under a [`watchdog`] of `$limit` so that a deadlock fails
+/// the test instead of hanging it. Without a list and a limit: `unix` and
+/// `tcp`, [`TEST_LIMIT`]. Use with `#[macro_use] mod common;`.
 #[allow(unused_macros)]
 macro_rules! kind_test {
+    (@kind unix) => {
+        $crate::common::Kind::Unix
+    };
+    (@kind tcp) => {
+        $crate::common::Kind::Tcp
+    };
+    (@kind dialed) => {
+        $crate::common::Kind::Dialed
+    };
     ($name:ident, |$kind:ident| $body:block) => {
+        kind_test!($name, [unix, tcp], $crate::common::TEST_LIMIT, |$kind| $body);
+    };
+    ($name:ident, [$($test:ident),+ $(,)?], $limit:expr, |$kind:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[test]
-            fn unix() {
-                $crate::common::watchdog($crate::common::TEST_LIMIT, move || {
-                    #[allow(unused_variables)]
-                    let $kind = $crate::common::Kind::Unix;
-                    $body
-                })
-            }
-
-            #[test]
-            fn tcp() {
-                $crate::common::watchdog($crate::common::TEST_LIMIT, move || {
-                    #[allow(unused_variables)]
-                    let $kind = $crate::common::Kind::Tcp;
-                    $body
-                })
-            }
+            $(
+                #[test]
+                fn $test() {
+                    $crate::common::watchdog($limit, move || {
+                        #[allow(unused_variables)]
+                        let $kind = kind_test!(@kind $test);
+                        $body
+                    })
+                }
+            )+
         }
+    };
+}
+
+/// For each `$check`, a [`kind_test!`] module `$check` whose tests (one
+/// per kind in `$kinds`, e.g. `[unix, tcp, dialed]`) call `$check(kind)`
+/// under a [`watchdog`] of `$limit`.
+#[allow(unused_macros)]
+macro_rules! kind_tests {
+    ($kinds:tt, $limit:expr; $($check:ident),+ $(,)?) => {
+        $(
+            kind_test!($check, $kinds, $limit, |kind| {
+                super::$check(kind)
+            });
+        )+
     };
 }
 
@@ -174,6 +246,7 @@ pub fn raw_streams(kind: Kind) -> (Raw, Raw) {
             let (a, b) = tcp_streams();
             (Raw::Tcp(a), Raw::Tcp(b))
         }
+        Kind::Dialed => panic!("raw_streams: a dialed link has no raw streams"),
     }
 }
 
@@ -310,6 +383,21 @@ pub fn read_raw_packet(mut r: impl Read) -> io::Result<Packet> {
     let mut payload = vec![0u8; hdr.msg_len as usize];
     r.read_exact(&mut payload)?;
     Ok(Packet::new(hdr.conn_id, hdr.msg_code, &payload))
+}
+
+/// Reads our handshake word (version 6) from a raw peer whose handshake
+/// was refused, then checks that the stream was closed: EOF, or a reset
+/// as what the peer sent was left unread.
+#[track_caller]
+pub fn assert_version_word_then_closed(mut r: impl Read) {
+    let mut word = [0u8; 4];
+    r.read_exact(&mut word).unwrap();
+    assert_eq!(word, [0, 0, 0, 6]);
+    let mut rest = [0u8; 16];
+    match r.read(&mut rest) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+    }
 }
 
 /// Reads from a raw stream until EOF; returns the bytes read before it.
