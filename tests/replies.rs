@@ -337,3 +337,32 @@ kind_test!(replies_never_block_the_reader, |kind| {
         assert_eq!(reader.join().unwrap(), N);
     });
 });
+
+kind_test!(replies_do_not_wait_for_a_blocked_sender, |kind| {
+    // The peer does not read and floods us with packets for a connection
+    // that does not exist, until replies no longer fit in the socket. A
+    // sender that must write the queued replies first then blocks in
+    // write: the reader must go on reading, queueing more replies, and
+    // deliver the peer's packets to live connections meanwhile.
+    let (server, peer) = link_with_raw_peer(kind, LinkRole::Server);
+    write_raw_packet(&peer, 1, 0x20, b"hello");
+    let s1 = server.accept().unwrap();
+    assert_eq!(s1.recv_pkt().unwrap().payload(), b"hello");
+    let mut flood = Vec::new();
+    for _ in 0..400_000 {
+        flood.extend_from_slice(&raw_packet(40, 0x20, b""));
+    }
+    std::io::Write::write_all(&mut &peer, &flood).unwrap();
+    // The reader has read the whole flood once this arrives.
+    write_raw_packet(&peer, 1, 0x20, b"mark");
+    assert_eq!(s1.recv_pkt().unwrap().payload(), b"mark");
+    std::thread::scope(|s| {
+        let sender = s.spawn(|| s1.send_pkt(Packet::new(0, 0x8020, b"blocked")));
+        std::thread::sleep(LET_BLOCK); // a delay: let the sender block
+        write_raw_packet(&peer, 40, 0x20, b"");
+        write_raw_packet(&peer, 1, 0x20, b"again");
+        assert_eq!(s1.recv_pkt().unwrap().payload(), b"again");
+        server.close();
+        let _ = sender.join().unwrap();
+    });
+});

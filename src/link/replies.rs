@@ -57,15 +57,19 @@ impl Replies {
     }
 
     /// Writes every queued reply, blocking. Call under the writer lock.
+    ///
+    /// The bytes are taken out first: holding the queue's lock while
+    /// blocked in `write` would block the reader thread in `queue`.
     pub(crate) fn flush_blocking(&self, stream: &dyn LinkStream) -> io::Result<()> {
         if !self.pending() {
             return Ok(());
         }
-        let mut buf = self.buf.lock();
-        let res = write_all(stream, &buf);
-        buf.clear();
-        self.pending.store(false, SeqCst);
-        res
+        let bytes = {
+            let mut buf = self.buf.lock();
+            self.pending.store(false, SeqCst);
+            std::mem::take(&mut *buf)
+        };
+        write_all(stream, &bytes)
     }
 
     /// Writes what can be written of the queued replies without blocking.
