@@ -83,6 +83,18 @@ fn read_some<S: LinkStream>(s: &S, buf: &mut [u8], wait: Wait) -> io::Result<usi
     polled.unwrap_or_else(|| s.read(buf))
 }
 
+/// A thread echoing every byte it reads on `server`, until end of stream.
+fn spawn_echo<S: LinkStream>(server: S, wait: Wait) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut b = [0u8; 1];
+        while let Ok(1) = read_some(&server, &mut b, wait) {
+            if server.write(&b).is_err() {
+                break;
+            }
+        }
+    })
+}
+
 /// 1-byte ping-pong between two threads over a raw stream.
 pub struct RawPingPong<S: LinkStream> {
     client: S,
@@ -93,14 +105,7 @@ pub struct RawPingPong<S: LinkStream> {
 impl<S: LinkStream> RawPingPong<S> {
     /// Starts the echoing thread on `server`.
     pub fn new(client: S, server: S, wait: Wait) -> RawPingPong<S> {
-        let server = thread::spawn(move || {
-            let mut b = [0u8; 1];
-            while let Ok(1) = read_some(&server, &mut b, wait) {
-                if server.write(&b).is_err() {
-                    break;
-                }
-            }
-        });
+        let server = spawn_echo(server, wait);
         RawPingPong {
             client,
             wait,
@@ -361,14 +366,7 @@ pub struct RawWithReader<S: LinkStream> {
 impl<S: LinkStream> RawWithReader<S> {
     /// Starts the echo thread on `server` and the reader thread on `client`.
     pub fn new(client: S, server: S, wait: Wait) -> RawWithReader<S> {
-        let echo = thread::spawn(move || {
-            let mut b = [0u8; 1];
-            while let Ok(1) = read_some(&server, &mut b, wait) {
-                if server.write(&b).is_err() {
-                    break;
-                }
-            }
-        });
+        let echo = spawn_echo(server, wait);
         let client = std::sync::Arc::new(client);
         let (tx, rx) = crossbeam_channel::unbounded();
         let reader = {
