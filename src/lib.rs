@@ -20,7 +20,7 @@
 //! assert_eq!(conn.recv_pkt().unwrap().msg_code(), 0x8002);
 //! ```
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod conn;
 pub mod error;
