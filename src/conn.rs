@@ -109,11 +109,23 @@ impl ConnState {
 pub struct Conn {
     state: Arc<ConnState>,
     link: Arc<Shared>,
+    /// Closing leaves a tombstone if the peer opened the connection; light
+    /// mode forgets the id instead (DESIGN §8).
+    tombstone: bool,
 }
 
 impl Conn {
     pub(crate) fn new(state: Arc<ConnState>, link: Arc<Shared>) -> Conn {
-        Conn { state, link }
+        Conn {
+            state,
+            link,
+            tombstone: true,
+        }
+    }
+
+    /// Closing will forget the id, leaving no tombstone (light mode).
+    pub(crate) fn forget_on_close(&mut self) {
+        self.tombstone = false;
     }
 
     /// The connection id (DESIGN §2).
@@ -123,24 +135,25 @@ impl Conn {
 
     /// Sends a packet on this connection; its conn id is set to ours.
     pub fn send_pkt(&self, mut pkt: Packet) -> Result<()> {
-        self.check_send("send")?;
+        self.check_open()?;
         pkt.set_conn_id(self.id());
         self.link
             .write(pkt.as_bytes())
             .map_err(|k| self.err("send", k))
     }
 
-    /// Fails if sending is not possible (closed connection or link).
-    pub(crate) fn check_send(&self, op: &'static str) -> Result<()> {
+    /// Fails with `ClosedConn` if the connection is closed (the link's
+    /// state is checked by the write itself).
+    fn check_open(&self) -> Result<()> {
         if self.state.is_closed() {
-            return Err(self.err(op, ErrorKind::ClosedConn));
+            return Err(self.err("send", ErrorKind::ClosedConn));
         }
-        self.link.check_up().map_err(|k| self.err(op, k))
+        Ok(())
     }
 
     /// Sends a message.
     pub fn send<M: Msg>(&self, msg: &M) -> Result<()> {
-        self.check_send("send")?;
+        self.check_open()?;
         self.link
             .write_msg(self.id(), msg)
             .map_err(|k| self.err("send", k))
@@ -220,16 +233,19 @@ impl Conn {
     /// Closes both directions. Blocked `recv`s wake with `ClosedConn`;
     /// later `send`/`recv` fail with `ClosedConn`. Idempotent.
     pub fn close(&self) {
-        self.close_with(true);
+        self.close_and(false);
     }
 
-    /// Closes the connection, with a tombstone if the peer opened it and
-    /// `tombstone` is set (light mode forgets the id instead).
-    pub(crate) fn close_with(&self, tombstone: bool) {
+    /// Closes the connection; with `recycle` (on drop), also hands its
+    /// object to the link for reuse, under the same table lock.
+    fn close_and(&self, recycle: bool) {
         if !self.state.set(CLOSED) {
+            if recycle {
+                self.link.recycle(self.state.clone());
+            }
             return;
         }
-        self.link.forget(&self.state, tombstone);
+        self.link.forget(&self.state, self.tombstone, recycle);
         if !self.state.set(RECV_CLOSED) {
             // close_recv already answered what was queued; just wake.
             self.state.wake();
@@ -254,8 +270,9 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.close();
-        self.link.recycle(self.state.clone());
+        // Not reused before this handle's reference is gone: the table
+        // reuses only objects nobody else holds.
+        self.close_and(true);
     }
 }
 

@@ -28,10 +28,11 @@ impl NodeLink {
     /// Receiving on it is closed at once: further packets the peer sends on
     /// it are answered "connection closed".
     pub fn recv1(&self) -> Result<Request> {
-        let conn = self.accept()?;
+        let mut conn = self.accept()?;
         let pkt = conn.recv_pkt()?;
         conn.close_recv();
         let msg = decode_message(pkt).map_err(|e| conn.err("decode", ErrorKind::Decode(e)))?;
+        conn.forget_on_close();
         Ok(Request { conn, msg })
     }
 }
@@ -76,12 +77,6 @@ impl Request {
 
     /// Forgets the request's connection (as dropping it does).
     pub fn close(self) {}
-}
-
-impl Drop for Request {
-    fn drop(&mut self) {
-        self.conn.close_with(false);
-    }
 }
 
 impl fmt::Debug for Request {

@@ -220,13 +220,13 @@ impl NodeLink {
             // Wakes the reader and any sender blocked in write.
             let _ = stream.shutdown();
         }
-        self.shared.wake_all();
         if let Some(handle) = reader.take() {
             let _ = handle.join();
         }
         // The reader's reference is gone with it: this drops the last one
         // and closes the descriptor.
         self.shared.writer.lock().stream = None;
+        // Wakes every blocked accept and recv.
         self.shared.release_all();
     }
 
@@ -403,14 +403,18 @@ impl Shared {
         }
     }
 
-    /// Removes a closing connection from the table.
-    pub(crate) fn forget(&self, conn: &Arc<ConnState>, tombstone: bool) {
-        let keep = if tombstone && self.is_up() {
-            Some(Duration::from_nanos(self.keep_closed_ns.load(SeqCst)))
-        } else {
-            None
-        };
-        self.table.lock().remove(conn, keep);
+    /// Removes a closing connection from the table, leaving a tombstone
+    /// if asked, and keeps its object for reuse if asked (one lock for
+    /// both: this is on the per-request path of light mode).
+    pub(crate) fn forget(&self, conn: &Arc<ConnState>, tombstone: bool, recycle: bool) {
+        let up = self.is_up();
+        let keep =
+            (tombstone && up).then(|| Duration::from_nanos(self.keep_closed_ns.load(SeqCst)));
+        let mut table = self.table.lock();
+        table.remove(conn, keep);
+        if recycle && up {
+            table.recycle(conn.clone());
+        }
     }
 
     /// Keeps a closed connection object for reuse.
@@ -429,10 +433,14 @@ impl Shared {
 
     /// Takes the link down because of `kind` (the first cause is kept),
     /// and wakes everything blocked on it.
-    fn go_down(&self, stream: &dyn LinkStream, kind: ErrorKind, from_recv: bool) {
+    fn go_down(&self, kind: ErrorKind, from_recv: bool) {
         let _ = self.down.set(DownCause { kind, from_recv });
         self.state.fetch_or(DOWN, SeqCst);
-        let _ = stream.shutdown();
+        // Wakes the reader and senders blocked in write, and the peer sees
+        // the link close. Gone only if a local close shut it down already.
+        if let Some(stream) = self.stream.lock().as_ref() {
+            let _ = stream.shutdown();
+        }
         self.wake_all();
     }
 
@@ -466,6 +474,28 @@ impl Shared {
         if size > MAX_PACKET_SIZE as u64 {
             return Err(ErrorKind::PacketTooBig { size });
         }
+        self.write_locked(|stream, buf| {
+            let segs = encode_packet_parts(buf, id, msg);
+            if segs.is_empty() {
+                write_all(stream, buf)
+            } else {
+                write_all_vectored(stream, &mut packet_io_slices(buf, &segs))
+            }
+        })
+    }
+
+    /// Writes one whole packet (`bytes`), without copying it.
+    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), ErrorKind> {
+        self.write_locked(|stream, _| write_all(stream, bytes))
+    }
+
+    /// Runs `write` under the writer lock with the stream and the emptied
+    /// send buffer, after the replies queued before it: the one place
+    /// where senders touch the stream.
+    fn write_locked(
+        &self,
+        write: impl FnOnce(&dyn LinkStream, &mut Vec<u8>) -> io::Result<()>,
+    ) -> Result<(), ErrorKind> {
         self.check_up()?;
         let mut w = self.writer.lock();
         let Writer { stream, buf } = &mut *w;
@@ -473,42 +503,24 @@ impl Shared {
             return Err(ErrorKind::LinkClosed);
         };
         buf.clear();
-        let segs = encode_packet_parts(buf, id, msg);
-        let res = self.replies.flush_blocking(stream).and_then(|()| {
-            if segs.is_empty() {
-                write_all(stream, buf)
-            } else {
-                write_all_vectored(stream, &mut packet_io_slices(buf, &segs))
-            }
-        });
+        let res = self
+            .replies
+            .flush_blocking(stream)
+            .and_then(|()| write(stream, buf));
         if buf.capacity() > SEND_BUF_KEEP {
             *buf = Vec::new();
         }
-        res.map_err(|e| self.write_failed(stream, e))
-    }
-
-    /// Writes one whole packet (`bytes`) under the writer lock, without
-    /// copying it.
-    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), ErrorKind> {
-        self.check_up()?;
-        let w = self.writer.lock();
-        let Some(stream) = w.stream.as_deref() else {
-            return Err(ErrorKind::LinkClosed);
-        };
-        self.replies
-            .flush_blocking(stream)
-            .and_then(|()| write_all(stream, bytes))
-            .map_err(|e| self.write_failed(stream, e))
+        res.map_err(|e| self.write_failed(e))
     }
 
     /// The kind a failed write reports: `LinkClosed` if we are closing,
     /// else the I/O error itself, which takes the link down.
-    fn write_failed(&self, stream: &dyn LinkStream, e: io::Error) -> ErrorKind {
+    fn write_failed(&self, e: io::Error) -> ErrorKind {
         if self.has(CLOSED) {
             return ErrorKind::LinkClosed;
         }
         let kind = ErrorKind::io(e);
-        self.go_down(stream, kind.clone(), false);
+        self.go_down(kind.clone(), false);
         kind
     }
 
@@ -525,18 +537,14 @@ impl Shared {
         if !self.replies.pending() {
             return;
         }
-        if let Some(w) = self.writer.try_lock() {
-            if let Some(stream) = w.stream.as_deref() {
-                if let Err(e) = self.replies.flush_nonblocking(stream) {
-                    drop(w);
-                    if !self.has(CLOSED) {
-                        let stream = self.stream.lock().clone();
-                        if let Some(s) = stream {
-                            self.go_down(&*s, ErrorKind::io(e), false);
-                        }
-                    }
-                }
-            }
+        let Some(w) = self.writer.try_lock() else {
+            return;
+        };
+        let Some(stream) = w.stream.as_deref() else {
+            return;
+        };
+        if let Err(e) = self.replies.flush_nonblocking(stream) {
+            self.write_failed(e);
         }
     }
 }

@@ -51,12 +51,9 @@ pub(crate) fn spin_until<T>(
 const TIGHT_CHANNEL_POLLS: usize = 8;
 
 /// Receives from `rx`, polling for up to `budget` before blocking.
+/// The first poll comes at once (callers that looked already pay one
+/// `try_recv` more); with no budget it blocks at once.
 pub(crate) fn recv<T>(rx: &Receiver<T>, budget: Duration) -> Result<T, RecvError> {
-    match rx.try_recv() {
-        Ok(v) => return Ok(v),
-        Err(TryRecvError::Disconnected) => return Err(RecvError),
-        Err(TryRecvError::Empty) => {}
-    }
     let polled = spin_until(budget, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
         Ok(v) => Some(Ok(v)),
         Err(TryRecvError::Disconnected) => Some(Err(RecvError)),

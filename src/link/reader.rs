@@ -35,7 +35,7 @@ pub(super) fn spawn(
 }
 
 fn run(shared: &Shared, stream: &dyn LinkStream) {
-    let _guard = DownOnPanic { shared, stream };
+    let _guard = DownOnPanic(shared);
     let mut rx = ReadAhead::new();
     let cause = loop {
         match rx.next_packet(shared, stream) {
@@ -45,23 +45,20 @@ fn run(shared: &Shared, stream: &dyn LinkStream) {
     };
     // A local close shut the stream down to wake us: that is no failure.
     if !shared.has(CLOSED) {
-        shared.go_down(stream, cause, true);
+        shared.go_down(cause, true);
     }
 }
 
 /// Takes the link down if the reader thread panics: without it, a bug in
 /// the reader would leave the link up with every `recv` and `accept`
 /// blocked forever; with it they fail promptly.
-struct DownOnPanic<'a> {
-    shared: &'a Shared,
-    stream: &'a dyn LinkStream,
-}
+struct DownOnPanic<'a>(&'a Shared);
 
 impl Drop for DownOnPanic<'_> {
     fn drop(&mut self) {
-        if thread::panicking() && !self.shared.has(CLOSED) {
+        if thread::panicking() && !self.0.has(CLOSED) {
             let e = io::Error::other("neonet reader thread panicked");
-            self.shared.go_down(self.stream, ErrorKind::io(e), true);
+            self.0.go_down(ErrorKind::io(e), true);
         }
     }
 }
