@@ -1,12 +1,12 @@
 //! NodeLink: one end of a link between two nodes, multiplexing many
 //! connections over one stream (DESIGN §2–§5).
 
+mod outbox;
 mod reader;
-mod replies;
 pub(crate) mod table;
+mod writer;
 
 use std::fmt;
-use std::io;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
@@ -18,13 +18,11 @@ use parking_lot::Mutex;
 
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Result};
-use crate::packet::MAX_PACKET_SIZE;
-use crate::proto::{encode_packet_parts, packet_io_slices, packet_size, Msg};
-use crate::stream::{write_all, write_all_vectored, LinkStream};
+use crate::stream::LinkStream;
 use crate::wait;
 use table::{ConnTable, NoFreeId};
 
-pub use replies::{REPLY_CLOSED, REPLY_REFUSED};
+pub use outbox::{REPLY_CLOSED, REPLY_REFUSED};
 
 /// How long a connection the peer opened is remembered after we close it.
 pub const KEEP_CLOSED: Duration = Duration::from_secs(60);
@@ -82,14 +80,6 @@ enum Accepted {
     Wake,
 }
 
-/// The sending side: one mutex so packets never interleave.
-struct Writer {
-    /// `None` once the link is closed.
-    stream: Option<Arc<dyn LinkStream>>,
-    /// Encoding buffer reused by message sends.
-    buf: Vec<u8>,
-}
-
 /// The state of a link shared by its handle, its connections and its
 /// reader thread.
 pub(crate) struct Shared {
@@ -100,8 +90,9 @@ pub(crate) struct Shared {
     table: Mutex<ConnTable>,
     accept_tx: Sender<Accepted>,
     accept_rx: Receiver<Accepted>,
-    writer: Mutex<Writer>,
-    replies: replies::Replies,
+    writer: Mutex<writer::Writer>,
+    /// Packets waiting for the writer (see `outbox`).
+    outbox: outbox::Outbox,
     /// The stream, to shut it down on close without waiting for a sender
     /// blocked in `write` under the writer lock.
     stream: Mutex<Option<Arc<dyn LinkStream>>>,
@@ -143,11 +134,8 @@ impl NodeLink {
             table: Mutex::new(ConnTable::new(role)),
             accept_tx,
             accept_rx,
-            writer: Mutex::new(Writer {
-                stream: Some(stream.clone()),
-                buf: Vec::new(),
-            }),
-            replies: replies::Replies::default(),
+            writer: Mutex::new(writer::Writer::new(stream.clone())),
+            outbox: outbox::Outbox::default(),
             stream: Mutex::new(Some(stream.clone())),
             keep_closed_ns: AtomicU64::new(KEEP_CLOSED.as_nanos() as u64),
             spin_ns: AtomicU64::new(wait::DEFAULT_SPIN.as_nanos() as u64),
@@ -464,91 +452,4 @@ impl Shared {
         }
         let _ = self.accept_tx.send(Accepted::Wake);
     }
-
-    /// Sends `msg` on connection `id` with one write: small fields are
-    /// encoded into the link's send buffer (no allocation once it has
-    /// grown), large ones (object data) go out from where they are, with
-    /// `writev`, uncopied.
-    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
-        let size = packet_size(msg);
-        if size > MAX_PACKET_SIZE as u64 {
-            return Err(ErrorKind::PacketTooBig { size });
-        }
-        self.write_locked(|stream, buf| {
-            let segs = encode_packet_parts(buf, id, msg);
-            if segs.is_empty() {
-                write_all(stream, buf)
-            } else {
-                write_all_vectored(stream, &mut packet_io_slices(buf, &segs))
-            }
-        })
-    }
-
-    /// Writes one whole packet (`bytes`), without copying it.
-    pub(crate) fn write(&self, bytes: &[u8]) -> Result<(), ErrorKind> {
-        self.write_locked(|stream, _| write_all(stream, bytes))
-    }
-
-    /// Runs `write` under the writer lock with the stream and the emptied
-    /// send buffer, after the replies queued before it: the one place
-    /// where senders touch the stream.
-    fn write_locked(
-        &self,
-        write: impl FnOnce(&dyn LinkStream, &mut Vec<u8>) -> io::Result<()>,
-    ) -> Result<(), ErrorKind> {
-        self.check_up()?;
-        let mut w = self.writer.lock();
-        let Writer { stream, buf } = &mut *w;
-        let Some(stream) = stream.as_deref() else {
-            return Err(ErrorKind::LinkClosed);
-        };
-        buf.clear();
-        let res = self
-            .replies
-            .flush_blocking(stream)
-            .and_then(|()| write(stream, buf));
-        if buf.capacity() > SEND_BUF_KEEP {
-            *buf = Vec::new();
-        }
-        res.map_err(|e| self.write_failed(e))
-    }
-
-    /// The kind a failed write reports: `LinkClosed` if we are closing,
-    /// else the I/O error itself, which takes the link down.
-    fn write_failed(&self, e: io::Error) -> ErrorKind {
-        if self.has(CLOSED) {
-            return ErrorKind::LinkClosed;
-        }
-        let kind = ErrorKind::io(e);
-        self.go_down(kind.clone(), false);
-        kind
-    }
-
-    /// Queues a "connection closed"/"refused" reply and writes it if that
-    /// is possible without blocking.
-    fn reply(&self, id: u32, text: &str) {
-        self.replies.queue(id, text);
-        self.try_flush_replies();
-    }
-
-    /// Writes queued replies if the writer lock is free and the socket has
-    /// room, without ever blocking (the reader thread calls this).
-    fn try_flush_replies(&self) {
-        if !self.replies.pending() {
-            return;
-        }
-        let Some(w) = self.writer.try_lock() else {
-            return;
-        };
-        let Some(stream) = w.stream.as_deref() else {
-            return;
-        };
-        if let Err(e) = self.replies.flush_nonblocking(stream) {
-            self.write_failed(e);
-        }
-    }
 }
-
-/// Send buffers larger than this are freed after use, so that one big
-/// message does not pin its size for the life of the link.
-const SEND_BUF_KEEP: usize = 1 << 20;

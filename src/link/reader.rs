@@ -19,9 +19,10 @@ use crate::wait;
 /// its header in one `read`, and several small packets share one `read`.
 const READ_AHEAD: usize = 64 * 1024;
 
-/// While replies wait for room in the socket, the reader polls instead of
-/// sleeping in `read`, at this interval, so they go out when the peer
-/// drains its side even if nothing else is sent.
+/// While replies wait for room in the socket (a non-blocking write of ours
+/// left bytes behind), the reader polls instead of sleeping in `read`, at
+/// this interval, so they go out when the peer drains its side even if
+/// nothing else is sent.
 const REPLY_RETRY: Duration = Duration::from_millis(1);
 
 /// Spawns the reader thread of a link.
@@ -224,11 +225,13 @@ fn read_some(shared: &Shared, stream: &dyn LinkStream, dst: &mut [u8]) -> Result
 
 /// Nothing to read right now: flush replies, poll, then block.
 fn wait_read(shared: &Shared, stream: &dyn LinkStream, dst: &mut [u8]) -> io::Result<usize> {
-    shared.try_flush_replies();
-    if shared.replies.pending() {
-        // Do not sleep in read with replies unsent (see REPLY_RETRY).
-        thread::sleep(REPLY_RETRY);
-        return Err(io::ErrorKind::WouldBlock.into());
+    if shared.outbox.stuck() {
+        shared.try_flush();
+        if shared.outbox.stuck() {
+            // Do not sleep in read with replies unsent (see REPLY_RETRY).
+            thread::sleep(REPLY_RETRY);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
     }
     let polled = wait::spin_until(shared.spin(), 0, || match stream.readable() {
         Ok(false) => None,

@@ -1,0 +1,212 @@
+//! The sending side (DESIGN §5): senders of small packets do not queue up
+//! behind a write that is stuck; their packets are written by whoever
+//! holds the writer, never left behind, never interleaved, and a peer
+//! that does not read slows senders down instead of growing a queue.
+
+#[macro_use]
+mod common;
+
+use std::io;
+use std::sync::mpsc;
+use std::thread;
+
+use common::*;
+use neonet::{LinkRole, LinkStream, NodeLink, Packet};
+
+/// A write at least this large is "the large packet" of these tests:
+/// larger than any socket buffer, so it blocks while the peer does not read.
+const LARGE: usize = 8 << 20;
+
+/// A `LinkStream` that reports, on a channel, each write of at least
+/// `LARGE` bytes just before making it: from then on the writer is held
+/// by a thread that stays blocked until the peer reads.
+#[derive(Debug)]
+struct SignalingStream<S> {
+    inner: S,
+    large_write: mpsc::SyncSender<()>,
+}
+
+impl<S: LinkStream> LinkStream for SignalingStream<S> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    fn readable(&self) -> io::Result<bool> {
+        self.inner.readable()
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() >= LARGE {
+            let _ = self.large_write.try_send(());
+        }
+        self.inner.write(buf)
+    }
+
+    fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        if bufs.iter().map(|b| b.len()).sum::<usize>() >= LARGE {
+            let _ = self.large_write.try_send(());
+        }
+        self.inner.write_vectored(bufs)
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        self.inner.shutdown()
+    }
+
+    fn local_addr(&self) -> String {
+        self.inner.local_addr()
+    }
+
+    fn peer_addr(&self) -> String {
+        self.inner.peer_addr()
+    }
+}
+
+/// A client link whose peer is a raw stream that reads only when told,
+/// and the receiver of the link's large-write signals.
+fn link_with_silent_peer(kind: Kind) -> (NodeLink, Raw, mpsc::Receiver<()>) {
+    let (ours, peer) = raw_streams(kind);
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let (tx, rx) = mpsc::sync_channel(16);
+    let link = match ours {
+        Raw::Unix(s) => NodeLink::new(
+            SignalingStream {
+                inner: s,
+                large_write: tx,
+            },
+            LinkRole::Client,
+        ),
+        Raw::Tcp(s) => NodeLink::new(
+            SignalingStream {
+                inner: s,
+                large_write: tx,
+            },
+            LinkRole::Client,
+        ),
+    }
+    .expect("NodeLink::new");
+    (link, peer, rx)
+}
+
+/// Reads packets from the raw peer until `n` came; checks that each
+/// connection's packets are whole and in the order of `expected(id, i)`.
+fn read_in_order(peer: &Raw, n: usize, expected: impl Fn(u32, usize) -> Vec<u8>) {
+    let mut next = std::collections::HashMap::<u32, usize>::new();
+    for _ in 0..n {
+        let p = read_raw_packet(peer).expect("read packet");
+        let i = next.entry(p.conn_id()).or_default();
+        assert!(
+            p.payload() == expected(p.conn_id(), *i),
+            "packet {i} of conn {} is not the one sent in that place",
+            p.conn_id()
+        );
+        *i += 1;
+    }
+}
+
+kind_test!(small_sends_do_not_wait_for_a_stuck_large_one, |kind| {
+    // One thread's large packet is stuck in the socket (the peer does not
+    // read). Small sends on another connection return meanwhile (were they
+    // waiting for the writer, this test would deadlock: the peer reads only
+    // after they return), and reach the peer after the large packet,
+    // written by the thread that held the writer when it was done: nobody
+    // sends anything after them.
+    const SMALL: usize = 100;
+    let (link, peer, large_write) = link_with_silent_peer(kind);
+    let big = link.new_conn().unwrap();
+    let small = link.new_conn().unwrap();
+    let (big_id, small_id) = (big.id(), small.id());
+    let expected = move |id: u32, i: usize| {
+        if id == big_id {
+            assert_eq!(i, 0, "one large packet only");
+            payload(7, LARGE)
+        } else {
+            assert_eq!(id, small_id, "packet on an unknown conn");
+            payload(i as u64, 100)
+        }
+    };
+    thread::scope(|s| {
+        let sender = s.spawn(|| big.send_pkt(Packet::new(0, 0x20, &payload(7, LARGE))));
+        large_write.recv().expect("the large write starts");
+        for i in 0..SMALL {
+            small
+                .send_pkt(Packet::new(0, 0x20, &payload(i as u64, 100)))
+                .unwrap();
+        }
+        read_in_order(&peer, 1 + SMALL, expected);
+        sender.join().unwrap().unwrap();
+    });
+});
+
+kind_test!(a_peer_that_does_not_read_slows_senders_down, |kind| {
+    // While the large packet is stuck, a sender sends far more small
+    // packets than the queue takes: past the limit it waits for the writer
+    // (in a thread: it blocks until the peer reads). Everything arrives,
+    // whole and in order.
+    const SMALL: usize = 4096;
+    let (link, peer, large_write) = link_with_silent_peer(kind);
+    let big = link.new_conn().unwrap();
+    let small = link.new_conn().unwrap();
+    let big_id = big.id();
+    let expected = move |id: u32, i: usize| {
+        if id == big_id {
+            payload(7, LARGE)
+        } else {
+            payload(i as u64, 1000)
+        }
+    };
+    thread::scope(|s| {
+        let big_sender = s.spawn(|| big.send_pkt(Packet::new(0, 0x20, &payload(7, LARGE))));
+        large_write.recv().expect("the large write starts");
+        let small_sender = s.spawn(|| {
+            for i in 0..SMALL {
+                small.send_pkt(Packet::new(0, 0x20, &payload(i as u64, 1000)))?;
+            }
+            Ok::<_, neonet::Error>(())
+        });
+        read_in_order(&peer, 1 + SMALL, expected);
+        big_sender.join().unwrap().unwrap();
+        small_sender.join().unwrap().unwrap();
+    });
+});
+
+kind_test!(many_senders_many_conns_all_arrive_in_order, |kind| {
+    // Eight threads, each on its own connection, send small and large
+    // packets at once: whoever holds the writer writes the others' small
+    // packets too; each connection's packets arrive whole and in order.
+    const SENDERS: usize = 8;
+    const EACH: usize = 400;
+    let size = |t: usize, i: usize| {
+        if i % 97 == 0 {
+            70_000
+        } else {
+            10 + (t * 31 + i) % 500
+        }
+    };
+    let (link, peer) = link_with_raw_peer(kind, LinkRole::Client);
+    let conns: Vec<_> = (0..SENDERS).map(|_| link.new_conn().unwrap()).collect();
+    let ids: Vec<u32> = conns.iter().map(|c| c.id()).collect();
+    let expected = move |id: u32, i: usize| {
+        let t = ids.iter().position(|&x| x == id).expect("known conn");
+        payload((t * EACH + i) as u64, size(t, i))
+    };
+    thread::scope(|s| {
+        for (t, c) in conns.iter().enumerate() {
+            s.spawn(move || {
+                for i in 0..EACH {
+                    let p = payload((t * EACH + i) as u64, size(t, i));
+                    c.send_pkt(Packet::new(0, 0x20, &p)).unwrap();
+                }
+            });
+        }
+        read_in_order(&peer, SENDERS * EACH, expected);
+    });
+});
