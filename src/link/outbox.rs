@@ -8,12 +8,14 @@
 //! link. So they are queued here and written only when that cannot block:
 //! by the reader with non-blocking writes, or by the next sender.
 //!
-//! Senders queue small packets here too, then write the whole queue if the
-//! writer lock is free. A sender that finds it taken returns at once: the
-//! holder looks at the queue again after releasing the lock and writes
-//! what came meanwhile. So when many threads send at once, one syscall
-//! carries many packets instead of every thread waiting its turn for its
-//! own (8 threads asking over TCP: ~100k → ~120k requests/s).
+//! Senders queue small packets here too when the writer lock is taken,
+//! and return at once: the holder looks at the queue again after
+//! releasing the lock and writes what came meanwhile, several packets in
+//! one syscall if several came. What this buys is mostly that senders do
+//! not wait for each other: with 8 threads asking over one TCP link, a
+//! write still carries ~1 packet (a loopback TCP write takes about as long
+//! as the next packet takes to come), yet the rate went from ~100k to
+//! ~120k requests/s, as no thread spins or sleeps on the lock any more.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};

@@ -245,40 +245,50 @@ fn connect(addr: &str, n: u64) -> Result<(), String> {
 }
 
 /// Measures rates, interleaved like `measure`: `ask1` from 1 and 8 threads
-/// over one TCP link, and a 16 MiB object over a link and over raw TCP.
+/// over one link (TCP and socketpair), and a 16 MiB object over a TCP link
+/// and over raw TCP.
 fn throughput(quick: bool) -> Result<(), String> {
     const BULK: usize = 16 << 20;
-    let e = |e: &dyn std::fmt::Display| e.to_string();
-    let rounds = if quick { 3 } else { 7 };
     // Long enough (~0.2 s) that starting and joining the 8 threads, and
     // the last ones finishing alone, weigh little.
     const ASKS: usize = 20_000;
-    let mut p1 = cases::Parallel::new(1, true).map_err(|x| e(&x))?;
-    let mut p8 = cases::Parallel::new(8, true).map_err(|x| e(&x))?;
-    let mut bulk_link = cases::BulkLink::tcp(BULK).map_err(|x| e(&x))?;
-    let mut bulk_raw = cases::BulkRaw::tcp(BULK).map_err(|x| e(&x))?;
-    let mut rate = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let e = |e: neonet::Error| e.to_string();
+    let rounds = if quick { 3 } else { 7 };
+    let mut parallel = Vec::new();
+    for tcp in [true, false] {
+        for threads in [1, 8] {
+            parallel.push(cases::Parallel::new(threads, tcp).map_err(e)?);
+        }
+    }
+    let mut bulk_link = cases::BulkLink::tcp(BULK).map_err(e)?;
+    let mut bulk_raw = cases::BulkRaw::tcp(BULK).map_err(|x| x.to_string())?;
+    let mut rate = vec![Vec::new(); parallel.len() + 2];
     let per_s = |n: usize, t: Duration| n as f64 / t.as_secs_f64();
     for round in 0..rounds {
-        rate[0].push(per_s(ASKS, p1.run(ASKS)));
-        rate[1].push(per_s(ASKS, p8.run(ASKS)));
-        rate[2].push(per_s(8 * BULK, bulk_link.run(8)) / (1 << 20) as f64);
-        rate[3].push(per_s(8 * BULK, bulk_raw.run(8)) / (1 << 20) as f64);
+        for (i, p) in parallel.iter_mut().enumerate() {
+            rate[i].push(per_s(ASKS, p.run(ASKS)));
+        }
+        let mib = (1 << 20) as f64;
+        rate[4].push(per_s(8 * BULK, bulk_link.run(8)) / mib);
+        rate[5].push(per_s(8 * BULK, bulk_raw.run(8)) / mib);
         eprint!("\rround {}/{rounds}", round + 1);
     }
     eprintln!();
     let m: Vec<f64> = rate.iter_mut().map(|r| median(r)).collect();
-    println!("parallel_tcp_ask1 1 thread   {:>10.0} req/s", m[0]);
+    for (i, net) in ["tcp", "unix"].iter().enumerate() {
+        let (one, eight) = (m[2 * i], m[2 * i + 1]);
+        let name = format!("parallel_{net}_ask1");
+        println!("{name:<18} 1 thread   {one:>10.0} req/s");
+        println!(
+            "{name:<18} 8 threads  {eight:>10.0} req/s   ({:.2} x 1 thread)",
+            eight / one
+        );
+    }
+    println!("bulk_link_tcp 16 MiB          {:>10.0} MiB/s", m[4]);
     println!(
-        "parallel_tcp_ask1 8 threads  {:>10.0} req/s   ({:.2} x 1 thread)",
-        m[1],
-        m[1] / m[0]
-    );
-    println!("bulk_link_tcp 16 MiB         {:>10.0} MiB/s", m[2]);
-    println!(
-        "bulk_raw_tcp 16 MiB          {:>10.0} MiB/s   (link = {:.0}% of raw)",
-        m[3],
-        100.0 * m[2] / m[3]
+        "bulk_raw_tcp 16 MiB           {:>10.0} MiB/s   (link = {:.0}% of raw)",
+        m[5],
+        100.0 * m[4] / m[5]
     );
     Ok(())
 }
