@@ -7,10 +7,12 @@
 mod common;
 
 use std::io;
-use std::sync::mpsc;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use common::*;
+use neonet::proto::{DecodeError, Message, Msg, Ping};
 use neonet::{LinkRole, LinkStream, NodeLink, Packet};
 
 /// A write at least this large is "the large packet" of these tests:
@@ -208,5 +210,88 @@ kind_test!(many_senders_many_conns_all_arrive_in_order, |kind| {
             });
         }
         read_in_order(&peer, SENDERS * EACH, expected);
+    });
+});
+
+/// A hand-written message whose encoding panics halfway (the `messages!`
+/// table never does; a hand-written `Msg` can).
+#[derive(Debug, Clone, PartialEq)]
+struct Bomb;
+
+impl Msg for Bomb {
+    const CODE: u16 = 0x7777;
+    const NAME: &'static str = "Bomb";
+
+    fn encoded_len(&self) -> usize {
+        8
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"half");
+        panic!("Bomb: encoding fails halfway");
+    }
+
+    fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])> {
+        self.encode_into(buf);
+        Vec::new()
+    }
+
+    fn decode(_: &[u8]) -> Result<Self, DecodeError> {
+        Ok(Bomb)
+    }
+
+    fn decode_shared(_: &Arc<Vec<u8>>, _: usize) -> Result<Self, DecodeError> {
+        Ok(Bomb)
+    }
+
+    fn into_message(self) -> Message {
+        Message::Ping(Ping {})
+    }
+
+    fn from_message(m: Message) -> Result<Self, Message> {
+        Err(m)
+    }
+}
+
+/// Sends a `Bomb` on `conn`, expecting the panic.
+fn send_bomb(conn: &neonet::Conn) {
+    let res = panic::catch_unwind(AssertUnwindSafe(|| conn.send(&Bomb)));
+    assert!(res.is_err(), "the Bomb's encoding panics");
+}
+
+/// Reads one packet from the raw peer and checks it is a `Ping` on `id`.
+fn expect_ping(peer: &Raw, id: u32) {
+    let p = read_raw_packet(peer).expect("read packet");
+    assert_eq!(
+        (p.conn_id(), p.msg_code(), p.payload()),
+        (id, Ping::CODE, &[][..])
+    );
+}
+
+kind_test!(a_panicking_encoder_leaves_nothing_on_the_wire, |kind| {
+    // The writer is free: the panic happens while encoding our own packet.
+    let (link, peer) = link_with_raw_peer(kind, LinkRole::Client);
+    let c = link.new_conn().unwrap();
+    send_bomb(&c);
+    c.send(&Ping {}).unwrap();
+    expect_ping(&peer, c.id());
+});
+
+kind_test!(a_panicking_encoder_leaves_nothing_in_the_queue, |kind| {
+    // The writer is busy with a stuck large packet: the panic happens while
+    // queueing. What is queued after it arrives intact after the large one.
+    let (link, peer, large_write) = link_with_silent_peer(kind);
+    let big = link.new_conn().unwrap();
+    let small = link.new_conn().unwrap();
+    thread::scope(|s| {
+        let sender = s.spawn(|| big.send_pkt(Packet::new(0, 0x20, &payload(7, LARGE))));
+        large_write.recv().expect("the large write starts");
+        small.send(&Ping {}).unwrap();
+        send_bomb(&small);
+        small.send(&Ping {}).unwrap();
+        read_in_order(&peer, 1, |_, _| payload(7, LARGE));
+        expect_ping(&peer, small.id());
+        expect_ping(&peer, small.id());
+        sender.join().unwrap().unwrap();
     });
 });

@@ -72,7 +72,14 @@ impl Outbox {
         if queue.len() >= limit {
             return false;
         }
-        encode(&mut queue);
+        // A panic in `encode` (a hand-written `Msg` can panic) must not
+        // leave half a packet in front of other senders' packets.
+        let rollback = Rollback {
+            len: queue.len(),
+            queue: &mut queue,
+        };
+        encode(rollback.queue);
+        std::mem::forget(rollback);
         self.pending.store(true, SeqCst);
         true
     }
@@ -87,11 +94,11 @@ impl Outbox {
         self.push(MAX_REPLIES, |q| encode_packet(q, id, &reply));
     }
 
-    /// Moves everything queued into `buf`, which must be empty (its
+    /// Moves everything queued into `buf`, replacing what it held (its
     /// allocation becomes the queue's: no allocation in steady state).
     /// Call under the writer lock, so that the bytes go out in order.
     pub(super) fn take(&self, buf: &mut Vec<u8>) {
-        debug_assert!(buf.is_empty());
+        buf.clear();
         let mut queue = self.queue.lock();
         std::mem::swap(&mut *queue, buf);
         self.pending.store(false, SeqCst);
@@ -116,6 +123,18 @@ impl Outbox {
         queue.splice(0..0, rest.iter().copied());
         self.pending.store(true, SeqCst);
         self.stuck.store(true, SeqCst);
+    }
+}
+
+/// Truncates the queue back to `len` unless forgotten: see `push`.
+struct Rollback<'a> {
+    queue: &'a mut Vec<u8>,
+    len: usize,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        self.queue.truncate(self.len);
     }
 }
 

@@ -7,7 +7,7 @@
 //! queue again after releasing the lock. Large packets (object data) are
 //! written straight from where they are, with `writev`, after the queue.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::sync::Arc;
 
 use parking_lot::MutexGuard;
@@ -24,9 +24,12 @@ use crate::stream::{write_all, write_all_vectored, LinkStream};
 pub(super) struct Writer {
     /// `None` once the link is closed.
     pub(super) stream: Option<Arc<dyn LinkStream>>,
-    /// The bytes being written; swapped with the outbox's queue, so both
-    /// allocations are reused.
+    /// Our own packet, encoded here.
     buf: Vec<u8>,
+    /// What we took from the outbox, swapped with its queue, so both
+    /// allocations are reused. Apart from `buf`, so that a panic while
+    /// encoding our packet cannot lose other senders' packets.
+    queued: Vec<u8>,
 }
 
 impl Writer {
@@ -34,6 +37,7 @@ impl Writer {
         Writer {
             stream: Some(stream),
             buf: Vec::new(),
+            queued: Vec::new(),
         }
     }
 }
@@ -120,27 +124,36 @@ impl Shared {
         })
     }
 
-    /// Writes what is queued, then the packet `encode` appends to it
-    /// (with the segments it borrows), in one (vectored) write.
+    /// Writes what is queued, then the packet `encode` appends to an empty
+    /// buffer (with the segments it borrows), in one (vectored) write.
     fn write_locked<'a>(
         &self,
         mut w: MutexGuard<'_, Writer>,
         encode: impl FnOnce(&mut Vec<u8>) -> Segments<'a>,
     ) -> Result<(), ErrorKind> {
-        let Writer { stream, buf } = &mut *w;
+        let Writer {
+            stream,
+            buf,
+            queued,
+        } = &mut *w;
         let Some(stream) = stream.as_deref() else {
             return Err(ErrorKind::LinkClosed);
         };
-        if self.outbox.pending() {
-            self.outbox.take(buf);
-        }
+        buf.clear();
         let segs = encode(buf);
-        let res = if segs.is_empty() {
+        if self.outbox.pending() {
+            self.outbox.take(queued);
+        }
+        let res = if queued.is_empty() && segs.is_empty() {
             write_all(stream, buf)
         } else {
-            write_all_vectored(stream, &mut packet_io_slices(buf, &segs))
+            let mut slices = Vec::with_capacity(2 * segs.len() + 2);
+            slices.push(IoSlice::new(queued));
+            slices.extend(packet_io_slices(buf, &segs));
+            write_all_vectored(stream, &mut slices)
         };
         release(buf);
+        release(queued);
         drop(w);
         res.map_err(|e| self.write_failed(e))
     }
@@ -160,19 +173,19 @@ impl Shared {
             let Some(mut w) = self.writer.try_lock() else {
                 return Ok(());
             };
-            let Writer { stream, buf } = &mut *w;
+            let Writer { stream, queued, .. } = &mut *w;
             let Some(stream) = stream.as_deref() else {
                 return Err(ErrorKind::LinkClosed);
             };
-            self.outbox.take(buf);
+            self.outbox.take(queued);
             let res = match mode {
-                Mode::Blocking => write_all(stream, buf).map(|()| true),
-                Mode::NonBlocking => write_nonblocking(stream, buf).map(|n| {
-                    self.outbox.put_back(&buf[n..]);
-                    n == buf.len()
+                Mode::Blocking => write_all(stream, queued).map(|()| true),
+                Mode::NonBlocking => write_nonblocking(stream, queued).map(|n| {
+                    self.outbox.put_back(&queued[n..]);
+                    n == queued.len()
                 }),
             };
-            release(buf);
+            release(queued);
             drop(w);
             let all_written = res.map_err(|e| self.write_failed(e))?;
             if !all_written {
