@@ -134,6 +134,13 @@ impl Conn {
     }
 
     /// Sends a packet on this connection; its conn id is set to ours.
+    ///
+    /// Returns once the packet is written to the stream, or, if another
+    /// thread is writing at that moment and the packet is small, once it
+    /// is queued for that thread to write right after (in order: what one
+    /// thread sends on a connection arrives in the order it was sent).
+    /// An error of that later write takes the link down, which every
+    /// later operation reports.
     pub fn send_pkt(&self, mut pkt: Packet) -> Result<()> {
         self.check_open()?;
         pkt.set_conn_id(self.id());
@@ -151,7 +158,7 @@ impl Conn {
         Ok(())
     }
 
-    /// Sends a message.
+    /// Sends a message; returns like [`Conn::send_pkt`].
     pub fn send<M: Msg>(&self, msg: &M) -> Result<()> {
         self.check_open()?;
         self.link
