@@ -114,6 +114,20 @@ fn raw(c: &mut Criterion) {
         let name = format!("tcp+reader/{sfx}");
         bench_case(c, "raw", &name, cases::RawWithReader::new(a, b, spin_for));
     }
+    // Four threads, as in a link round trip, polling as a link does: the
+    // floor of `link` below.
+    bench_case(
+        c,
+        "raw",
+        "unix+readers/link-wait",
+        cases::model_unix().unwrap(),
+    );
+    bench_case(
+        c,
+        "raw",
+        "tcp+readers/link-wait",
+        cases::model_tcp().unwrap(),
+    );
 }
 
 fn link(c: &mut Criterion) {

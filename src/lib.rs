@@ -47,6 +47,7 @@ pub use listener::{
 };
 pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
 pub use stream::LinkStream;
+pub use wait::DEFAULT_SPIN;
 
 /// The README's examples, compiled and run as doc-tests.
 #[doc = include_str!("../README.md")]

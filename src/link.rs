@@ -236,7 +236,8 @@ impl NodeLink {
     }
 
     /// Sets how long waiters (the reader thread, `recv`, `accept`) poll
-    /// before they sleep. Zero disables polling.
+    /// before they sleep ([`DEFAULT_SPIN`](crate::DEFAULT_SPIN) unless set).
+    /// Zero disables polling.
     pub fn set_spin(&self, spin: Duration) {
         let ns = spin.as_nanos().min(u64::MAX as u128) as u64;
         self.shared.spin_ns.store(ns, SeqCst);

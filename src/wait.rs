@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvError, TryRecvError};
 
-/// Default time a waiter polls before it sleeps.
+/// Default time a waiter polls before it sleeps (see
+/// [`NodeLink::set_spin`](crate::NodeLink::set_spin)).
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Polls `poll` until it returns `Some` or `budget` has passed.

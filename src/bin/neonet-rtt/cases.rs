@@ -152,6 +152,22 @@ pub fn raw_tcp(spin: bool) -> io::Result<RawPingPong<TcpStream>> {
     Ok(RawPingPong::new(c, s, raw_wait(spin)))
 }
 
+/// The four threads of a link round trip over TCP, without the link (see
+/// [`RawWithReader::both_sides`]), polling as a link does.
+pub fn model_tcp() -> io::Result<RawWithReader<TcpStream>> {
+    let (c, s) = tcp_pair()?;
+    Ok(RawWithReader::both_sides(c, s, LINK_WAIT))
+}
+
+/// The same over a socketpair.
+pub fn model_unix() -> io::Result<RawWithReader<UnixStream>> {
+    let (c, s) = UnixStream::pair()?;
+    Ok(RawWithReader::both_sides(c, s, LINK_WAIT))
+}
+
+/// How a link's threads wait.
+const LINK_WAIT: Wait = Wait::SpinYield(neonet::DEFAULT_SPIN);
+
 /// Raw socketpair ping-pong.
 pub fn raw_unix(spin: bool) -> io::Result<RawPingPong<UnixStream>> {
     let (c, s) = UnixStream::pair()?;
@@ -367,26 +383,59 @@ impl<S: LinkStream> RawWithReader<S> {
     /// Starts the echo thread on `server` and the reader thread on `client`.
     pub fn new(client: S, server: S, wait: Wait) -> RawWithReader<S> {
         let echo = spawn_echo(server, wait);
-        let client = std::sync::Arc::new(client);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let reader = {
-            let client = client.clone();
-            thread::spawn(move || {
-                let mut b = [0u8; 1];
-                while let Ok(1) = read_some(&*client, &mut b, wait) {
-                    if tx.send(b[0]).is_err() {
-                        break;
-                    }
+        RawWithReader::with_reader(client, wait, echo)
+    }
+
+    /// Like [`RawWithReader::new`], and the server side too has a reader
+    /// thread that hands each byte to the echoing thread over a channel:
+    /// the four threads of a link round trip (asker, server's reader,
+    /// server, asker's reader) with no link logic at all. What it costs
+    /// over the raw ping-pong is the floor of a link's round trip.
+    pub fn both_sides(client: S, server: S, wait: Wait) -> RawWithReader<S> {
+        let server = std::sync::Arc::new(server);
+        let (server_reader, rx) = spawn_reader(server.clone(), wait);
+        let echo = thread::spawn(move || {
+            while let Some(b) = poll_for(wait, || rx.try_recv().ok()).or_else(|| rx.recv().ok()) {
+                if server.write(&[b]).is_err() {
+                    break;
                 }
-            })
-        };
+            }
+        });
+        let mut this = RawWithReader::with_reader(client, wait, echo);
+        this.threads.push(server_reader);
+        this
+    }
+
+    /// Starts the reader thread on `client`; `server` is the thread(s)
+    /// answering.
+    fn with_reader(client: S, wait: Wait, server: JoinHandle<()>) -> RawWithReader<S> {
+        let client = std::sync::Arc::new(client);
+        let (reader, rx) = spawn_reader(client.clone(), wait);
         RawWithReader {
             client,
             rx,
             wait,
-            threads: vec![echo, reader],
+            threads: vec![server, reader],
         }
     }
+}
+
+/// A thread that reads `stream` byte by byte (polling as `wait` says) and
+/// hands each byte over a channel, until EOF or until nobody listens.
+fn spawn_reader<S: LinkStream>(
+    stream: std::sync::Arc<S>,
+    wait: Wait,
+) -> (JoinHandle<()>, crossbeam_channel::Receiver<u8>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let reader = thread::spawn(move || {
+        let mut b = [0u8; 1];
+        while let Ok(1) = read_some(&*stream, &mut b, wait) {
+            if tx.send(b[0]).is_err() {
+                break;
+            }
+        }
+    });
+    (reader, rx)
 }
 
 impl<S: LinkStream> Case for RawWithReader<S> {

@@ -29,16 +29,20 @@ const ROWS: [&str; 7] = [
 ];
 
 /// Rows of the table beyond `ROWS` (not part of the JSON object).
-const EXTRA_ROWS: [&str; 2] = ["link_unix_conn", "link_tcp_pkt"];
+const EXTRA_ROWS: [&str; 4] = ["link_unix_conn", "link_tcp_pkt", "model_tcp", "model_unix"];
 
 /// Ratios printed under the table: (row, baseline).
-const RATIOS: [(&str, &str); 6] = [
+const RATIOS: [(&str, &str); 10] = [
     ("link_tcp_ask1", "raw_tcp_spin"),
     ("link_unix_ask1", "raw_unix_spin"),
     ("link_tcp_conn", "raw_tcp_spin"),
     ("link_unix_conn", "raw_unix_spin"),
     ("link_tcp_ask1", "raw_tcp"),
     ("link_unix_ask1", "raw_unix"),
+    ("model_tcp", "raw_tcp_spin"),
+    ("model_unix", "raw_unix_spin"),
+    ("link_tcp_ask1", "model_tcp"),
+    ("link_unix_ask1", "model_unix"),
 ];
 
 fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
@@ -56,6 +60,8 @@ fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
         "link_tcp_conn" => Box::new(pong(LinkPair::tcp(1, serve_pong)).map_err(|x| e(&x))?),
         "link_unix_conn" => Box::new(pong(LinkPair::unix(1, serve_pong)).map_err(|x| e(&x))?),
         "link_tcp_pkt" => Box::new(echo(LinkPair::tcp(1, serve_echo)).map_err(|x| e(&x))?),
+        "model_tcp" => Box::new(cases::model_tcp().map_err(|x| e(&x))?),
+        "model_unix" => Box::new(cases::model_unix().map_err(|x| e(&x))?),
         _ => return Err(format!("unknown case {name}")),
     })
 }
