@@ -2,7 +2,7 @@
 //! link (DESIGN §3).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -18,7 +18,8 @@ pub(crate) enum Item {
     /// A packet from the peer.
     Pkt(Packet),
     /// Wakes a blocked receiver after close or link down. A receiver that
-    /// takes it puts it back, so that every blocked receiver wakes.
+    /// takes it puts it back, so that every blocked receiver wakes. Sent
+    /// only while a receiver waits (see `ConnState::waiters`).
     Wake,
 }
 
@@ -33,6 +34,10 @@ const DOWN_REPORTED: u8 = 4;
 pub(crate) struct ConnState {
     id: AtomicU32,
     flags: AtomicU8,
+    /// How many receivers wait in the queue (polling or blocked). A waker
+    /// pushes `Item::Wake` only if some do: in light mode, three of them
+    /// per round trip were pushed for nobody and drained on reuse.
+    waiters: AtomicUsize,
     tx: Sender<Item>,
     rx: Receiver<Item>,
 }
@@ -45,6 +50,7 @@ impl ConnState {
         ConnState {
             id: AtomicU32::new(id),
             flags: AtomicU8::new(0),
+            waiters: AtomicUsize::new(0),
             tx,
             rx,
         }
@@ -81,8 +87,15 @@ impl ConnState {
         let _ = self.tx.send(Item::Pkt(pkt));
     }
 
+    /// Wakes the receivers waiting in the queue, if any. Sound without a
+    /// lock because both sides use `SeqCst`: the waker changed the flags or
+    /// the link's state before looking at `waiters`, a waiter counted
+    /// itself before looking at them (see `Conn::wait_item`), so at least
+    /// one of the two sees the other.
     pub(crate) fn wake(&self) {
-        let _ = self.tx.send(Item::Wake);
+        if self.waiters.load(SeqCst) > 0 {
+            let _ = self.tx.send(Item::Wake);
+        }
     }
 
     /// Empties the queue; returns how many packets it held. Wakes any
@@ -198,10 +211,7 @@ impl Conn {
             let item = match self.state.rx.try_recv() {
                 Ok(item) => item,
                 Err(_) if !self.link.is_up() => return Err(self.recv_err()),
-                Err(_) => match wait::recv(&self.state.rx, self.link.spin()) {
-                    Ok(item) => item,
-                    Err(_) => unreachable!("conn holds both ends of its queue"),
-                },
+                Err(_) => self.wait_item()?,
             };
             match item {
                 Item::Pkt(pkt) if self.state.is_recv_closed() => {
@@ -218,6 +228,24 @@ impl Conn {
                     // A stale wake-up (spurious): wait again.
                 }
             }
+        }
+    }
+
+    /// Waits for the next item of the queue, counted as a waiter so that
+    /// a close or the link going down wakes us (see `ConnState::wake`).
+    fn wait_item(&self) -> Result<Item> {
+        self.state.waiters.fetch_add(1, SeqCst);
+        // Closed or down before we were counted: nobody will wake us.
+        let item = if self.state.is_recv_closed() || !self.link.is_up() {
+            None
+        } else {
+            wait::recv(&self.state.rx, self.link.spin()).ok()
+        };
+        self.state.waiters.fetch_sub(1, SeqCst);
+        match item {
+            Some(item) => Ok(item),
+            None if self.state.is_recv_closed() || !self.link.is_up() => Err(self.recv_err()),
+            None => unreachable!("conn holds both ends of its queue"),
         }
     }
 
