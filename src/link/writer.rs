@@ -141,6 +141,9 @@ impl Shared {
         };
         buf.clear();
         let segs = encode(buf);
+        // `pending` is a hint read without the queue's lock: a packet it
+        // misses was queued by a sender that failed to take the writer lock
+        // from us, and our caller's `flush` writes it.
         if self.outbox.pending() {
             self.outbox.take(queued);
         }
@@ -160,10 +163,7 @@ impl Shared {
 
     /// Writes the queue, unless another thread holds the writer lock: that
     /// one looks at the queue again after releasing the lock, as we do
-    /// here, so a queued packet is never left behind. (Skipping the queue
-    /// when `pending` says it is empty is safe for the same reason: whoever
-    /// queued a packet we did not see finds the writer lock free after us,
-    /// or its holder looks again.)
+    /// here, so a queued packet is never left behind.
     fn flush(&self, mode: Mode) -> Result<(), ErrorKind> {
         loop {
             // Under the queue's lock: see `Outbox::is_empty`.
