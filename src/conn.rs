@@ -341,9 +341,7 @@ pub(crate) fn decode_as<M: Msg>(pkt: Packet, peer_error: bool) -> Result<M, Erro
             expected: M::NAME,
         }),
         // Not a message we know: the decode error names the code.
-        None => Err(ErrorKind::Decode(
-            Message::decode(code, pkt.payload()).expect_err("unknown code"),
-        )),
+        None => Err(ErrorKind::Decode(DecodeError::unknown_code(code))),
     }
 }
 

@@ -54,15 +54,21 @@ impl Request {
     /// The request message, decoded as an `M` (`UnexpectedMessage` if it
     /// is another one).
     pub fn msg_as<M: Msg>(&self) -> Result<M> {
-        M::from_message(self.msg.clone()).map_err(|got| {
+        // Checked before cloning: a mismatch clones nothing.
+        let unexpected = || {
+            let got = self.msg.name();
             self.conn.err(
                 "decode",
                 ErrorKind::UnexpectedMessage {
-                    got: got.name(),
+                    got,
                     expected: M::NAME,
                 },
             )
-        })
+        };
+        if self.msg.code() != M::CODE {
+            return Err(unexpected());
+        }
+        M::from_message(self.msg.clone()).map_err(|_| unexpected())
     }
 
     /// The id of the request's connection.

@@ -96,8 +96,8 @@ pub(crate) struct Shared {
     /// The stream, to shut it down on close without waiting for a sender
     /// blocked in `write` under the writer lock.
     stream: Mutex<Option<Arc<dyn LinkStream>>>,
-    keep_closed_ns: AtomicU64,
-    spin_ns: AtomicU64,
+    keep_closed: AtomicDuration,
+    spin: AtomicDuration,
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
@@ -137,8 +137,8 @@ impl NodeLink {
             writer: Mutex::new(writer::Writer::new(stream.clone())),
             outbox: outbox::Outbox::default(),
             stream: Mutex::new(Some(stream.clone())),
-            keep_closed_ns: AtomicU64::new(KEEP_CLOSED.as_nanos() as u64),
-            spin_ns: AtomicU64::new(wait::DEFAULT_SPIN.as_nanos() as u64),
+            keep_closed: AtomicDuration::new(KEEP_CLOSED),
+            spin: AtomicDuration::new(wait::DEFAULT_SPIN),
         });
         let reader = reader::spawn(shared.clone(), stream)
             .map_err(|e| Error::new(&shared.addrs, None, "newlink", ErrorKind::io(e)))?;
@@ -231,16 +231,14 @@ impl NodeLink {
     /// (`KEEP_CLOSED` by default; shorter in tests). Applies to
     /// connections closed from now on.
     pub fn set_keep_closed(&self, keep: Duration) {
-        let ns = keep.as_nanos().min(u64::MAX as u128) as u64;
-        self.shared.keep_closed_ns.store(ns, SeqCst);
+        self.shared.keep_closed.set(keep);
     }
 
     /// Sets how long waiters (the reader thread, `recv`, `accept`) poll
     /// before they sleep ([`DEFAULT_SPIN`](crate::DEFAULT_SPIN) unless set).
     /// Zero disables polling.
     pub fn set_spin(&self, spin: Duration) {
-        let ns = spin.as_nanos().min(u64::MAX as u128) as u64;
-        self.shared.spin_ns.store(ns, SeqCst);
+        self.shared.spin.set(spin);
     }
 
     /// For tests: the next connection id `new_conn` tries (our parity).
@@ -312,7 +310,7 @@ impl Shared {
     }
 
     pub(crate) fn spin(&self) -> Duration {
-        Duration::from_nanos(self.spin_ns.load(SeqCst))
+        self.spin.get()
     }
 
     fn new_conn_state(&self) -> Result<Arc<ConnState>, ErrorKind> {
@@ -397,8 +395,7 @@ impl Shared {
     /// both: this is on the per-request path of light mode).
     pub(crate) fn forget(&self, conn: &Arc<ConnState>, tombstone: bool, recycle: bool) {
         let up = self.is_up();
-        let keep =
-            (tombstone && up).then(|| Duration::from_nanos(self.keep_closed_ns.load(SeqCst)));
+        let keep = (tombstone && up).then(|| self.keep_closed.get());
         let mut table = self.table.lock();
         table.remove(conn, keep);
         if recycle && up {
@@ -452,5 +449,27 @@ impl Shared {
             drop(item);
         }
         let _ = self.accept_tx.send(Accepted::Wake);
+    }
+}
+
+/// A `Duration` settable while other threads read it (in nanoseconds,
+/// saturating at `u64::MAX`: 584 years).
+struct AtomicDuration(AtomicU64);
+
+impl AtomicDuration {
+    fn new(d: Duration) -> AtomicDuration {
+        AtomicDuration(AtomicU64::new(Self::nanos(d)))
+    }
+
+    fn get(&self) -> Duration {
+        Duration::from_nanos(self.0.load(SeqCst))
+    }
+
+    fn set(&self, d: Duration) {
+        self.0.store(Self::nanos(d), SeqCst);
+    }
+
+    fn nanos(d: Duration) -> u64 {
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
     }
 }

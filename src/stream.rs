@@ -180,3 +180,19 @@ pub(crate) fn write_all_vectored(
     }
     Ok(())
 }
+
+/// Writes as much of `buf` as the stream takes without blocking; returns
+/// how much that was.
+pub(crate) fn write_nonblocking(stream: &dyn LinkStream, buf: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match stream.try_write(&buf[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}

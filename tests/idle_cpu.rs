@@ -66,5 +66,6 @@ fn idle_links_cost_no_cpu() {
     client.close();
     server.close();
     srv.join().unwrap();
-    assert!(waiter.join().unwrap().is_err());
+    let e = waiter.join().unwrap().unwrap_err();
+    assert!(matches!(e.kind(), neonet::ErrorKind::LinkClosed), "{e}");
 }

@@ -6,8 +6,7 @@
 mod common;
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::{self, Scope, ScopedJoinHandle};
 
 use common::*;
@@ -122,55 +121,39 @@ kind_test!(close_recv_wakes_blocked_recv_send_still_works, |kind| {
 // ---- 3. link.close vs a blocked recv and a blocked send ----
 
 /// Spawns in `s` a receiver blocked in `a.recv_pkt()` and a sender that
-/// sends 4 MiB packets of `fill` bytes on `b` until a send fails, then
-/// waits until the sender stops making progress: blocked in write, the
-/// raw peer not reading. Returns the receiver and the sender (whose
+/// sends packets of `LARGE` bytes on `b` until a send fails, and returns
+/// once the sender is in `write` (`large_writes` says so), where it stays:
+/// the raw peer does not read. Returns the receiver and the sender (whose
 /// result is the error that ended its sends).
 fn spawn_blocked_recv_and_send<'scope, 'env>(
     s: &'scope Scope<'scope, 'env>,
     a: &'env Conn,
     b: &'env Conn,
-    fill: u8,
+    large_writes: &mpsc::Receiver<()>,
 ) -> (
     ScopedJoinHandle<'scope, neonet::Result<Packet>>,
     ScopedJoinHandle<'scope, neonet::Error>,
 ) {
-    let big = vec![fill; 4 << 20];
-    let sent = Arc::new(AtomicUsize::new(0));
     let r = s.spawn(move || a.recv_pkt());
-    let w = {
-        let sent = sent.clone();
-        s.spawn(move || loop {
+    let w = s.spawn(move || {
+        let big = vec![0xa5; LARGE];
+        loop {
             if let Err(e) = b.send_pkt(Packet::new(0, 0x20, &big)) {
                 return e;
             }
-            sent.fetch_add(1, Ordering::SeqCst);
-        })
-    };
-    // Wait until the sender stops making progress: blocked in write.
-    let mut last = usize::MAX;
-    loop {
-        thread::sleep(LET_BLOCK);
-        let n = sent.load(Ordering::SeqCst);
-        assert!(
-            n < 64,
-            "{n} packets of 4 MiB sent to a peer that does not read"
-        );
-        if n == last {
-            break;
         }
-        last = n;
-    }
+    });
+    large_writes.recv().expect("the sender writes");
     (r, w)
 }
 
 kind_test!(link_close_wakes_blocked_recv_and_send, |kind| {
     // The peer is a raw stream that never reads: sends end up blocked.
-    let (link, _peer) = link_with_raw_peer(kind, LinkRole::Client);
+    let (link, _peer, watch) = link_with_watched_peer(kind, LinkRole::Client);
     let a = link.new_conn().unwrap();
     let b = link.new_conn().unwrap();
     thread::scope(|s| {
-        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, 0x5a);
+        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, &watch.large_writes);
         link.close();
         let e = assert_kind(r.join().unwrap(), ErrorKind::LinkClosed);
         assert_eq!((e.op(), e.conn_id()), ("recv", Some(a.id())));
@@ -569,11 +552,11 @@ fn send_reports_its_own_io_error() {
 kind_test!(peer_gone_while_send_blocked, |kind| {
     // A sender blocked because the peer does not read, then the peer goes
     // away: the send reports the I/O error it hit, the link goes down.
-    let (link, peer) = link_with_raw_peer(kind, LinkRole::Client);
+    let (link, peer, watch) = link_with_watched_peer(kind, LinkRole::Client);
     let a = link.new_conn().unwrap();
     let b = link.new_conn().unwrap();
     thread::scope(|s| {
-        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, 0xa5);
+        let (r, w) = spawn_blocked_recv_and_send(s, &a, &b, &watch.large_writes);
         drop(peer);
         let e = w.join().unwrap();
         assert!(

@@ -2,18 +2,17 @@
 //! descriptors remain. A test binary of its own: it counts the process's
 //! threads and descriptors, which other tests running at once would change.
 
+mod common;
+
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::{fds, threads};
 use neonet::{dial_link, dial_link_unix, LinkListener, ListenerOptions, Packet};
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
 
 #[test]
 fn listener_and_links_leave_nothing_behind() {
-    let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+    let (threads0, fds0) = (threads(), fds());
     let path = std::env::temp_dir().join(format!("neonet-leaks-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     {
@@ -52,6 +51,6 @@ fn listener_and_links_leave_nothing_behind() {
         }
         drop(silent);
     }
-    assert_eq!(count("/proc/self/task"), threads, "threads left behind");
-    assert_eq!(count("/proc/self/fd"), fds, "descriptors left behind");
+    assert_eq!(threads(), threads0, "threads left behind");
+    assert_eq!(fds(), fds0, "descriptors left behind");
 }

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+use std::io;
 use std::thread;
 use std::time::Duration;
 
@@ -14,14 +15,7 @@ use neonet::{ErrorKind, LinkStats, NodeLink, Packet};
 /// A stress test's watchdog: generous, it only catches deadlocks.
 const STRESS_LIMIT: Duration = Duration::from_secs(60);
 
-/// Runs `check(client, server)` over a fresh pair of links of `kind`,
-/// under the stress test's watchdog.
-fn stress(kind: Kind, check: fn(NodeLink, NodeLink)) {
-    watchdog(STRESS_LIMIT, move || {
-        let (c, s) = pair(kind);
-        check(c, s);
-    });
-}
+kind_tests!([unix, tcp], STRESS_LIMIT; many_threads, many_threads_no_spin, open_close_cycles_keep_table_small);
 
 // ---- 9. no head-of-line blocking ----
 
@@ -167,7 +161,8 @@ kind_test!(
                 let receivers: Vec<_> = conns.iter().map(|c| s.spawn(|| c.recv_pkt())).collect();
                 server.close();
                 for r in receivers {
-                    assert!(r.join().unwrap().is_err(), "recv after the link went down");
+                    // The first recv on each conn reports the cause (§4).
+                    assert_io_kind(r.join().unwrap(), io::ErrorKind::UnexpectedEof);
                 }
             });
         }
@@ -235,7 +230,8 @@ fn answer(req: &[u8]) -> Vec<u8> {
     req.iter().rev().copied().collect()
 }
 
-fn many_threads(client: NodeLink, server: NodeLink) {
+fn many_threads(kind: Kind) {
+    let (client, server) = pair(kind);
     many_threads_rounds(client, server, ROUNDS);
 }
 
@@ -289,32 +285,13 @@ fn many_threads_rounds(client: NodeLink, server: NodeLink, rounds: u32) {
     assert_eq!(server.stats().live_conns, 0);
 }
 
-#[test]
-fn many_threads_unix() {
-    stress(Kind::Unix, many_threads);
-}
-
-#[test]
-fn many_threads_tcp() {
-    stress(Kind::Tcp, many_threads);
-}
-
 /// The same without any polling before sleeping: every hand-off goes
 /// through the blocking paths (a lost wake-up shows as a deadlock).
-fn many_threads_no_spin(client: NodeLink, server: NodeLink) {
+fn many_threads_no_spin(kind: Kind) {
+    let (client, server) = pair(kind);
     client.set_spin(Duration::ZERO);
     server.set_spin(Duration::ZERO);
     many_threads_rounds(client, server, 500);
-}
-
-#[test]
-fn many_threads_no_spin_unix() {
-    stress(Kind::Unix, many_threads_no_spin);
-}
-
-#[test]
-fn many_threads_no_spin_tcp() {
-    stress(Kind::Tcp, many_threads_no_spin);
 }
 
 // ---- 7. many open/close cycles leave the table small ----
@@ -345,7 +322,8 @@ fn open_close_cycles(client: &NodeLink, server: &NodeLink) -> LinkStats {
     max
 }
 
-fn check_cycles(client: NodeLink, server: NodeLink) {
+fn open_close_cycles_keep_table_small(kind: Kind) {
+    let (client, server) = pair(kind);
     let max = open_close_cycles(&client, &server);
     // With a 1 ms keep, only the connections closed in the last moments
     // have a tombstone: a few hundred at most at any pace, against
@@ -364,14 +342,4 @@ fn check_cycles(client: NodeLink, server: NodeLink) {
     );
     // The link still works.
     open_and_accept(&client, &server, 0x20, b"still alive");
-}
-
-#[test]
-fn open_close_cycles_keep_table_small_unix() {
-    stress(Kind::Unix, check_cycles);
-}
-
-#[test]
-fn open_close_cycles_keep_table_small_tcp() {
-    stress(Kind::Tcp, check_cycles);
 }

@@ -6,96 +6,19 @@
 #[macro_use]
 mod common;
 
-use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
 use common::*;
 use neonet::proto::{DecodeError, Message, Msg, Ping};
-use neonet::{LinkRole, LinkStream, NodeLink, Packet};
-
-/// A write at least this large is "the large packet" of these tests:
-/// larger than any socket buffer, so it blocks while the peer does not read.
-const LARGE: usize = 8 << 20;
-
-/// A `LinkStream` that reports, on a channel, each write of at least
-/// `LARGE` bytes just before making it: from then on the writer is held
-/// by a thread that stays blocked until the peer reads.
-#[derive(Debug)]
-struct SignalingStream<S> {
-    inner: S,
-    large_write: mpsc::SyncSender<()>,
-}
-
-impl<S: LinkStream> LinkStream for SignalingStream<S> {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.try_read(buf)
-    }
-
-    fn readable(&self) -> io::Result<bool> {
-        self.inner.readable()
-    }
-
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        if buf.len() >= LARGE {
-            let _ = self.large_write.try_send(());
-        }
-        self.inner.write(buf)
-    }
-
-    fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        if bufs.iter().map(|b| b.len()).sum::<usize>() >= LARGE {
-            let _ = self.large_write.try_send(());
-        }
-        self.inner.write_vectored(bufs)
-    }
-
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.try_write(buf)
-    }
-
-    fn shutdown(&self) -> io::Result<()> {
-        self.inner.shutdown()
-    }
-
-    fn local_addr(&self) -> String {
-        self.inner.local_addr()
-    }
-
-    fn peer_addr(&self) -> String {
-        self.inner.peer_addr()
-    }
-}
+use neonet::{LinkRole, NodeLink, Packet};
 
 /// A client link whose peer is a raw stream that reads only when told,
-/// and the receiver of the link's large-write signals.
+/// and the receiver of the link's large-write reports.
 fn link_with_silent_peer(kind: Kind) -> (NodeLink, Raw, mpsc::Receiver<()>) {
-    let (ours, peer) = raw_streams(kind);
-    peer.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let (tx, rx) = mpsc::sync_channel(16);
-    let link = match ours {
-        Raw::Unix(s) => NodeLink::new(
-            SignalingStream {
-                inner: s,
-                large_write: tx,
-            },
-            LinkRole::Client,
-        ),
-        Raw::Tcp(s) => NodeLink::new(
-            SignalingStream {
-                inner: s,
-                large_write: tx,
-            },
-            LinkRole::Client,
-        ),
-    }
-    .expect("NodeLink::new");
-    (link, peer, rx)
+    let (link, peer, watch) = link_with_watched_peer(kind, LinkRole::Client);
+    (link, peer, watch.large_writes)
 }
 
 /// Reads packets from the raw peer until `n` came; checks that each
@@ -174,6 +97,14 @@ kind_test!(a_peer_that_does_not_read_slows_senders_down, |kind| {
             }
             Ok::<_, neonet::Error>(())
         });
+        // 4 MB is past what the queue takes: the sender must be waiting
+        // for the writer, which stays stuck until the peer reads. (The
+        // delay only gives it time to finish wrongly.)
+        thread::sleep(LET_BLOCK);
+        assert!(
+            !small_sender.is_finished(),
+            "4 MB of small packets queued for a peer that does not read"
+        );
         read_in_order(&peer, 1 + SMALL, expected);
         big_sender.join().unwrap().unwrap();
         small_sender.join().unwrap().unwrap();

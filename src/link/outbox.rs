@@ -17,7 +17,6 @@
 //! as the next packet takes to come), yet the rate went from ~100k to
 //! ~120k requests/s, as no thread spins or sleeps on the lock any more.
 
-use std::io;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use parking_lot::Mutex;
@@ -136,23 +135,4 @@ impl Drop for Rollback<'_> {
     fn drop(&mut self) {
         self.queue.truncate(self.len);
     }
-}
-
-/// Writes as much of `buf` as the stream takes without blocking; returns
-/// how much that was.
-pub(super) fn write_nonblocking(
-    stream: &dyn crate::stream::LinkStream,
-    buf: &[u8],
-) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match stream.try_write(&buf[done..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
 }

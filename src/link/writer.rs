@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::outbox::{write_nonblocking, MAX_PACKETS};
+use super::outbox::MAX_PACKETS;
 use super::Shared;
 use crate::error::ErrorKind;
 use crate::packet::MAX_PACKET_SIZE;
 use crate::proto::BIG_FIELD;
-use crate::proto::{encode_packet, encode_packet_parts, packet_io_slices, packet_size, Msg};
-use crate::stream::{write_all, write_all_vectored, LinkStream};
+use crate::proto::{encode_packet_parts, packet_io_slices, packet_size, Msg};
+use crate::stream::{write_all, write_all_vectored, write_nonblocking, LinkStream};
 
 /// What the writer lock guards.
 pub(super) struct Writer {
@@ -70,13 +70,10 @@ impl Shared {
         if size > MAX_PACKET_SIZE as u64 {
             return Err(ErrorKind::PacketTooBig { size });
         }
-        self.send(size < QUEUE_BELOW as u64, |buf, copy| {
-            if copy {
-                encode_packet(buf, id, msg);
-                Vec::new()
-            } else {
-                encode_packet_parts(buf, id, msg)
-            }
+        // A packet queued (below `QUEUE_BELOW` = `BIG_FIELD`) has no field
+        // large enough to be borrowed: the encoder copies all of it.
+        self.send(size < QUEUE_BELOW as u64, |buf, _| {
+            encode_packet_parts(buf, id, msg)
         })
     }
 
@@ -147,13 +144,17 @@ impl Shared {
         if self.outbox.pending() {
             self.outbox.take(queued);
         }
-        let res = if queued.is_empty() && segs.is_empty() {
-            write_all(stream, buf)
-        } else {
-            let mut slices = Vec::with_capacity(2 * segs.len() + 2);
-            slices.push(IoSlice::new(queued));
-            slices.extend(packet_io_slices(buf, &segs));
-            write_all_vectored(stream, &mut slices)
+        let res = match (queued.is_empty(), segs.is_empty()) {
+            (true, true) => write_all(stream, buf),
+            (true, false) => write_all_vectored(stream, &mut packet_io_slices(buf, &segs)),
+            (false, true) => {
+                write_all_vectored(stream, &mut [IoSlice::new(queued), IoSlice::new(buf)])
+            }
+            (false, false) => {
+                let mut slices = vec![IoSlice::new(queued)];
+                slices.extend(packet_io_slices(buf, &segs));
+                write_all_vectored(stream, &mut slices)
+            }
         };
         release(buf);
         release(queued);

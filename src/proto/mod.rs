@@ -196,9 +196,11 @@ pub fn encode_packet_parts<'a, M: Msg>(
 /// # Panics
 /// If it does not.
 fn checked_payload_len<M: Msg>(msg: &M) -> usize {
+    // Once here, not again for the check: `encoded_len` walks the
+    // message's variable fields.
     let len = msg.encoded_len();
     assert!(
-        packet_size(msg) <= crate::packet::MAX_PACKET_SIZE as u64,
+        (crate::packet::HEADER_SIZE + len) as u64 <= crate::packet::MAX_PACKET_SIZE as u64,
         "{} of {len} bytes exceeds MAX_PACKET_SIZE",
         M::NAME
     );

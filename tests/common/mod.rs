@@ -1,13 +1,13 @@
 //! Helpers shared by the integration tests: pairs of links over a
-//! socketpair and over TCP loopback, a counting stream wrapper, and a
+//! socketpair and over TCP loopback, a watching stream wrapper, and a
 //! hand-written raw peer that speaks the wire format (DESIGN §1) directly.
 //!
 //! Every test binary uses only some of these helpers.
 #![allow(dead_code)]
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -120,14 +120,6 @@ pub const fn link_stats(live_conns: usize, tombstones: usize) -> LinkStats {
     }
 }
 
-/// Runs `f(client, server)` over a socketpair, then over TCP loopback.
-pub fn both(f: impl Fn(NodeLink, NodeLink)) {
-    let (c, s) = unix_pair();
-    f(c, s);
-    let (c, s) = tcp_pair();
-    f(c, s);
-}
-
 /// How long a test body may run before the watchdog declares it hung.
 pub const TEST_LIMIT: Duration = Duration::from_secs(30);
 
@@ -193,12 +185,12 @@ pub enum Raw {
 }
 
 impl Raw {
-    /// Shuts down both directions.
-    pub fn shutdown(&self) {
-        let _ = match self {
-            Raw::Unix(s) => s.shutdown(Shutdown::Both),
-            Raw::Tcp(s) => s.shutdown(Shutdown::Both),
-        };
+    /// The socket, as the crate's `LinkStream` for its type.
+    fn socket(&self) -> &dyn LinkStream {
+        match self {
+            Raw::Unix(s) => s,
+            Raw::Tcp(s) => s,
+        }
     }
 
     /// Bounds blocking reads (so a broken link fails a test instead of
@@ -252,26 +244,46 @@ pub fn raw_streams(kind: Kind) -> (Raw, Raw) {
 
 /// A link over `raw` with the given role.
 pub fn link_over(raw: Raw, role: LinkRole) -> NodeLink {
-    match raw {
-        Raw::Unix(s) => NodeLink::new(s, role),
-        Raw::Tcp(s) => NodeLink::new(s, role),
-    }
-    .expect("NodeLink::new")
+    NodeLink::new(raw, role).expect("NodeLink::new")
 }
 
-/// A link over `raw` wrapped in a [`CountingStream`], and its read counter.
-pub fn counting_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Arc<AtomicUsize>) {
-    match raw {
-        Raw::Unix(s) => {
-            let s = CountingStream::new(s);
-            let reads = s.reads();
-            (NodeLink::new(s, role).expect("NodeLink::new"), reads)
-        }
-        Raw::Tcp(s) => {
-            let s = CountingStream::new(s);
-            let reads = s.reads();
-            (NodeLink::new(s, role).expect("NodeLink::new"), reads)
-        }
+/// The raw stream as the crate's own `LinkStream` for its socket type, so
+/// that a link over a [`Raw`] runs exactly the production code path.
+impl LinkStream for Raw {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket().read(buf)
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket().try_read(buf)
+    }
+
+    fn readable(&self) -> io::Result<bool> {
+        self.socket().readable()
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.socket().write(buf)
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.socket().write_vectored(bufs)
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.socket().try_write(buf)
+    }
+
+    fn shutdown(&self) -> io::Result<()> {
+        self.socket().shutdown()
+    }
+
+    fn local_addr(&self) -> String {
+        self.socket().local_addr()
+    }
+
+    fn peer_addr(&self) -> String {
+        self.socket().peer_addr()
     }
 }
 
@@ -279,6 +291,13 @@ pub fn counting_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Arc<AtomicUsiz
 /// The raw peer's reads time out after 30 s so that a broken link fails the
 /// test rather than hanging it.
 pub fn link_with_raw_peer(kind: Kind, role: LinkRole) -> (NodeLink, Raw) {
+    let (link, peer, _) = link_with_watched_peer(kind, role);
+    (link, peer)
+}
+
+/// Like [`link_with_raw_peer`], the link's stream wrapped in a
+/// [`WatchedStream`]: (link, peer, what the wrapper reports).
+pub fn link_with_watched_peer(kind: Kind, role: LinkRole) -> (NodeLink, Raw, Watch) {
     let (a, b) = raw_streams(kind);
     // The link takes the role matching its side of the connection.
     let (ours, peer) = match role {
@@ -286,28 +305,56 @@ pub fn link_with_raw_peer(kind: Kind, role: LinkRole) -> (NodeLink, Raw) {
         LinkRole::Server => (b, a),
     };
     peer.set_read_timeout(Some(Duration::from_secs(30)));
-    (link_over(ours, role), peer)
+    let (link, watch) = watched_link_over(ours, role);
+    (link, peer, watch)
 }
 
-/// A `LinkStream` that forwards everything to `S` and counts the calls of
-/// `read`/`try_read` that returned data.
-pub struct CountingStream<S> {
+/// A link over `raw` wrapped in a [`WatchedStream`], and its reports.
+pub fn watched_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Watch) {
+    let (stream, watch) = WatchedStream::new(raw);
+    (NodeLink::new(stream, role).expect("NodeLink::new"), watch)
+}
+
+/// A write of at least this many bytes blocks while the peer does not
+/// read: it is larger than the socket buffers can take without the peer
+/// reading (a few MiB over TCP loopback, less over a socketpair).
+pub const LARGE: usize = 16 << 20;
+
+/// What a [`WatchedStream`] reports.
+#[derive(Debug)]
+pub struct Watch {
+    /// Calls of `read`/`try_read` that returned data.
+    pub reads: Arc<AtomicUsize>,
+    /// One message per write of at least [`LARGE`] bytes, sent just before
+    /// the write: from then on the writer is in `write` (and stays there
+    /// while the peer does not read).
+    pub large_writes: mpsc::Receiver<()>,
+}
+
+/// A `LinkStream` that forwards everything to `S`, counting the reads that
+/// returned data and reporting the large writes (see [`Watch`]).
+#[derive(Debug)]
+pub struct WatchedStream<S> {
     inner: S,
     reads: Arc<AtomicUsize>,
+    large_writes: mpsc::SyncSender<()>,
 }
 
-impl<S> CountingStream<S> {
-    /// Wraps `inner`, counting from 0.
-    pub fn new(inner: S) -> CountingStream<S> {
-        CountingStream {
+impl<S> WatchedStream<S> {
+    /// Wraps `inner`; returns the wrapper and its reports.
+    pub fn new(inner: S) -> (WatchedStream<S>, Watch) {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::sync_channel(16);
+        let stream = WatchedStream {
             inner,
-            reads: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    /// The counter of data-returning reads.
-    pub fn reads(&self) -> Arc<AtomicUsize> {
-        self.reads.clone()
+            reads: reads.clone(),
+            large_writes: tx,
+        };
+        let watch = Watch {
+            reads,
+            large_writes: rx,
+        };
+        (stream, watch)
     }
 
     fn count(&self, res: io::Result<usize>) -> io::Result<usize> {
@@ -316,18 +363,16 @@ impl<S> CountingStream<S> {
         }
         res
     }
-}
 
-impl<S: fmt::Debug> fmt::Debug for CountingStream<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CountingStream")
-            .field("inner", &self.inner)
-            .field("reads", &self.reads.load(Ordering::SeqCst))
-            .finish()
+    fn report(&self, len: usize) {
+        if len >= LARGE {
+            // Nobody listening, or full: the report is not needed.
+            let _ = self.large_writes.try_send(());
+        }
     }
 }
 
-impl<S: LinkStream> LinkStream for CountingStream<S> {
+impl<S: LinkStream> LinkStream for WatchedStream<S> {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.count(self.inner.read(buf))
     }
@@ -336,8 +381,18 @@ impl<S: LinkStream> LinkStream for CountingStream<S> {
         self.count(self.inner.try_read(buf))
     }
 
+    fn readable(&self) -> io::Result<bool> {
+        self.inner.readable()
+    }
+
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.report(buf.len());
         self.inner.write(buf)
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.report(bufs.iter().map(|b| b.len()).sum());
+        self.inner.write_vectored(bufs)
     }
 
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
@@ -357,14 +412,15 @@ impl<S: LinkStream> LinkStream for CountingStream<S> {
     }
 }
 
-/// The wire bytes of a packet with these header fields and payload.
+/// The wire bytes of a packet with these header fields and payload, laid
+/// out here by hand after DESIGN §1 (not with the crate's encoder, so that
+/// tests comparing with it check the crate).
 pub fn raw_packet(conn_id: u32, msg_code: u16, payload: &[u8]) -> Vec<u8> {
-    let hdr = Header {
-        conn_id,
-        msg_code,
-        msg_len: payload.len() as u32,
-    };
-    let mut b = hdr.encode().to_vec();
+    let msg_len = u32::try_from(payload.len()).expect("payload fits in msg_len");
+    let mut b = Vec::with_capacity(HEADER_SIZE + payload.len());
+    b.extend_from_slice(&conn_id.to_be_bytes());
+    b.extend_from_slice(&msg_code.to_be_bytes());
+    b.extend_from_slice(&msg_len.to_be_bytes());
     b.extend_from_slice(payload);
     b
 }
@@ -583,4 +639,52 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
         out.extend_from_slice(&v.to_le_bytes()[..take]);
     }
     out
+}
+
+// ---- counting what a process holds (for the leak tests) ----
+
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .count()
+}
+
+/// `PF_EXITING` in a task's flags (field 9 of /proc/.../stat): the task is
+/// in the kernel's `do_exit`, its user code is over.
+const PF_EXITING: u64 = 0x4;
+
+/// Threads of this process that are not exiting.
+///
+/// `pthread_join` (so `JoinHandle::join`, so `close()`) returns as soon as
+/// the kernel clears the thread's tid in `do_exit` (CLONE_CHILD_CLEARTID),
+/// which comes before the task leaves /proc/self/task: for a few
+/// microseconds after a join, the joined thread may still be listed, with
+/// PF_EXITING set. Such a thread is gone as far as anything in user space
+/// can tell; every other task is counted, with no waiting or retrying.
+pub fn threads() -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = entry.expect("task entry").path().join("stat");
+        // A task that vanished meanwhile is gone.
+        let Ok(stat) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces): state is
+        // the first, flags the seventh.
+        let rest = &stat[stat.rfind(')').expect("stat format") + 1..];
+        let flags: u64 = rest
+            .split_whitespace()
+            .nth(6)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| panic!("{}: bad stat {stat:?}", path.display()));
+        if flags & PF_EXITING == 0 {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Open descriptors of this process.
+pub fn fds() -> usize {
+    count("/proc/self/fd")
 }
