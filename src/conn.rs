@@ -1,67 +1,87 @@
 //! A connection: one of the many independent exchanges multiplexed over a
-//! link (DESIGN §3).
+//! link (ARCHITECTURE.md, "Connections").
+//!
+//! # Receive queues close themselves
+//!
+//! Each connection's receive queue is a crossbeam channel whose only
+//! `Sender` belongs to the link's connection table (the reader thread
+//! borrows a clone per packet). Closing the connection, closing receiving,
+//! an overflow, or the link going down drops that `Sender`: every receiver
+//! blocked on the queue wakes with "disconnected" and reads the reason
+//! from the connection's flags and the link's state, which were set
+//! before. There is no wake-up token to send, count or put back, and a
+//! deadline is the channel's own `recv_deadline`.
+//!
+//! Connection objects (with their channel) are reused for later
+//! connections, as light mode opens one per request: only an object whose
+//! channel is still connected can be, which is why dropping a `Conn` (no
+//! other thread can be receiving on it then) keeps the `Sender`, and only
+//! an explicit `close`/`close_recv` (others may be blocked) drops it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::link::limits::cost;
 use crate::link::Shared;
 use crate::packet::{Packet, HEADER_SIZE};
 use crate::proto::{self, message_name, DecodeError, Message, Msg, BIG_FIELD};
-use crate::wait;
-
-/// What a connection's receive queue carries.
-pub(crate) enum Item {
-    /// A packet from the peer.
-    Pkt(Packet),
-    /// Wakes a blocked receiver after close or link down. A receiver that
-    /// takes it puts it back, so that every blocked receiver wakes. Sent
-    /// only while a receiver waits (see `ConnState::waiters`).
-    Wake,
-}
+use crate::wait::{self, AtomicTimeout, WaitError};
 
 const CLOSED: u8 = 1;
 const RECV_CLOSED: u8 = 2;
 /// The first `recv` after the link went down reported the cause.
 const DOWN_REPORTED: u8 = 4;
+/// The queue went over its limit and was dropped (implies `RECV_CLOSED`).
+const OVERFLOW: u8 = 8;
+/// The first `recv` after the overflow reported it.
+const OVERFLOW_REPORTED: u8 = 16;
 
 /// The state of a connection shared by its `Conn` handle, the link's table
-/// and the reader thread. Reused for later connections (DESIGN §8): every
-/// field can be reset.
+/// and the reader thread. Reused for later connections: every field can be
+/// reset.
 pub(crate) struct ConnState {
     id: AtomicU32,
     flags: AtomicU8,
-    /// How many receivers wait in the queue (polling or blocked). A waker
-    /// pushes `Item::Wake` only if some do: in light mode, three of them
-    /// per round trip were pushed for nobody and drained on reuse.
-    waiters: AtomicUsize,
-    tx: Sender<Item>,
-    rx: Receiver<Item>,
+    /// Bytes queued and not yet received, as counted by `limits::cost`:
+    /// added by the reader thread before it queues a packet, taken off by
+    /// whoever takes it out.
+    queued: AtomicUsize,
+    /// Bound on each receive.
+    recv_timeout: AtomicTimeout,
+    rx: Receiver<Packet>,
 }
 
 impl ConnState {
-    pub(crate) fn new(id: u32) -> ConnState {
+    /// A new connection object and the `Sender` of its queue (kept by the
+    /// link's table).
+    pub(crate) fn new(id: u32, recv_timeout: Option<Duration>) -> (Arc<ConnState>, Sender<Packet>) {
         // Unbounded: the reader thread must never block on a slow receiver
-        // (no head-of-line blocking between connections).
+        // (no head-of-line blocking between connections); the limits bound
+        // it instead (`link::limits`).
         let (tx, rx) = crossbeam_channel::unbounded();
-        ConnState {
+        let state = ConnState {
             id: AtomicU32::new(id),
             flags: AtomicU8::new(0),
-            waiters: AtomicUsize::new(0),
-            tx,
+            queued: AtomicUsize::new(0),
+            recv_timeout: AtomicTimeout::new(recv_timeout),
             rx,
-        }
+        };
+        (Arc::new(state), tx)
     }
 
     /// Prepares a recycled connection for `id`. Called with the only
-    /// reference to it, under the table lock.
-    pub(crate) fn reset(&self, id: u32) {
-        while self.rx.try_recv().is_ok() {}
+    /// reference to it, under the table lock; its queue was emptied when it
+    /// was closed.
+    pub(crate) fn reset(&self, id: u32, recv_timeout: Option<Duration>) {
+        debug_assert!(self.rx.is_empty());
         self.id.store(id, SeqCst);
         self.flags.store(0, SeqCst);
+        self.recv_timeout.set(recv_timeout);
     }
 
     pub(crate) fn id(&self) -> u32 {
@@ -81,31 +101,44 @@ impl ConnState {
         self.flags.fetch_or(flag, SeqCst) & flag == 0
     }
 
-    /// Queues a packet for the receivers. Unbounded, so it never blocks.
-    pub(crate) fn push(&self, pkt: Packet) {
-        // The channel cannot be disconnected: we hold both ends.
-        let _ = self.tx.send(Item::Pkt(pkt));
+    /// Bytes queued and not yet received.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(SeqCst)
     }
 
-    /// Wakes the receivers waiting in the queue, if any. Sound without a
-    /// lock because both sides use `SeqCst`: the waker changed the flags or
-    /// the link's state before looking at `waiters`, a waiter counted
-    /// itself before looking at them (see `Conn::wait_item`), so at least
-    /// one of the two sees the other.
-    pub(crate) fn wake(&self) {
-        if self.waiters.load(SeqCst) > 0 {
-            let _ = self.tx.send(Item::Wake);
+    /// Counts a packet of `cost` the reader is about to queue, unless that
+    /// would take the queue over `limit`; an empty queue always takes one.
+    /// Only the reader thread adds, so the check cannot race with another.
+    pub(crate) fn admit(&self, cost: usize, limit: usize) -> bool {
+        let queued = self.queued.load(SeqCst);
+        if queued != 0 && queued.saturating_add(cost) > limit {
+            return false;
         }
+        self.queued.fetch_add(cost, SeqCst);
+        true
     }
 
-    /// Empties the queue; returns how many packets it held. Wakes any
-    /// blocked receiver again, as the queue may have held its wake-up.
-    pub(crate) fn drain(&self) -> usize {
+    /// Marks the connection overflowed (receiving closed); true if this
+    /// call did it.
+    pub(crate) fn set_overflow(&self) -> bool {
+        let old = self.flags.fetch_or(OVERFLOW | RECV_CLOSED, SeqCst);
+        old & (OVERFLOW | RECV_CLOSED | CLOSED) == 0
+    }
+
+    /// Takes a packet's count off this queue and the link's.
+    fn uncount(&self, pkt: &Packet, link: &Shared) {
+        let c = cost(pkt);
+        self.queued.fetch_sub(c, SeqCst);
+        link.unqueued(c);
+    }
+
+    /// Empties the queue; returns how many packets it held.
+    pub(crate) fn drain(&self, link: &Shared) -> usize {
         let mut n = 0;
-        while let Ok(item) = self.rx.try_recv() {
-            n += matches!(item, Item::Pkt(_)) as usize;
+        while let Ok(pkt) = self.rx.try_recv() {
+            self.uncount(&pkt, link);
+            n += 1;
         }
-        self.wake();
         n
     }
 
@@ -123,7 +156,7 @@ pub struct Conn {
     state: Arc<ConnState>,
     link: Arc<Shared>,
     /// Closing leaves a tombstone if the peer opened the connection; light
-    /// mode forgets the id instead (DESIGN §8).
+    /// mode forgets the id instead.
     tombstone: bool,
 }
 
@@ -141,9 +174,24 @@ impl Conn {
         self.tombstone = false;
     }
 
-    /// The connection id (DESIGN §2).
+    /// The connection id (see the crate docs, "Connection ids").
     pub fn id(&self) -> u32 {
         self.state.id()
+    }
+
+    /// Bounds each later receive on this connection (`recv_pkt`, `recv`,
+    /// `expect`, `ask`): one that waits longer fails with
+    /// `ErrorKind::Timeout`, and the connection stays usable (a packet
+    /// that comes later goes to the next receive). `None`: no bound. New
+    /// connections start with the link's default
+    /// ([`NodeLink::set_recv_timeout`](crate::NodeLink::set_recv_timeout)).
+    pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
+        self.state.recv_timeout.set(timeout);
+    }
+
+    /// The bound on each receive (see [`Conn::set_recv_timeout`]).
+    pub fn recv_timeout(&self) -> Option<Duration> {
+        self.state.recv_timeout.get()
     }
 
     /// Sends a packet on this connection; its conn id is set to ours.
@@ -153,7 +201,8 @@ impl Conn {
     /// is queued for that thread to write right after (in order: what one
     /// thread sends on a connection arrives in the order it was sent).
     /// An error of that later write takes the link down, which every
-    /// later operation reports.
+    /// later operation reports; a `close` of the link writes what is
+    /// queued before it shuts the stream.
     pub fn send_pkt(&self, mut pkt: Packet) -> Result<()> {
         self.check_open()?;
         pkt.set_conn_id(self.id());
@@ -201,65 +250,75 @@ impl Conn {
         decode_as::<Resp>(pkt, true).map_err(|k| self.err("decode", k))
     }
 
-    /// Receives the next packet, blocking until one arrives or the
-    /// connection or link is closed.
+    /// Receives the next packet, blocking until one arrives, the
+    /// connection or link is closed, or the receive timeout passes.
     pub fn recv_pkt(&self) -> Result<Packet> {
+        let deadline = wait::deadline(self.state.recv_timeout.get());
+        self.recv_pkt_until(deadline)
+    }
+
+    /// Receives the next packet, waiting until `deadline` at most.
+    pub(crate) fn recv_pkt_until(&self, deadline: Option<Instant>) -> Result<Packet> {
         loop {
             if self.state.is_recv_closed() {
-                return Err(self.err("recv", ErrorKind::ClosedConn));
+                return Err(self.recv_err());
             }
-            let item = match self.state.rx.try_recv() {
-                Ok(item) => item,
-                Err(_) if !self.link.is_up() => return Err(self.recv_err()),
-                Err(_) => self.wait_item()?,
+            let got = match self.state.rx.try_recv() {
+                Ok(pkt) => Ok(pkt),
+                Err(TryRecvError::Disconnected) => Err(WaitError::Closed),
+                Err(TryRecvError::Empty) => wait::recv(&self.state.rx, self.link.spin(), deadline),
             };
-            match item {
-                Item::Pkt(pkt) if self.state.is_recv_closed() => {
-                    // It was queued when receiving was closed.
-                    self.link.reply_closed(self.id());
-                    drop(pkt);
-                }
-                Item::Pkt(pkt) => return Ok(pkt),
-                Item::Wake => {
-                    self.state.wake();
-                    if self.state.is_recv_closed() || !self.link.is_up() {
-                        return Err(self.recv_err());
-                    }
-                    // A stale wake-up (spurious): wait again.
-                }
+            let pkt = match got {
+                Ok(pkt) => pkt,
+                Err(WaitError::Timeout) => return Err(self.err("recv", ErrorKind::Timeout)),
+                Err(WaitError::Closed) => return Err(self.recv_err()),
+            };
+            self.state.uncount(&pkt, &self.link);
+            if !self.state.is_recv_closed() {
+                return Ok(pkt);
             }
+            // It was queued when receiving was closed: the closer drained
+            // the queue, and we took this one before it could.
+            self.link.reply_closed(self.id());
         }
     }
 
-    /// Waits for the next item of the queue, counted as a waiter so that
-    /// a close or the link going down wakes us (see `ConnState::wake`).
-    fn wait_item(&self) -> Result<Item> {
-        self.state.waiters.fetch_add(1, SeqCst);
-        // Closed or down before we were counted: nobody will wake us.
-        let item = if self.state.is_recv_closed() || !self.link.is_up() {
-            None
-        } else {
-            wait::recv(&self.state.rx, self.link.spin()).ok()
-        };
-        self.state.waiters.fetch_sub(1, SeqCst);
-        match item {
-            Some(item) => Ok(item),
-            None if self.state.is_recv_closed() || !self.link.is_up() => Err(self.recv_err()),
-            None => unreachable!("conn holds both ends of its queue"),
-        }
-    }
-
+    /// Why receiving failed: the connection's state first (closed,
+    /// overflowed), then the link's (DESIGN's precedence rules, see
+    /// `ErrorKind`).
     fn recv_err(&self) -> Error {
-        if self.state.is_recv_closed() {
-            return self.err("recv", ErrorKind::ClosedConn);
-        }
-        self.err("recv", self.link.down_kind_for_recv(&self.state))
+        let flags = self.state.flags.load(SeqCst);
+        let kind = if flags & CLOSED != 0 {
+            ErrorKind::ClosedConn
+        } else if flags & OVERFLOW != 0 {
+            if self.state.set(OVERFLOW_REPORTED) {
+                ErrorKind::Overflow
+            } else {
+                ErrorKind::ClosedConn
+            }
+        } else if flags & RECV_CLOSED != 0 {
+            ErrorKind::ClosedConn
+        } else {
+            self.link.down_kind_for_recv(&self.state)
+        };
+        self.err("recv", kind)
     }
 
     /// Stops receiving: blocked `recv`s wake with `ClosedConn`; packets
     /// already queued and later ones are answered "connection closed".
     /// Sending still works. Idempotent.
     pub fn close_recv(&self) {
+        if self.state.set(RECV_CLOSED) {
+            // Wakes the blocked receivers: see the module docs.
+            self.link.disconnect(&self.state);
+            self.discard_queue();
+        }
+    }
+
+    /// `close_recv` by the only user of the connection (light mode's
+    /// `recv1`): nobody else can be waiting, so the queue stays connected
+    /// and the object can be reused.
+    pub(crate) fn close_recv_owned(&self) {
         if self.state.set(RECV_CLOSED) {
             self.discard_queue();
         }
@@ -271,28 +330,23 @@ impl Conn {
         self.close_and(false);
     }
 
-    /// Closes the connection; with `recycle` (on drop), also hands its
-    /// object to the link for reuse, under the same table lock.
-    fn close_and(&self, recycle: bool) {
+    /// Closes the connection. `dropping` (from `Drop`: no other thread can
+    /// use it) keeps the object for reuse if its queue is still connected.
+    fn close_and(&self, dropping: bool) {
         if !self.state.set(CLOSED) {
-            if recycle {
-                self.link.recycle(self.state.clone());
-            }
             return;
         }
-        self.link.forget(&self.state, self.tombstone, recycle);
-        if !self.state.set(RECV_CLOSED) {
-            // close_recv already answered what was queued; just wake.
-            self.state.wake();
-            return;
+        let recv_was_open = self.state.set(RECV_CLOSED);
+        self.link.forget(&self.state, self.tombstone, dropping);
+        if recv_was_open {
+            self.discard_queue();
         }
-        self.discard_queue();
     }
 
-    /// Drops what is queued (answering "connection closed" once, if
-    /// anything was) and wakes blocked receivers.
+    /// Drops what is queued, answering "connection closed" once if
+    /// anything was.
     fn discard_queue(&self) {
-        if self.state.drain() > 0 {
+        if self.state.drain(&self.link) > 0 {
             self.link.reply_closed(self.id());
         }
     }
@@ -305,8 +359,6 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // Not reused before this handle's reference is gone: the table
-        // reuses only objects nobody else holds.
         self.close_and(true);
     }
 }

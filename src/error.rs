@@ -112,6 +112,15 @@ pub enum ErrorKind {
         /// The peer's error text.
         message: String,
     },
+    /// A time limit expired: a receive or accept timeout (the link and
+    /// connection stay usable), or the write timeout or keepalive (the link
+    /// went down).
+    #[error("timed out")]
+    Timeout,
+    /// This connection's receive queue went over its limit and was
+    /// dropped (see `Limits`); later receives report `ClosedConn`.
+    #[error("receive queue overflow: packets dropped")]
+    Overflow,
     /// A listener was closed while an operation waited on it.
     #[error("listener is closed")]
     ListenerClosed,

@@ -40,7 +40,10 @@ pub use handshake::{
     PROTOCOL_VERSION,
 };
 pub use light::Request;
-pub use link::{LinkRole, LinkStats, NodeLink, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED};
+pub use link::limits::{Limits, PACKET_OVERHEAD};
+pub use link::{
+    LinkRole, LinkStats, NodeLink, CLOSE_FLUSH_LIMIT, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED,
+};
 pub use listener::{
     LinkListener, ListenerOptions, ListenerStats, DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_PENDING,

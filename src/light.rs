@@ -4,11 +4,13 @@
 //! takes no lock beyond the link's table and writer mutexes.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use crate::conn::{decode_message, Conn};
 use crate::error::{ErrorKind, Result};
 use crate::link::NodeLink;
-use crate::proto::{Message, Msg};
+use crate::proto::{self, DecodeError, ErrorCode, Message, Msg};
+use crate::wait;
 
 impl NodeLink {
     /// Sends `msg` on a new connection and forgets the connection.
@@ -18,7 +20,10 @@ impl NodeLink {
     }
 
     /// Sends `req` on a new connection, waits for its one answer and
-    /// forgets the connection. An `Error` answer is `ErrorKind::Peer`.
+    /// forgets the connection. An `Error` answer is `ErrorKind::Peer`. The
+    /// wait is bounded by the link's receive timeout
+    /// ([`set_recv_timeout`](Self::set_recv_timeout)): past it, `Timeout`,
+    /// and an answer that comes later is answered "connection closed".
     pub fn ask1<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
         let conn = self.new_conn()?;
         conn.ask(req)
@@ -27,13 +32,55 @@ impl NodeLink {
     /// Accepts a connection the peer opened and takes its first message.
     /// Receiving on it is closed at once: further packets the peer sends on
     /// it are answered "connection closed".
+    ///
+    /// A request that cannot be decoded (unknown code, malformed payload)
+    /// is answered `Error(PROTOCOL_ERROR, what was wrong)`, counted in the
+    /// stats (`bad_requests`), and skipped: one bad request never ends a
+    /// server loop.
     pub fn recv1(&self) -> Result<Request> {
-        let mut conn = self.accept()?;
-        let pkt = conn.recv_pkt()?;
-        conn.close_recv();
-        let msg = decode_message(pkt).map_err(|e| conn.err("decode", ErrorKind::Decode(e)))?;
-        conn.forget_on_close();
-        Ok(Request { conn, msg })
+        self.recv1_until(None)
+    }
+
+    /// Like [`recv1`](Self::recv1), giving up with `ErrorKind::Timeout`
+    /// after `timeout` (the link stays usable), so that a server loop can
+    /// wake up periodically.
+    pub fn recv1_timeout(&self, timeout: Duration) -> Result<Request> {
+        self.recv1_until(wait::deadline(Some(timeout)))
+    }
+
+    fn recv1_until(&self, deadline: Option<Instant>) -> Result<Request> {
+        loop {
+            let mut conn = self.accept_until(deadline)?;
+            // A light connection never leaves a tombstone, whatever happens.
+            conn.forget_on_close();
+            let pkt = match conn.recv_pkt_until(deadline) {
+                Ok(pkt) => pkt,
+                // This connection alone failed (it overflowed): next.
+                Err(_) if self.shared().is_up() => continue,
+                Err(e) => return Err(e),
+            };
+            conn.close_recv_owned();
+            match decode_message(pkt) {
+                Ok(msg) => return Ok(Request { conn, msg }),
+                Err(e) => self.refuse_bad_request(&conn, &e),
+            }
+        }
+    }
+
+    /// Answers a request `recv1` could not decode.
+    fn refuse_bad_request(&self, conn: &Conn, e: &DecodeError) {
+        self.shared().count_bad_request();
+        log::debug!(
+            "neonet {}: conn {}: bad request: {e}",
+            self.addrs(),
+            conn.id()
+        );
+        let answer = proto::Error {
+            code: ErrorCode::PROTOCOL_ERROR,
+            message: e.to_string(),
+        };
+        // The link may be going down: recv1's next accept reports it.
+        let _ = conn.send(&answer);
     }
 }
 
@@ -69,6 +116,12 @@ impl Request {
             return Err(unexpected());
         }
         M::from_message(self.msg.clone()).map_err(|_| unexpected())
+    }
+
+    /// The request message, taken out of the request (the connection is
+    /// forgotten: there is nothing to reply on any more).
+    pub fn into_msg(self) -> Message {
+        self.msg
     }
 
     /// The id of the request's connection.

@@ -1,25 +1,29 @@
 //! NodeLink: one end of a link between two nodes, multiplexing many
-//! connections over one stream (DESIGN §2–§5).
+//! connections over one stream (ARCHITECTURE.md, "Links").
 
+mod keepalive;
+pub(crate) mod limits;
 mod outbox;
 mod reader;
 pub(crate) mod table;
 mod writer;
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Result};
 use crate::stream::LinkStream;
-use crate::wait;
+use crate::wait::{self, AtomicTimeout, WaitError};
+use limits::{Counters, LimitCells, Limits};
 use table::{ConnTable, NoFreeId};
 
 pub use outbox::{REPLY_CLOSED, REPLY_REFUSED};
@@ -51,13 +55,39 @@ impl LinkRole {
     }
 }
 
-/// Counts of a link's connection table (see [`NodeLink::stats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Counts of a link (see [`NodeLink::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkStats {
     /// Connections in use.
     pub live_conns: usize,
     /// Ids of closed connections kept for `KEEP_CLOSED`.
     pub tombstones: usize,
+    /// Bytes queued on all connections and not yet received (payloads
+    /// plus [`PACKET_OVERHEAD`](crate::PACKET_OVERHEAD) each).
+    pub queued_bytes: usize,
+    /// Connections that overflowed (see [`Limits`]).
+    pub overflows: u64,
+    /// Connections the peer opened that were refused because a limit was
+    /// reached (not those refused after `close_accept`).
+    pub refused: u64,
+    /// Replies of the link itself dropped because too many waited.
+    pub dropped_replies: u64,
+    /// Requests `recv1` could not decode (answered `PROTOCOL_ERROR`).
+    pub bad_requests: u64,
+    /// Keepalive pings sent.
+    pub pings: u64,
+}
+
+impl LinkStats {
+    /// Stats with these connection counts and every counter zero.
+    pub fn with_conns(live_conns: usize, tombstones: usize) -> LinkStats {
+        LinkStats {
+            live_conns,
+            tombstones,
+            ..LinkStats::default()
+        }
+    }
 }
 
 // Link state bits.
@@ -68,17 +98,14 @@ const NO_ACCEPT: u8 = 4;
 /// Why the link went down.
 struct DownCause {
     kind: ErrorKind,
-    /// It was the reader that failed (reported by the first `recv` on
-    /// each connection, DESIGN §4).
+    /// It was the reader that failed, or the peer that stopped answering
+    /// (reported by the first `recv` on each connection).
     from_recv: bool,
 }
 
-/// What the accept queue carries.
-enum Accepted {
-    Conn(Arc<ConnState>),
-    /// Wakes blocked acceptors; put back by whoever takes it.
-    Wake,
-}
+/// How long `close` waits at most for what was sent to be written, when
+/// no write timeout is set.
+pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// The state of a link shared by its handle, its connections and its
 /// reader thread.
@@ -88,16 +115,26 @@ pub(crate) struct Shared {
     state: AtomicU8,
     down: OnceLock<DownCause>,
     table: Mutex<ConnTable>,
-    accept_tx: Sender<Accepted>,
-    accept_rx: Receiver<Accepted>,
+    /// Connections the peer opened, waiting for `accept`. Its sender is
+    /// in the table.
+    accept_rx: Receiver<Arc<ConnState>>,
     writer: Mutex<writer::Writer>,
     /// Packets waiting for the writer (see `outbox`).
     outbox: outbox::Outbox,
     /// The stream, to shut it down on close without waiting for a sender
     /// blocked in `write` under the writer lock.
     stream: Mutex<Option<Arc<dyn LinkStream>>>,
-    keep_closed: AtomicDuration,
-    spin: AtomicDuration,
+    /// Wakes the reader thread from its `poll` (a setting changed); taken
+    /// and closed by the reader when it ends.
+    waker: Mutex<Option<Arc<OwnedFd>>>,
+    keep_closed: AtomicTimeout,
+    spin: AtomicTimeout,
+    recv_timeout: AtomicTimeout,
+    write_timeout: AtomicTimeout,
+    /// `(idle, timeout)` of dead-peer detection, or `None`.
+    keepalive: Mutex<Option<(Duration, Duration)>>,
+    limits: LimitCells,
+    counters: Counters,
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
@@ -125,23 +162,29 @@ impl NodeLink {
     pub fn new<S: LinkStream>(stream: S, role: LinkRole) -> Result<NodeLink> {
         let stream: Arc<dyn LinkStream> = Arc::new(stream);
         let addrs = LinkAddrs::new(stream.local_addr(), stream.peer_addr());
+        let new_err = |e: std::io::Error| Error::new(&addrs, None, "newlink", ErrorKind::io(e));
+        let waker = reader::new_waker().map_err(new_err)?;
         let (accept_tx, accept_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             role,
-            addrs,
+            addrs: addrs.clone(),
             state: AtomicU8::new(0),
             down: OnceLock::new(),
-            table: Mutex::new(ConnTable::new(role)),
-            accept_tx,
+            table: Mutex::new(ConnTable::new(role, accept_tx)),
             accept_rx,
             writer: Mutex::new(writer::Writer::new(stream.clone())),
             outbox: outbox::Outbox::default(),
             stream: Mutex::new(Some(stream.clone())),
-            keep_closed: AtomicDuration::new(KEEP_CLOSED),
-            spin: AtomicDuration::new(wait::DEFAULT_SPIN),
+            waker: Mutex::new(Some(Arc::new(waker))),
+            keep_closed: AtomicTimeout::new(Some(KEEP_CLOSED)),
+            spin: AtomicTimeout::new(Some(wait::DEFAULT_SPIN)),
+            recv_timeout: AtomicTimeout::new(None),
+            write_timeout: AtomicTimeout::new(None),
+            keepalive: Mutex::new(None),
+            limits: LimitCells::new(Limits::default()),
+            counters: Counters::default(),
         });
-        let reader = reader::spawn(shared.clone(), stream)
-            .map_err(|e| Error::new(&shared.addrs, None, "newlink", ErrorKind::io(e)))?;
+        let reader = reader::spawn(shared.clone(), stream).map_err(new_err)?;
         Ok(NodeLink {
             shared,
             reader: Mutex::new(Some(reader)),
@@ -183,9 +226,21 @@ impl NodeLink {
     /// Blocks until the peer opens a connection, and returns it with its
     /// first packet queued.
     pub fn accept(&self) -> Result<Conn> {
+        self.accept_until(None)
+    }
+
+    /// Like [`accept`](Self::accept), giving up with `ErrorKind::Timeout`
+    /// after `timeout` (the link stays usable), so that a server loop can
+    /// wake up periodically.
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Conn> {
+        self.accept_until(wait::deadline(Some(timeout)))
+    }
+
+    /// `accept` waiting until `deadline` at most.
+    pub(crate) fn accept_until(&self, deadline: Option<Instant>) -> Result<Conn> {
         let state = self
             .shared
-            .accept_state()
+            .accept_state(deadline)
             .map_err(|k| self.err("accept", k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
@@ -195,15 +250,24 @@ impl NodeLink {
     /// ("connection refused"). Idempotent.
     pub fn close_accept(&self) {
         self.shared.state.fetch_or(NO_ACCEPT, SeqCst);
+        // Closes the accept queue: wakes blocked acceptors.
+        let tx = self.shared.table.lock().stop_accepting();
+        drop(tx);
         self.shared.refuse_queued();
     }
 
-    /// Closes the link: wakes every blocked operation on it and its
-    /// connections (they fail with `LinkClosed`), closes the stream and
-    /// joins the reader thread. Idempotent; returns once all that is done.
+    /// Closes the link: writes out what senders were promised (every
+    /// packet whose `send` returned `Ok`; for at most the write timeout,
+    /// or [`CLOSE_FLUSH_LIMIT`]), wakes every blocked operation on the link
+    /// and its connections (they fail with `LinkClosed`), closes the stream
+    /// and joins the reader thread. Packets still arriving are dropped.
+    /// Idempotent; returns once all that is done.
     pub fn close(&self) {
         let mut reader = self.reader.lock();
-        self.shared.state.fetch_or(CLOSED, SeqCst);
+        let first = self.shared.state.fetch_or(CLOSED, SeqCst) & CLOSED == 0;
+        if first && !self.shared.has(DOWN) {
+            self.shared.flush_on_close();
+        }
         if let Some(stream) = self.shared.stream.lock().take() {
             // Wakes the reader and any sender blocked in write.
             let _ = stream.shutdown();
@@ -211,34 +275,87 @@ impl NodeLink {
         if let Some(handle) = reader.take() {
             let _ = handle.join();
         }
-        // The reader's reference is gone with it: this drops the last one
-        // and closes the descriptor.
-        self.shared.writer.lock().stream = None;
-        // Wakes every blocked accept and recv.
-        self.shared.release_all();
+        self.shared.release();
     }
 
-    /// Counts of the connection table.
+    /// Counts of the connection table, of queued bytes, and of what the
+    /// limits and keepalive did.
     pub fn stats(&self) -> LinkStats {
         let (live_conns, tombstones) = self.shared.table.lock().counts();
+        let c = &self.shared.counters;
         LinkStats {
             live_conns,
             tombstones,
+            queued_bytes: c.queued.load(SeqCst),
+            overflows: c.overflows.load(Relaxed),
+            refused: c.refused.load(Relaxed),
+            dropped_replies: c.dropped_replies.load(Relaxed),
+            bad_requests: c.bad_requests.load(Relaxed),
+            pings: c.pings.load(Relaxed),
         }
+    }
+
+    /// The memory limits of this link.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits.get()
+    }
+
+    /// Sets the memory limits of this link (they apply to packets that
+    /// arrive from now on).
+    pub fn set_limits(&self, limits: Limits) {
+        self.shared.limits.set(limits);
     }
 
     /// Sets how long closed connections opened by the peer are remembered
     /// (`KEEP_CLOSED` by default; shorter in tests). Applies to
     /// connections closed from now on.
     pub fn set_keep_closed(&self, keep: Duration) {
-        self.shared.keep_closed.set(keep);
+        self.shared.keep_closed.set(Some(keep));
     }
 
     /// Sets how long waiters (the reader thread, `recv`, `accept`) poll
     /// before they sleep ([`DEFAULT_SPIN`](crate::DEFAULT_SPIN) unless set).
     /// Zero disables polling.
     pub fn set_spin(&self, spin: Duration) {
-        self.shared.spin.set(spin);
+        self.shared.spin.set(Some(spin));
+    }
+
+    /// Sets the receive timeout of connections created from now on (by
+    /// `new_conn`, `accept`, `ask1`, `recv1`): see
+    /// [`Conn::set_recv_timeout`]. `None` (the default): no bound.
+    pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
+        self.shared.recv_timeout.set(timeout);
+    }
+
+    /// Bounds every write to the stream: one that makes no progress for
+    /// `timeout` takes the link down with `ErrorKind::Timeout` (a packet
+    /// partly written cannot be taken back), and every blocked sender and
+    /// receiver then fails. `None` (the default): no bound. Fails if the
+    /// stream cannot bound its writes.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        self.shared.write_timeout.set(timeout);
+        let stream = self.shared.stream.lock().clone();
+        match stream {
+            Some(s) => s
+                .set_write_timeout(timeout)
+                .map_err(|e| self.err("setwritetimeout", ErrorKind::io(e))),
+            None => Err(self.err("setwritetimeout", self.shared.closed_kind())),
+        }
+    }
+
+    /// Dead-peer detection: with `Some((idle, timeout))`, after `idle` with
+    /// nothing received the link sends `Ping` on a new connection of its
+    /// own (and consumes the answer), and if nothing at all is received
+    /// within `timeout` after that, the link goes down with
+    /// `ErrorKind::Timeout` (the first receive on each connection reports
+    /// it). `None` (the default): off. The reader thread sleeps in between,
+    /// so an idle link still costs no CPU. The link never answers the
+    /// peer's `Ping` itself: NEO uses it as a barrier behind earlier
+    /// requests, so that is the application's job. Needs a stream with a
+    /// descriptor ([`LinkStream::fd`]).
+    pub fn set_keepalive(&self, keepalive: Option<(Duration, Duration)>) {
+        *self.shared.keepalive.lock() = keepalive;
+        self.shared.wake_reader();
     }
 
     /// For tests: the next connection id `new_conn` tries (our parity).
@@ -252,6 +369,10 @@ impl NodeLink {
     #[doc(hidden)]
     pub fn set_conn_limit(&self, limit: usize) {
         self.shared.table.lock().set_limit(limit);
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
@@ -285,20 +406,28 @@ impl Shared {
         !self.has(CLOSED | DOWN)
     }
 
+    /// `LinkClosed` or `LinkDown`, whichever the link is (`LinkDown` if
+    /// neither).
+    fn closed_kind(&self) -> ErrorKind {
+        if self.has(CLOSED) {
+            ErrorKind::LinkClosed
+        } else {
+            ErrorKind::LinkDown
+        }
+    }
+
     /// `LinkClosed` or `LinkDown` if the link can no longer be used.
     pub(crate) fn check_up(&self) -> Result<(), ErrorKind> {
-        if self.has(CLOSED) {
-            Err(ErrorKind::LinkClosed)
-        } else if self.has(DOWN) {
-            Err(ErrorKind::LinkDown)
-        } else {
+        if self.is_up() {
             Ok(())
+        } else {
+            Err(self.closed_kind())
         }
     }
 
     /// The kind a `recv` on `conn` reports when the link is not up: the
     /// cause itself for the first `recv` after a receive error, else
-    /// `LinkClosed` / `LinkDown` (DESIGN §4).
+    /// `LinkClosed` / `LinkDown`.
     pub(crate) fn down_kind_for_recv(&self, conn: &ConnState) -> ErrorKind {
         if self.has(CLOSED) {
             return ErrorKind::LinkClosed;
@@ -310,39 +439,35 @@ impl Shared {
     }
 
     pub(crate) fn spin(&self) -> Duration {
-        self.spin.get()
+        self.spin.get().unwrap_or_default()
     }
 
     fn new_conn_state(&self) -> Result<Arc<ConnState>, ErrorKind> {
         self.check_up()?;
-        let state = self
-            .table
+        let timeout = self.recv_timeout.get();
+        // A dead table (closed or down meanwhile) refuses too.
+        self.table
             .lock()
-            .new_conn()
-            .map_err(|NoFreeId| ErrorKind::TooManyConns)?;
-        // A close that raced with us cleared the table before we inserted.
-        if let Err(k) = self.check_up() {
-            self.table.lock().remove(&state, None);
-            return Err(k);
-        }
-        Ok(state)
+            .new_conn(timeout)
+            .map_err(|NoFreeId| self.check_up().err().unwrap_or(ErrorKind::TooManyConns))
     }
 
-    fn accept_state(&self) -> Result<Arc<ConnState>, ErrorKind> {
+    fn accept_state(&self, deadline: Option<Instant>) -> Result<Arc<ConnState>, ErrorKind> {
         loop {
             self.check_accepting()?;
-            match wait::recv(&self.accept_rx, self.spin()) {
-                Ok(Accepted::Conn(c)) => {
+            match wait::recv(&self.accept_rx, self.spin(), deadline) {
+                Ok(c) => {
                     if self.check_accepting().is_ok() {
                         return Ok(c);
                     }
-                    self.refuse(c);
+                    self.refuse(c, false);
                 }
-                Ok(Accepted::Wake) => {
-                    let _ = self.accept_tx.send(Accepted::Wake);
+                Err(WaitError::Timeout) => return Err(ErrorKind::Timeout),
+                // Closed by close_accept, close or down: say which.
+                Err(WaitError::Closed) => {
                     self.check_accepting()?;
+                    return Err(ErrorKind::LinkDown);
                 }
-                Err(_) => unreachable!("the link holds both ends of its accept queue"),
             }
         }
     }
@@ -355,36 +480,24 @@ impl Shared {
         Ok(())
     }
 
-    /// Queues a connection the peer opened for `accept`; refuses it if we
-    /// stopped accepting meanwhile.
-    fn queue_accept(&self, conn: Arc<ConnState>) {
-        let _ = self.accept_tx.send(Accepted::Conn(conn));
-        // close_accept may have drained the queue between our check and
-        // the send: drain again so nothing stays stuck in it.
-        if self.has(NO_ACCEPT) {
-            self.refuse_queued();
-        }
-    }
-
     /// Refuses every connection queued for accept.
     fn refuse_queued(&self) {
-        while let Ok(item) = self.accept_rx.try_recv() {
-            if let Accepted::Conn(c) = item {
-                self.refuse(c);
-            }
+        while let Ok(c) = self.accept_rx.try_recv() {
+            self.refuse(c, false);
         }
-        let _ = self.accept_tx.send(Accepted::Wake);
     }
 
-    /// Refuses a connection the peer opened: nothing of it is kept.
-    fn refuse(&self, conn: Arc<ConnState>) {
+    /// Refuses a connection the peer opened: nothing of it is kept. `limit`
+    /// says it was a limit of ours, which the stats count.
+    pub(crate) fn refuse(&self, conn: Arc<ConnState>, limit: bool) {
         let id = conn.id();
-        {
-            let mut table = self.table.lock();
-            table.remove(&conn, None);
+        let tx = self.table.lock().remove(&conn, None, true);
+        drop(tx);
+        conn.drain(self);
+        if limit {
+            Counters::bump(&self.counters.refused);
+            log::debug!("neonet {}: conn {id}: refused (limit reached)", self.addrs);
         }
-        conn.drain();
-        self.recycle(conn);
         if self.is_up() {
             self.reply(id, REPLY_REFUSED);
         }
@@ -394,19 +507,50 @@ impl Shared {
     /// if asked, and keeps its object for reuse if asked (one lock for
     /// both: this is on the per-request path of light mode).
     pub(crate) fn forget(&self, conn: &Arc<ConnState>, tombstone: bool, recycle: bool) {
-        let up = self.is_up();
-        let keep = (tombstone && up).then(|| self.keep_closed.get());
-        let mut table = self.table.lock();
-        table.remove(conn, keep);
-        if recycle && up {
-            table.recycle(conn.clone());
-        }
+        let keep = tombstone.then(|| self.keep_closed.get().unwrap_or_default());
+        let tx = self.table.lock().remove(conn, keep, recycle);
+        // Dropped outside the lock: the last sender wakes the receivers.
+        drop(tx);
     }
 
-    /// Keeps a closed connection object for reuse.
-    pub(crate) fn recycle(&self, conn: Arc<ConnState>) {
-        if self.is_up() {
-            self.table.lock().recycle(conn);
+    /// Closes `conn`'s queue, waking its receivers.
+    pub(crate) fn disconnect(&self, conn: &Arc<ConnState>) {
+        let tx = self.table.lock().disconnect(conn);
+        drop(tx);
+    }
+
+    /// `bytes` were taken out of a queue.
+    pub(crate) fn unqueued(&self, bytes: usize) {
+        self.counters.queued.fetch_sub(bytes, SeqCst);
+    }
+
+    /// Drops `conn`'s queue because it went over a limit: its receivers
+    /// get `Overflow`, the peer "connection closed".
+    pub(crate) fn overflow(&self, conn: &Arc<ConnState>, why: &str) {
+        if !conn.set_overflow() {
+            return;
+        }
+        self.disconnect(conn);
+        let dropped = conn.drain(self);
+        Counters::bump(&self.counters.overflows);
+        log::warn!(
+            "neonet {}: conn {}: overflow ({why}): {dropped} queued packets dropped",
+            self.addrs,
+            conn.id()
+        );
+        self.reply_closed(conn.id());
+    }
+
+    /// The link holds more than its limit: the connections holding the
+    /// most overflow until it holds at most 7/8 of it (see `Limits`).
+    pub(crate) fn overflow_largest(&self, limit: usize) {
+        let target = limit / 8 * 7;
+        let by_size = self.table.lock().by_queued();
+        for (_, conn) in by_size {
+            if self.counters.queued.load(SeqCst) <= target {
+                break;
+            }
+            self.overflow(&conn, "link queue limit");
         }
     }
 
@@ -420,56 +564,72 @@ impl Shared {
     /// Takes the link down because of `kind` (the first cause is kept),
     /// and wakes everything blocked on it.
     fn go_down(&self, kind: ErrorKind, from_recv: bool) {
-        let _ = self.down.set(DownCause { kind, from_recv });
+        if self.down.set(DownCause { kind, from_recv }).is_ok() && !self.has(CLOSED) {
+            let cause = &self.down.get().expect("just set").kind;
+            log::info!("neonet {}: link down: {cause}", self.addrs);
+        }
         self.state.fetch_or(DOWN, SeqCst);
         // Wakes the reader and senders blocked in write, and the peer sees
         // the link close. Gone only if a local close shut it down already.
         if let Some(stream) = self.stream.lock().as_ref() {
             let _ = stream.shutdown();
         }
-        self.wake_all();
+        self.kill_table();
     }
 
-    /// Wakes every blocked `accept` and `recv`.
-    fn wake_all(&self) {
-        let live = self.table.lock().live();
-        for c in live {
-            c.wake();
+    /// Empties the table and closes every queue: every blocked `recv` and
+    /// `accept` wakes, and sees the link closed or down.
+    fn kill_table(&self) {
+        let (txs, accept_tx) = self.table.lock().kill();
+        drop((txs, accept_tx));
+    }
+
+    /// After close: drop everything the link held.
+    fn release(&self) {
+        // The reader's reference is gone with it: this drops the last one
+        // and closes the descriptor.
+        self.writer.lock().stream = None;
+        self.kill_table();
+        while self.accept_rx.try_recv().is_ok() {}
+    }
+
+    /// Graceful close: writes what senders were promised, for a bounded
+    /// time. Senders that come later fail (the outbox is sealed).
+    fn flush_on_close(&self) {
+        self.outbox.seal();
+        if !self.outbox.unsent() {
+            return;
         }
-        let _ = self.accept_tx.send(Accepted::Wake);
-    }
-
-    /// After close: drop everything the link held for its connections.
-    fn release_all(&self) {
-        let live = self.table.lock().drain_live();
-        for c in live {
-            c.wake();
+        let bound = self.write_timeout.get().unwrap_or(CLOSE_FLUSH_LIMIT);
+        let Some(mut w) = self.writer.try_lock_for(bound) else {
+            log::warn!(
+                "neonet {}: close: writer busy, queued packets dropped",
+                self.addrs
+            );
+            return;
+        };
+        if let Some(stream) = &w.stream {
+            // Best effort: a stream that cannot bound its writes still
+            // gets everything written if the peer reads.
+            let _ = stream.set_write_timeout(Some(bound));
         }
-        while let Ok(item) = self.accept_rx.try_recv() {
-            drop(item);
+        if let Err(e) = self.write_queue(&mut w, false) {
+            log::warn!(
+                "neonet {}: close: queued packets not written: {e}",
+                self.addrs
+            );
         }
-        let _ = self.accept_tx.send(Accepted::Wake);
-    }
-}
-
-/// A `Duration` settable while other threads read it (in nanoseconds,
-/// saturating at `u64::MAX`: 584 years).
-struct AtomicDuration(AtomicU64);
-
-impl AtomicDuration {
-    fn new(d: Duration) -> AtomicDuration {
-        AtomicDuration(AtomicU64::new(Self::nanos(d)))
     }
 
-    fn get(&self) -> Duration {
-        Duration::from_nanos(self.0.load(SeqCst))
+    /// Counts a request `recv1` could not decode.
+    pub(crate) fn count_bad_request(&self) {
+        Counters::bump(&self.counters.bad_requests);
     }
 
-    fn set(&self, d: Duration) {
-        self.0.store(Self::nanos(d), SeqCst);
-    }
-
-    fn nanos(d: Duration) -> u64 {
-        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    /// Wakes the reader thread so that it reads its settings again.
+    fn wake_reader(&self) {
+        if let Some(w) = self.waker.lock().as_ref() {
+            reader::wake(w);
+        }
     }
 }

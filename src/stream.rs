@@ -8,8 +8,9 @@
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use rustix::net::{RecvFlags, SendFlags};
 
@@ -55,6 +56,29 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
 
     /// Write some bytes if there is room now; `WouldBlock` otherwise.
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// The descriptor whose readiness is this stream's (its socket), if
+    /// there is one. The reader thread then sleeps in `poll` on it (and on
+    /// a waker of its own) instead of in `read`, which gives it time
+    /// limits (dead-peer detection, see
+    /// [`NodeLink::set_keepalive`](crate::NodeLink::set_keepalive)) and
+    /// lets it write replies as soon as the socket has room. A stream
+    /// that buffers (TLS) must return buffered data from `try_read` first:
+    /// the reader polls the descriptor only after `try_read` said
+    /// `WouldBlock`. The default has none: the reader then blocks in
+    /// `read`, without keepalive.
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Bounds every later blocking `write`: one that moves no byte for
+    /// `timeout` fails with `WouldBlock` or `TimedOut` (`None`: no
+    /// bound). Used for the link's write timeout and to bound a graceful
+    /// close. The default cannot and says `Unsupported`.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 
     /// Shut down both directions, so that a thread blocked in `read` or
     /// `write` returns. The descriptor is closed when the stream is dropped.
@@ -116,6 +140,14 @@ macro_rules! impl_socket_stream {
             }
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 send_dontwait(self, buf)
+            }
+            fn fd(&self) -> Option<BorrowedFd<'_>> {
+                Some(self.as_fd())
+            }
+            fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                // std refuses a zero timeout: the smallest it takes instead.
+                let t = timeout.map(|t| t.max(Duration::from_micros(1)));
+                <$ty>::set_write_timeout(self, t)
             }
             fn shutdown(&self) -> io::Result<()> {
                 <$ty>::shutdown(self, Shutdown::Both)

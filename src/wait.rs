@@ -1,4 +1,5 @@
-//! Waiting smartly: poll for a short, bounded time before sleeping.
+//! Waiting smartly: poll for a short, bounded time before sleeping, and
+//! time limits on waits.
 //!
 //! Waking a thread that sleeps in the kernel costs 5–40 µs on a loaded VM,
 //! several times the cost of the round trip itself. A waiter that expects
@@ -6,10 +7,15 @@
 //! that on a machine with few cores the thread it waits for can run), and
 //! sleeps only when nothing came within the spin budget. The budget is
 //! bounded, so an idle link costs no CPU.
+//!
+//! Receive queues close themselves (a connection's `Sender` is dropped on
+//! close or link down, see `link::table`), so a waiter here needs no
+//! wake-up tokens: disconnection wakes it, and a deadline bounds it.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvError, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 /// Default time a waiter polls before it sleeps (see
 /// [`NodeLink::set_spin`](crate::NodeLink::set_spin)).
@@ -51,17 +57,74 @@ pub(crate) fn spin_until<T>(
 /// Tight polls of a channel before yielding: a channel poll costs a few ns.
 const TIGHT_CHANNEL_POLLS: usize = 8;
 
-/// Receives from `rx`, polling for up to `budget` before blocking.
-/// The first poll comes at once (callers that looked already pay one
-/// `try_recv` more); with no budget it blocks at once.
-pub(crate) fn recv<T>(rx: &Receiver<T>, budget: Duration) -> Result<T, RecvError> {
-    let polled = spin_until(budget, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
+/// Why a wait on a queue ended without an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitError {
+    /// The deadline passed.
+    Timeout,
+    /// The queue is closed: every sender is gone and it is empty.
+    Closed,
+}
+
+/// Receives from `rx`, polling for up to `spin` before sleeping until an
+/// item comes, the queue closes, or `deadline` passes.
+pub(crate) fn recv<T>(
+    rx: &Receiver<T>,
+    spin: Duration,
+    deadline: Option<Instant>,
+) -> Result<T, WaitError> {
+    let polled = spin_until(spin, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
         Ok(v) => Some(Ok(v)),
-        Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
+        Err(TryRecvError::Disconnected) => Some(Err(WaitError::Closed)),
         Err(TryRecvError::Empty) => None,
     });
-    match polled {
-        Some(r) => r,
-        None => rx.recv(),
+    if let Some(r) = polled {
+        return r;
+    }
+    match deadline {
+        None => rx.recv().map_err(|_| WaitError::Closed),
+        Some(d) => rx.recv_deadline(d).map_err(|e| match e {
+            RecvTimeoutError::Timeout => WaitError::Timeout,
+            RecvTimeoutError::Disconnected => WaitError::Closed,
+        }),
+    }
+}
+
+/// The deadline of a wait of `timeout` starting now (`None`: no limit; a
+/// timeout too large to represent is no limit either).
+pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// An optional `Duration` settable while other threads read it, in
+/// nanoseconds (saturating at 584 years); `u64::MAX` is `None`.
+#[derive(Debug)]
+pub(crate) struct AtomicTimeout(AtomicU64);
+
+impl AtomicTimeout {
+    const NONE: u64 = u64::MAX;
+
+    pub(crate) fn new(t: Option<Duration>) -> AtomicTimeout {
+        AtomicTimeout(AtomicU64::new(Self::encode(t)))
+    }
+
+    pub(crate) fn get(&self) -> Option<Duration> {
+        match self.0.load(Relaxed) {
+            Self::NONE => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    pub(crate) fn set(&self, t: Option<Duration>) {
+        self.0.store(Self::encode(t), Relaxed);
+    }
+
+    fn encode(t: Option<Duration>) -> u64 {
+        match t {
+            None => Self::NONE,
+            Some(t) => {
+                u64::try_from(t.as_nanos()).map_or(Self::NONE - 1, |n| n.min(Self::NONE - 1))
+            }
+        }
     }
 }

@@ -83,7 +83,7 @@ kind_test!(reply_closed_for_unknown_id_of_our_parity, |kind| {
         for &id in &ids {
             assert_reply(&read_raw_packet(&peer).unwrap(), id, REPLY_CLOSED);
         }
-        assert_eq!(link.stats(), link_stats(0, 0));
+        assert_eq!(conns(&link), (0, 0));
         drop(link);
         // The link closed: the peer sees EOF and nothing else.
         assert_eq!(read_to_eof(&peer).unwrap(), Vec::<u8>::new());
@@ -189,11 +189,11 @@ kind_test!(reply_refused_when_not_accepting, |kind| {
     let c = client.new_conn().unwrap();
     send_expect_replies(&c, 0x20, &[b"one", b"two"], REPLY_REFUSED);
     // Nothing of it is kept.
-    assert_eq!(server.stats(), link_stats(0, 0));
+    assert_eq!(conns(&server), (0, 0));
     // Another one, refused too.
     let c2 = client.new_conn().unwrap();
     send_expect_replies(&c2, 0x20, &[b"three"], REPLY_REFUSED);
-    assert_eq!(server.stats(), link_stats(0, 0));
+    assert_eq!(conns(&server), (0, 0));
 });
 
 kind_test!(reply_refused_for_conns_queued_before_close_accept, |kind| {
@@ -207,7 +207,7 @@ kind_test!(reply_refused_for_conns_queued_before_close_accept, |kind| {
     );
     server.close_accept();
     assert_reply(&c.recv_pkt().unwrap(), c.id(), REPLY_REFUSED);
-    assert_eq!(server.stats(), link_stats(0, 0));
+    assert_eq!(conns(&server), (0, 0));
     send_expect_replies(&c, 0x20, &[b"two"], REPLY_REFUSED);
 });
 
@@ -227,22 +227,22 @@ kind_test!(reply_refused_exact_count, |kind| {
 kind_test!(tombstone_after_closing_accepted_conn, |kind| {
     let (client, server) = pair(kind);
     let (c, s) = open_and_accept(&client, &server, 0x20, b"first");
-    assert_eq!(server.stats(), link_stats(1, 0));
+    assert_eq!(conns(&server), (1, 0));
     s.close();
-    assert_eq!(server.stats(), link_stats(0, 1));
+    assert_eq!(conns(&server), (0, 1));
     // A packet to it is answered, and opens nothing.
     send_expect_replies(&c, 0x20, &[b"again"], REPLY_CLOSED);
-    assert_eq!(server.stats(), link_stats(0, 1));
+    assert_eq!(conns(&server), (0, 1));
     let (c2, s2) = open_and_accept(&client, &server, 0x20, b"new");
     assert_eq!(s2.id(), c2.id());
 
     // Connections we open leave no tombstone, whoever closes them.
     let t = server.new_conn().unwrap();
     t.close();
-    assert_eq!(server.stats(), link_stats(1, 1));
+    assert_eq!(conns(&server), (1, 1));
     // Dropping a conn leaves the same tombstone as closing it.
     drop(s2);
-    assert_eq!(server.stats(), link_stats(0, 2));
+    assert_eq!(conns(&server), (0, 2));
 });
 
 /// `c`, whose peer's tombstone expired, sends `payload` (code 0x20): a new

@@ -1,6 +1,11 @@
-//! The connection table of a link: live connections by id, tombstones of
-//! closed ones, id allocation (DESIGN §2) and a free list of connection
-//! objects for reuse.
+//! The connection table of a link: live connections by id with the
+//! `Sender` of each one's receive queue, tombstones of closed ones, id
+//! allocation (see the crate docs, "Connection ids"), the accept queue's
+//! `Sender`, and a free list of connection objects for reuse.
+//!
+//! The table owns the only long-lived `Sender` of every queue: dropping it
+//! is how a queue closes (see `conn`'s module docs). The reader thread
+//! clones one for the packet it delivers, outside the table lock.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -8,8 +13,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
+
 use crate::conn::ConnState;
 use crate::link::LinkRole;
+use crate::packet::Packet;
 
 /// How many closed connection objects a link keeps for reuse. Enough for
 /// the requests in flight of a busy link; a bound so a burst does not pin
@@ -19,10 +27,15 @@ const FREE_LIST_MAX: usize = 128;
 /// Number of ids of one parity: the most connections one side can open.
 pub(crate) const IDS_PER_PARITY: usize = 1 << 31;
 
-/// Hashes a connection id with one multiplication: SipHash was a visible
-/// part of the per-packet cost (callgrind). A peer can choose the ids of the
-/// connections it opens and so make them collide, but every link has a
-/// table of its own: such a peer only slows down its own link.
+/// Hashes a connection id with one multiplication and a rotation: SipHash
+/// was a visible part of the per-packet cost (callgrind). The table
+/// (hashbrown) picks buckets with the *low* bits of the hash, where a
+/// product of odd numbers keeps the id's parity: all ids of one side would
+/// fall in half of the buckets. The rotation brings the product's high
+/// bits, which sequential ids spread best, down to where they are used.
+/// A peer can choose the ids of the connections it opens and so make them
+/// collide, but every link has a table of its own: such a peer only slows
+/// down its own link.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -38,27 +51,39 @@ impl Hasher for IdHasher {
     }
 
     fn write_u64(&mut self, v: u64) {
-        // Fibonacci hashing: spreads sequential ids over the high bits,
-        // which the table uses.
+        // Fibonacci hashing: spreads sequential ids over the high bits.
         self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        self.0.rotate_left(32)
     }
 }
 
 type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
+/// A connection in use.
+pub(crate) struct Live {
+    pub(crate) conn: Arc<ConnState>,
+    /// The `Sender` of its receive queue; `None` once receiving is closed
+    /// (which woke its receivers).
+    pub(crate) tx: Option<Sender<Packet>>,
+}
+
 /// What the table knows of an id.
 pub(crate) enum Entry {
     /// A connection in use.
-    Live(Arc<ConnState>),
+    Live(Live),
     /// A connection the peer opened and we closed, until this deadline:
     /// later packets to it are answered "connection closed" instead of
     /// opening a new connection.
     Tombstone(Instant),
+    /// A keepalive `Ping` of the link itself: its answer is consumed.
+    Ping,
 }
+
+/// The accept queue's sender.
+pub(crate) type AcceptTx = Sender<Arc<ConnState>>;
 
 /// The connection table. Lives under the link's table mutex, which is never
 /// held across a blocking call.
@@ -70,26 +95,39 @@ pub(crate) struct ConnTable {
     /// dropped whenever the table is used, so they never accumulate.
     tombstones: BinaryHeap<Reverse<(Instant, u32)>>,
     next_id: u32,
-    /// Live connections we opened (ids of our parity).
+    /// Live connections we opened (ids of our parity), keepalive pings
+    /// included.
     ours: usize,
+    /// Live connections the peer opened.
+    theirs: usize,
     /// At most this many of ours: `IDS_PER_PARITY`, lower only in tests.
     limit: usize,
-    free: Vec<Arc<ConnState>>,
+    /// Closed connection objects whose queue is still connected, with its
+    /// `Sender`, for reuse.
+    free: Vec<(Arc<ConnState>, Sender<Packet>)>,
+    /// The accept queue's `Sender`; `None` once we stopped accepting.
+    accept_tx: Option<AcceptTx>,
+    /// Set when the link closed or went down: nothing is added any more,
+    /// so no queue can be left open on a dead link.
+    dead: bool,
 }
 
 /// Error of `ConnTable::new_conn`.
 pub(crate) struct NoFreeId;
 
 impl ConnTable {
-    pub(crate) fn new(role: LinkRole) -> ConnTable {
+    pub(crate) fn new(role: LinkRole, accept_tx: AcceptTx) -> ConnTable {
         ConnTable {
             role,
             entries: IdMap::default(),
             tombstones: BinaryHeap::new(),
             next_id: role.first_id(),
             ours: 0,
+            theirs: 0,
             limit: IDS_PER_PARITY,
             free: Vec::new(),
+            accept_tx: Some(accept_tx),
+            dead: false,
         }
     }
 
@@ -104,9 +142,34 @@ impl ConnTable {
         self.entries.get(&id)
     }
 
-    /// A new connection with the next free id of our parity.
-    pub(crate) fn new_conn(&mut self) -> Result<Arc<ConnState>, NoFreeId> {
-        if self.ours >= self.limit {
+    /// A new connection with the next free id of our parity, whose
+    /// receives are bounded by `timeout`.
+    pub(crate) fn new_conn(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Arc<ConnState>, NoFreeId> {
+        let id = self.alloc_id()?;
+        Ok(self.insert_live(id, timeout))
+    }
+
+    /// An id of our parity for a keepalive `Ping`.
+    pub(crate) fn new_ping(&mut self) -> Option<u32> {
+        let id = self.alloc_id().ok()?;
+        self.entries.insert(id, Entry::Ping);
+        Some(id)
+    }
+
+    /// Forgets a keepalive `Ping` (answered, or replaced by the next).
+    pub(crate) fn remove_ping(&mut self, id: u32) {
+        if matches!(self.entries.get(&id), Some(Entry::Ping)) {
+            self.entries.remove(&id);
+            self.ours -= 1;
+        }
+    }
+
+    /// The next free id of our parity, counted as ours.
+    fn alloc_id(&mut self) -> Result<u32, NoFreeId> {
+        if self.ours >= self.limit || self.dead {
             return Err(NoFreeId);
         }
         // Terminates: fewer than 2^31 ids of our parity are in use, and
@@ -119,67 +182,119 @@ impl ConnTable {
             }
         };
         self.ours += 1;
-        Ok(self.insert_live(id))
+        Ok(id)
     }
 
-    /// A new connection for `id`, opened by the peer.
-    pub(crate) fn new_peer_conn(&mut self, id: u32) -> Arc<ConnState> {
+    /// A new connection for `id`, opened by the peer, with the accept
+    /// queue's sender to queue it on; `None` if we do not accept (or the
+    /// link is dead).
+    pub(crate) fn new_peer_conn(
+        &mut self,
+        id: u32,
+        timeout: Option<Duration>,
+    ) -> Option<(Arc<ConnState>, Sender<Packet>, AcceptTx)> {
         debug_assert!(!self.is_ours(id));
-        self.insert_live(id)
+        let accept_tx = self.accept_tx.clone()?;
+        self.theirs += 1;
+        let (conn, tx) = self.take_free(id, timeout);
+        let live = Live {
+            conn: conn.clone(),
+            tx: Some(tx.clone()),
+        };
+        self.entries.insert(id, Entry::Live(live));
+        Some((conn, tx, accept_tx))
     }
 
-    fn insert_live(&mut self, id: u32) -> Arc<ConnState> {
-        let conn = self.take_free(id);
-        self.entries.insert(id, Entry::Live(conn.clone()));
+    /// Live connections the peer opened.
+    pub(crate) fn peer_conns(&self) -> usize {
+        self.theirs
+    }
+
+    fn insert_live(&mut self, id: u32, timeout: Option<Duration>) -> Arc<ConnState> {
+        let (conn, tx) = self.take_free(id, timeout);
+        let live = Live {
+            conn: conn.clone(),
+            tx: Some(tx),
+        };
+        self.entries.insert(id, Entry::Live(live));
         conn
     }
 
     /// A reset connection object: a recycled one if nobody else still
     /// holds it, else a new one.
-    fn take_free(&mut self, id: u32) -> Arc<ConnState> {
-        if let Some(c) = self.free.last() {
+    fn take_free(
+        &mut self,
+        id: u32,
+        timeout: Option<Duration>,
+    ) -> (Arc<ConnState>, Sender<Packet>) {
+        if let Some((c, _)) = self.free.last() {
             // Only the table can hand out new references to a freed conn,
             // and it is locked: a count of 1 cannot grow under us.
             if Arc::strong_count(c) == 1 {
-                let c = self.free.pop().expect("checked");
-                c.reset(id);
-                return c;
+                let (c, tx) = self.free.pop().expect("checked");
+                c.reset(id, timeout);
+                return (c, tx);
             }
         }
-        Arc::new(ConnState::new(id))
+        ConnState::new(id, timeout)
+    }
+
+    /// The live entry of `conn`, if it is still the one for its id.
+    fn live_mut(&mut self, conn: &Arc<ConnState>) -> Option<&mut Live> {
+        match self.entries.get_mut(&conn.id()) {
+            Some(Entry::Live(l)) if Arc::ptr_eq(&l.conn, conn) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Closes `conn`'s queue (drops its `Sender`), waking its receivers;
+    /// it stays in the table.
+    pub(crate) fn disconnect(&mut self, conn: &Arc<ConnState>) -> Option<Sender<Packet>> {
+        self.live_mut(conn).and_then(|l| l.tx.take())
     }
 
     /// Forgets `conn` if it is still the live one for its id; leaves a
-    /// tombstone for `keep` if the peer opened it and `keep` is set.
-    pub(crate) fn remove(&mut self, conn: &Arc<ConnState>, keep: Option<Duration>) {
+    /// tombstone for `keep` if the peer opened it and `keep` is set; keeps
+    /// the object for reuse if asked and its queue is still connected.
+    /// Returns the `Sender` if it was not kept, for the caller to drop
+    /// outside the lock (dropping the last one wakes receivers).
+    pub(crate) fn remove(
+        &mut self,
+        conn: &Arc<ConnState>,
+        keep: Option<Duration>,
+        recycle: bool,
+    ) -> Option<Sender<Packet>> {
+        let tx = self.live_mut(conn)?.tx.take();
         let id = conn.id();
-        match self.entries.get(&id) {
-            Some(Entry::Live(c)) if Arc::ptr_eq(c, conn) => {}
-            _ => return,
-        }
         if self.is_ours(id) {
             self.entries.remove(&id);
             self.ours -= 1;
-            return;
+        } else {
+            self.theirs -= 1;
+            match keep {
+                Some(keep) if !keep.is_zero() => {
+                    let deadline = Instant::now() + keep;
+                    self.entries.insert(id, Entry::Tombstone(deadline));
+                    self.tombstones.push(Reverse((deadline, id)));
+                    self.purge_expired();
+                }
+                _ => {
+                    self.entries.remove(&id);
+                }
+            }
         }
-        match keep {
-            Some(keep) if !keep.is_zero() => {
-                let deadline = Instant::now() + keep;
-                self.entries.insert(id, Entry::Tombstone(deadline));
-                self.tombstones.push(Reverse((deadline, id)));
-                self.purge_expired();
+        match tx {
+            Some(tx) if recycle && !self.dead && self.free.len() < FREE_LIST_MAX => {
+                self.free.push((conn.clone(), tx));
+                None
             }
-            _ => {
-                self.entries.remove(&id);
-            }
+            tx => tx,
         }
     }
 
-    /// Keeps `conn` for reuse by a later connection.
-    pub(crate) fn recycle(&mut self, conn: Arc<ConnState>) {
-        if self.free.len() < FREE_LIST_MAX {
-            self.free.push(conn);
-        }
+    /// Stops accepting: returns the accept queue's `Sender` to drop.
+    pub(crate) fn stop_accepting(&mut self) -> Option<AcceptTx> {
+        self.accept_tx.take()
     }
 
     fn purge_expired(&mut self) {
@@ -202,40 +317,56 @@ impl ConnTable {
         }
     }
 
-    /// Every live connection, and the table emptied (link closed).
-    pub(crate) fn drain_live(&mut self) -> Vec<Arc<ConnState>> {
+    /// The link closed or went down: empties the table and marks it dead.
+    /// Returns the queues' senders (dropping them wakes every receiver)
+    /// and the accept queue's.
+    pub(crate) fn kill(&mut self) -> (Vec<Sender<Packet>>, Option<AcceptTx>) {
+        self.dead = true;
         self.tombstones.clear();
         self.ours = 0;
+        self.theirs = 0;
         self.free.clear();
-        self.entries
+        let txs = self
+            .entries
             .drain()
             .filter_map(|(_, e)| match e {
-                Entry::Live(c) => Some(c),
-                Entry::Tombstone(_) => None,
+                Entry::Live(l) => l.tx,
+                _ => None,
             })
-            .collect()
+            .collect();
+        (txs, self.accept_tx.take())
     }
 
-    /// Every live connection (to wake them).
-    pub(crate) fn live(&self) -> Vec<Arc<ConnState>> {
-        self.entries
+    /// The live connections holding queued bytes, most first.
+    pub(crate) fn by_queued(&self) -> Vec<(usize, Arc<ConnState>)> {
+        let mut v: Vec<_> = self
+            .entries
             .values()
             .filter_map(|e| match e {
-                Entry::Live(c) => Some(c.clone()),
-                Entry::Tombstone(_) => None,
+                Entry::Live(l) if l.tx.is_some() && l.conn.queued() > 0 => {
+                    Some((l.conn.queued(), l.conn.clone()))
+                }
+                _ => None,
             })
-            .collect()
+            .collect();
+        v.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+        v
     }
 
     /// (live connections, tombstones), after dropping expired tombstones.
     pub(crate) fn counts(&mut self) -> (usize, usize) {
         self.purge_expired();
-        let live = self
+        let tombstones = self
             .entries
             .values()
-            .filter(|e| matches!(e, Entry::Live(_)))
+            .filter(|e| matches!(e, Entry::Tombstone(_)))
             .count();
-        (live, self.entries.len() - live)
+        let pings = self
+            .entries
+            .values()
+            .filter(|e| matches!(e, Entry::Ping))
+            .count();
+        (self.entries.len() - tombstones - pings, tombstones)
     }
 
     /// Tests: the next id to try (must have our parity).
@@ -247,5 +378,31 @@ impl ConnTable {
     /// Tests: at most `limit` connections of ours at once.
     pub(crate) fn set_limit(&mut self, limit: usize) {
         self.limit = limit.min(IDS_PER_PARITY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    /// Ids of either parity, taken in sequence as a side allocates them,
+    /// spread over the buckets a table of that size picks by the low bits.
+    #[test]
+    fn ids_of_one_parity_use_all_buckets() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        for first in [0u32, 1] {
+            let buckets: HashSet<u64> = (0..1024u32)
+                .map(|i| build.hash_one(first + 2 * i) & 1023)
+                .collect();
+            // A multiply-only hash reaches 512 at most here (the buckets
+            // of one parity); a random one about 647 (1024 × (1 − 1/e)).
+            assert!(
+                buckets.len() > 600,
+                "parity {first}: {} buckets",
+                buckets.len()
+            );
+        }
     }
 }

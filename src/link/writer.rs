@@ -1,18 +1,21 @@
-//! The sending side of a link (DESIGN §5): no writer thread; senders write
-//! under one mutex so that packets never interleave.
+//! The sending side of a link: no writer thread; senders write under one
+//! mutex so that packets never interleave.
 //!
 //! Small packets go through the [`Outbox`](super::outbox::Outbox): a
 //! sender queues its packet, then writes the whole queue if the writer lock
 //! is free, and otherwise leaves it to the holder, which looks at the
-//! queue again after releasing the lock. Large packets (object data) are
-//! written straight from where they are, with `writev`, after the queue.
+//! queue again after releasing the lock — for at most `FLUSH_ROUNDS`
+//! rounds, after which it hands off (see `outbox`). Large packets (object
+//! data) are written straight from where they are, with `writev`, after
+//! the queue.
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::outbox::MAX_PACKETS;
+use super::limits::Counters;
+use super::outbox::{Pushed, MAX_PACKETS};
 use super::Shared;
 use crate::error::ErrorKind;
 use crate::packet::MAX_PACKET_SIZE;
@@ -22,14 +25,17 @@ use crate::stream::{write_all, write_all_vectored, write_nonblocking, LinkStream
 
 /// What the writer lock guards.
 pub(super) struct Writer {
-    /// `None` once the link is closed.
+    /// `None` once the link is closed or down.
     pub(super) stream: Option<Arc<dyn LinkStream>>,
     /// Our own packet, encoded here.
     buf: Vec<u8>,
     /// What we took from the outbox, swapped with its queue, so both
-    /// allocations are reused. Apart from `buf`, so that a panic while
-    /// encoding our packet cannot lose other senders' packets.
+    /// allocations are reused; `queued[sent..]` is what a non-blocking
+    /// write left unwritten, which every writer writes first. Apart from
+    /// `buf`, so that a panic while encoding our packet cannot lose other
+    /// senders' packets.
     queued: Vec<u8>,
+    sent: usize,
 }
 
 impl Writer {
@@ -38,6 +44,7 @@ impl Writer {
             stream: Some(stream),
             buf: Vec::new(),
             queued: Vec::new(),
+            sent: 0,
         }
     }
 }
@@ -50,14 +57,9 @@ const SEND_BUF_KEEP: usize = 1 << 20;
 /// Below `BIG_FIELD`, a message borrows nothing: it is all in the queue.
 const QUEUE_BELOW: usize = BIG_FIELD;
 
-/// How `flush` may write.
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    /// Senders: until everything is written.
-    Blocking,
-    /// The reader thread: only what the socket takes at once.
-    NonBlocking,
-}
+/// How many times a sender writes the queue for others after its own
+/// packet before it hands off (see `outbox`): bounded work per `send`.
+pub(super) const FLUSH_ROUNDS: usize = 4;
 
 /// The borrowed parts of an encoded packet: `(position, bytes)` segments,
 /// see [`packet_io_slices`].
@@ -93,7 +95,7 @@ impl Shared {
     /// it if told to, else possibly borrowing large parts (returned as
     /// segments). With the writer free, we write (the queue first, then
     /// our packet); else a `small` packet is queued for the holder to
-    /// write; else we wait for the writer.
+    /// write (or, after a hand-off, for us); else we wait for the writer.
     fn send<'a>(
         &self,
         small: bool,
@@ -103,22 +105,28 @@ impl Shared {
         let mut encode = Some(encode);
         let w = match self.writer.try_lock() {
             Some(w) => w,
-            None if small && self.queue(|q| (encode.take().expect("once"))(q, true)) => {
-                return self.flush(Mode::Blocking);
+            None if small => {
+                let pushed = self.outbox.push(MAX_PACKETS, |q| {
+                    let segs = (encode.take().expect("once"))(q, true);
+                    debug_assert!(segs.is_empty(), "a copying encoder borrows nothing");
+                });
+                match pushed {
+                    Pushed::Queued { handoff: false } => return self.flush(),
+                    Pushed::Queued { handoff: true } => {
+                        let mut w = self.writer.lock();
+                        self.write_queue(&mut w, false)?;
+                        drop(w);
+                        return self.flush();
+                    }
+                    Pushed::Sealed => return Err(ErrorKind::LinkClosed),
+                    Pushed::Full => self.writer.lock(),
+                }
             }
             None => self.writer.lock(),
         };
         self.write_locked(w, |buf| (encode.take().expect("once"))(buf, false))?;
         // Packets queued while we wrote: see `flush`.
-        self.flush(Mode::Blocking)
-    }
-
-    /// Queues a small packet, unless the queue is full.
-    fn queue<'a>(&self, encode: impl FnOnce(&mut Vec<u8>) -> Segments<'a>) -> bool {
-        self.outbox.push(MAX_PACKETS, |q| {
-            let segs = encode(q);
-            debug_assert!(segs.is_empty(), "a copying encoder borrows nothing");
-        })
+        self.flush()
     }
 
     /// Writes what is queued, then the packet `encode` appends to an empty
@@ -132,17 +140,20 @@ impl Shared {
             stream,
             buf,
             queued,
+            sent,
         } = &mut *w;
         let Some(stream) = stream.as_deref() else {
-            return Err(ErrorKind::LinkClosed);
+            return Err(self.closed_kind());
         };
+        self.write_rest(stream, queued, sent)?;
         buf.clear();
         let segs = encode(buf);
         // `pending` is a hint read without the queue's lock: a packet it
         // misses was queued by a sender that failed to take the writer lock
         // from us, and our caller's `flush` writes it.
         if self.outbox.pending() {
-            self.outbox.take(queued);
+            // A fresh holder: no hand-off in force.
+            self.outbox.take(queued, Some(false));
         }
         let res = match (queued.is_empty(), segs.is_empty()) {
             (true, true) => write_all(stream, buf),
@@ -162,11 +173,48 @@ impl Shared {
         res.map_err(|e| self.write_failed(e))
     }
 
+    /// Writes `queued[sent..]`, what a non-blocking write left behind,
+    /// blocking.
+    fn write_rest(
+        &self,
+        stream: &dyn LinkStream,
+        queued: &mut Vec<u8>,
+        sent: &mut usize,
+    ) -> Result<(), ErrorKind> {
+        if *sent < queued.len() {
+            write_all(stream, &queued[*sent..]).map_err(|e| self.write_failed(e))?;
+            release(queued);
+            *sent = 0;
+            self.outbox.set_rest(0);
+        }
+        Ok(())
+    }
+
+    /// Writes the rest of a non-blocking write, then the queue, blocking;
+    /// sets the hand-off flag to `handoff` (see `outbox`).
+    pub(super) fn write_queue(&self, w: &mut Writer, handoff: bool) -> Result<(), ErrorKind> {
+        let Writer {
+            stream,
+            queued,
+            sent,
+            ..
+        } = w;
+        let Some(stream) = stream.as_deref() else {
+            return Err(self.closed_kind());
+        };
+        self.write_rest(stream, queued, sent)?;
+        self.outbox.take(queued, Some(handoff));
+        let res = write_all(stream, queued);
+        release(queued);
+        res.map_err(|e| self.write_failed(e))
+    }
+
     /// Writes the queue, unless another thread holds the writer lock: that
     /// one looks at the queue again after releasing the lock, as we do
-    /// here, so a queued packet is never left behind.
-    fn flush(&self, mode: Mode) -> Result<(), ErrorKind> {
-        loop {
+    /// here, so a queued packet is never left behind. After
+    /// `FLUSH_ROUNDS`, hands off instead of looking again.
+    fn flush(&self) -> Result<(), ErrorKind> {
+        for round in 1..=FLUSH_ROUNDS {
             // Under the queue's lock: see `Outbox::is_empty`.
             if self.outbox.is_empty() {
                 return Ok(());
@@ -174,58 +222,97 @@ impl Shared {
             let Some(mut w) = self.writer.try_lock() else {
                 return Ok(());
             };
-            let Writer { stream, queued, .. } = &mut *w;
-            let Some(stream) = stream.as_deref() else {
-                return Err(ErrorKind::LinkClosed);
-            };
-            self.outbox.take(queued);
-            let res = match mode {
-                Mode::Blocking => write_all(stream, queued).map(|()| true),
-                Mode::NonBlocking => write_nonblocking(stream, queued).map(|n| {
-                    self.outbox.put_back(&queued[n..]);
-                    n == queued.len()
-                }),
-            };
-            release(queued);
-            drop(w);
-            let all_written = res.map_err(|e| self.write_failed(e))?;
-            if !all_written {
-                // The socket is full: the reader polls until the rest is
-                // out (see `reader::REPLY_RETRY`) rather than block here.
-                return Ok(());
-            }
+            // The last round hands off: whoever queues after its `take`
+            // writes the queue itself, so we need not look again.
+            self.write_queue(&mut w, round == FLUSH_ROUNDS)?;
         }
+        Ok(())
     }
 
     /// The kind a failed write reports: `LinkClosed` if we are closing,
-    /// else the I/O error itself, which takes the link down.
+    /// `Timeout` if the write timeout expired, else the I/O error itself;
+    /// all but the first take the link down.
     fn write_failed(&self, e: io::Error) -> ErrorKind {
         if self.has(super::CLOSED) {
             return ErrorKind::LinkClosed;
         }
-        let kind = ErrorKind::io(e);
+        let kind = match e.kind() {
+            // A blocking write that hit the stream's write timeout.
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::io(e),
+        };
         self.go_down(kind.clone(), false);
         kind
     }
 
     /// Queues a "connection closed"/"refused" reply and writes it if that
-    /// is possible without blocking (the reader thread calls this).
+    /// is possible without blocking (the reader thread calls this). O(1)
+    /// whatever is queued; dropped and counted past the reply limit.
     pub(super) fn reply(&self, id: u32, text: &str) {
-        self.outbox.push_reply(id, text);
+        if !self.outbox.push_reply(id, text, self.limits.reply_bytes()) {
+            Counters::bump(&self.counters.dropped_replies);
+            return;
+        }
         self.try_flush();
     }
 
-    /// Writes what waits in the queue if the writer lock is free and the
-    /// socket has room, without ever blocking (the reader thread calls
-    /// this; a failure has taken the link down, which the reader sees).
+    /// Queues a packet of the link's own (a keepalive ping) like a reply.
+    pub(super) fn queue_own_packet(&self, encode: impl FnOnce(&mut Vec<u8>)) {
+        if self.outbox.push(self.limits.reply_bytes(), encode) == Pushed::Full {
+            Counters::bump(&self.counters.dropped_replies);
+            return;
+        }
+        self.try_flush();
+    }
+
+    /// Writes what waits if the writer lock is free and the socket has
+    /// room, without ever blocking (the reader thread calls this; a failure
+    /// has taken the link down, which the reader sees). While the socket
+    /// is full it does nothing (O(1)): the reader polls for room.
     pub(super) fn try_flush(&self) {
-        if self.outbox.pending() {
-            let _ = self.flush(Mode::NonBlocking);
+        if !self.outbox.unsent() {
+            return;
+        }
+        let Some(mut w) = self.writer.try_lock() else {
+            return;
+        };
+        let Writer {
+            stream,
+            queued,
+            sent,
+            ..
+        } = &mut *w;
+        let Some(stream) = stream.as_deref() else {
+            return;
+        };
+        // Twice at most: the rest of an earlier write, then the queue.
+        for _ in 0..2 {
+            if *sent == queued.len() {
+                if !self.outbox.pending() {
+                    return;
+                }
+                self.outbox.take(queued, None);
+                *sent = 0;
+            }
+            match write_nonblocking(stream, &queued[*sent..]) {
+                Ok(n) => *sent += n,
+                Err(e) => {
+                    self.write_failed(e);
+                    return;
+                }
+            }
+            if *sent < queued.len() {
+                self.outbox.set_rest(queued.len() - *sent);
+                return;
+            }
+            release(queued);
+            *sent = 0;
+            self.outbox.set_rest(0);
         }
     }
 }
 
-/// Empties the send buffer after a write, freeing it if it grew large.
+/// Empties a send buffer after a write, freeing it if it grew large.
 fn release(buf: &mut Vec<u8>) {
     buf.clear();
     if buf.capacity() > SEND_BUF_KEEP {

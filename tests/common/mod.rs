@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 
 use neonet::packet::Header;
 use neonet::{
-    dial_link, Conn, ErrorKind, LinkListener, LinkRole, LinkStats, LinkStream, NodeLink, Packet,
-    HEADER_SIZE,
+    dial_link, Conn, ErrorKind, LinkListener, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE,
 };
 
 /// Message code of the `Error` message (DESIGN §7).
@@ -112,12 +111,10 @@ pub fn exchange(opener: &NodeLink, acceptor: &NodeLink, req: &[u8], resp: &[u8])
     assert_eq!(c.recv_pkt().unwrap().payload(), resp);
 }
 
-/// `LinkStats` with these counts.
-pub const fn link_stats(live_conns: usize, tombstones: usize) -> LinkStats {
-    LinkStats {
-        live_conns,
-        tombstones,
-    }
+/// A link's (live connections, tombstones).
+pub fn conns(link: &NodeLink) -> (usize, usize) {
+    let s = link.stats();
+    (s.live_conns, s.tombstones)
 }
 
 /// How long a test body may run before the watchdog declares it hung.
