@@ -27,6 +27,7 @@ use super::{Shared, CLOSED, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
 use crate::conn::ConnState;
 use crate::error::ErrorKind;
 use crate::packet::{Header, Packet, HEADER_SIZE};
+use crate::proto::{self, Msg};
 use crate::stream::LinkStream;
 use crate::wait;
 
@@ -159,6 +160,15 @@ fn route(shared: &Shared, pkt: Packet) {
     }
 }
 
+/// Answers `pkt` with one of the link's replies, unless it is an `Error`
+/// itself: an answer to an answer tells nothing, and two links that
+/// answered each other's "connection closed" would never stop.
+fn answer(shared: &Shared, pkt: &Packet, text: &str) {
+    if pkt.msg_code() != <proto::Error as Msg>::CODE {
+        shared.reply(pkt.conn_id(), text);
+    }
+}
+
 /// Queues a packet on a live connection, within the limits.
 fn deliver(
     shared: &Shared,
@@ -169,7 +179,7 @@ fn deliver(
 ) {
     let id = pkt.conn_id();
     if conn.is_recv_closed() {
-        shared.reply(id, REPLY_CLOSED);
+        answer(shared, &pkt, REPLY_CLOSED);
         return;
     }
     if !push(shared, conn, &tx, pkt, limits) {

@@ -145,6 +145,8 @@ impl Shared {
         let Some(stream) = stream.as_deref() else {
             return Err(self.closed_kind());
         };
+        // We may have waited for the writer while the link went down.
+        self.check_up()?;
         self.write_rest(stream, queued, sent)?;
         buf.clear();
         let segs = encode(buf);
@@ -230,8 +232,8 @@ impl Shared {
     }
 
     /// The kind a failed write reports: `LinkClosed` if we are closing,
-    /// `Timeout` if the write timeout expired, else the I/O error itself;
-    /// all but the first take the link down.
+    /// `Timeout` if the write timeout expired, else the I/O error itself
+    /// (a write that hit it reports it), which takes the link down.
     fn write_failed(&self, e: io::Error) -> ErrorKind {
         if self.has(super::CLOSED) {
             return ErrorKind::LinkClosed;
@@ -303,6 +305,9 @@ impl Shared {
             }
             if *sent < queued.len() {
                 self.outbox.set_rest(queued.len() - *sent);
+                // The reader writes the rest when the socket has room; it
+                // may be asleep without watching for that (we are not it).
+                self.wake_reader();
                 return;
             }
             release(queued);

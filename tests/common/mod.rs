@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -271,6 +272,14 @@ impl LinkStream for Raw {
         self.socket().try_write(buf)
     }
 
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.socket().fd()
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket().set_write_timeout(timeout)
+    }
+
     fn shutdown(&self) -> io::Result<()> {
         self.socket().shutdown()
     }
@@ -394,6 +403,14 @@ impl<S: LinkStream> LinkStream for WatchedStream<S> {
 
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.try_write(buf)
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.fd()
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner.set_write_timeout(timeout)
     }
 
     fn shutdown(&self) -> io::Result<()> {
