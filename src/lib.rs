@@ -45,8 +45,8 @@ pub use link::{
     LinkRole, LinkStats, NodeLink, CLOSE_FLUSH_LIMIT, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED,
 };
 pub use listener::{
-    LinkListener, ListenerOptions, ListenerStats, DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_PENDING,
+    LinkListener, ListenerOptions, ListenerStats, DEFAULT_BACKLOG,
+    DEFAULT_LISTEN_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING,
 };
 pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
 pub use stream::LinkStream;

@@ -204,6 +204,11 @@ impl NodeLink {
         ))
     }
 
+    /// Whether the link is still usable: neither closed nor down.
+    pub fn is_up(&self) -> bool {
+        self.shared.is_up()
+    }
+
     /// Our role on this link.
     pub fn role(&self) -> LinkRole {
         self.shared.role

@@ -1,12 +1,20 @@
-//! LinkListener: accepts links over TCP or a Unix socket (DESIGN §6).
+//! LinkListener: accepts links over TCP or a Unix socket.
 //!
 //! An acceptor thread takes incoming streams and handshakes each one in a
 //! thread of its own, so a client that connects and says nothing delays
-//! nobody. Handshakes are bounded in time and in number, so a flood of
-//! silent clients cannot exhaust threads or descriptors: past the cap,
-//! new streams wait in the kernel's backlog.
+//! nobody. What a flood of clients can make us hold is bounded:
+//!
+//! - handshakes in progress are bounded in time and in number: past
+//!   `max_pending`, a new client *displaces* the oldest pending one (whose
+//!   stream is shut down), so silent clients cannot starve real ones;
+//! - links that passed the handshake wait for `accept` in a backlog of at
+//!   most `backlog`; a stream that comes while it is full is closed at
+//!   once;
+//! - a backlogged link whose peer hung up lets go of its reader thread and
+//!   descriptor by itself (the link's reader does that when it ends), and
+//!   is dropped from the backlog when room is needed or on `accept`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -19,7 +27,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::error::{Error, ErrorKind, LinkAddrs, Result};
 use crate::handshake::HandshakeStream;
@@ -31,14 +39,22 @@ pub const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on handshakes running at once.
 pub const DEFAULT_MAX_PENDING: usize = 64;
 
-/// Settings of a listener.
+/// Default cap on links that passed the handshake and wait for `accept`.
+pub const DEFAULT_BACKLOG: usize = 128;
+
+/// Settings of a listener. Build them from the default, so that settings
+/// added later keep their default:
+/// `ListenerOptions { backlog: 16, ..Default::default() }`.
 #[derive(Debug, Clone, Copy)]
 pub struct ListenerOptions {
     /// Bound on the handshake of each incoming stream.
     pub handshake_timeout: Duration,
-    /// Cap on handshakes running at once; past it, incoming streams wait
-    /// in the kernel's backlog.
+    /// Cap on handshakes running at once; past it, a new client displaces
+    /// the oldest pending one.
     pub max_pending: usize,
+    /// Cap on links that passed the handshake and wait for `accept`; a
+    /// stream that comes while it is full is closed at once.
+    pub backlog: usize,
 }
 
 impl Default for ListenerOptions {
@@ -46,17 +62,25 @@ impl Default for ListenerOptions {
         ListenerOptions {
             handshake_timeout: DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
             max_pending: DEFAULT_MAX_PENDING,
+            backlog: DEFAULT_BACKLOG,
         }
     }
 }
 
 /// Counters of a listener.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerStats {
     /// Links that passed the handshake.
     pub handshaked: u64,
-    /// Incoming streams dropped because their handshake failed.
+    /// Incoming streams dropped because their handshake failed (not those
+    /// displaced).
     pub failed: u64,
+    /// Pending handshakes ended to make room for a newer client.
+    pub displaced: u64,
+    /// Streams closed at once, or links dropped after their handshake,
+    /// because the backlog was full.
+    pub rejected: u64,
 }
 
 /// The listening socket.
@@ -113,23 +137,28 @@ struct Inner {
     closed: AtomicBool,
     handshake_timeout: Duration,
     max_pending: usize,
-    pending: Mutex<HashMap<u64, Pending>>,
-    /// Signalled when a handshake ends (a slot frees) or on close.
-    slot_freed: Condvar,
-    /// Threads of finished handshakes, to be joined. A finished
-    /// handshake drops its `Pending` at once: the second handle on its
-    /// socket must not outlive the handshake, or the link's peer would not
-    /// see the link close.
+    backlog: usize,
+    /// Handshakes in progress, oldest first (ids increase).
+    pending: Mutex<BTreeMap<u64, Pending>>,
+    /// Threads of finished or displaced handshakes, to be joined. A
+    /// finished handshake drops its `Pending` at once: the second handle on
+    /// its socket must not outlive the handshake, or the link's peer would
+    /// not see the link close.
     finished: Mutex<Vec<JoinHandle<()>>>,
-    links_tx: Sender<NodeLink>,
+    /// The backlog: links that passed the handshake, waiting for `accept`.
+    /// Its lock orders the check of its size with the send, so that it
+    /// never grows past `backlog`.
+    links_tx: Mutex<Sender<NodeLink>>,
+    links_rx: Receiver<NodeLink>,
     handshaked: AtomicU64,
     failed: AtomicU64,
+    displaced: AtomicU64,
+    rejected: AtomicU64,
 }
 
 /// Listens for links and hands out those that passed the handshake.
 pub struct LinkListener {
     inner: Arc<Inner>,
-    links_rx: Receiver<NodeLink>,
     /// Dropped on close: wakes blocked `accept`s.
     close_tx: Mutex<Option<Sender<()>>>,
     close_rx: Receiver<()>,
@@ -171,12 +200,15 @@ impl LinkListener {
             closed: AtomicBool::new(false),
             handshake_timeout: opts.handshake_timeout,
             max_pending: opts.max_pending.max(1),
-            pending: Mutex::new(HashMap::new()),
-            slot_freed: Condvar::new(),
+            backlog: opts.backlog.max(1),
+            pending: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(Vec::new()),
-            links_tx,
+            links_tx: Mutex::new(links_tx),
+            links_rx,
             handshaked: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            displaced: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         });
         let acceptor = {
             let inner = inner.clone();
@@ -187,7 +219,6 @@ impl LinkListener {
         .map_err(|e| listen_err(&inner.addr, e))?;
         Ok(LinkListener {
             inner,
-            links_rx,
             close_tx: Mutex::new(Some(close_tx)),
             close_rx,
             acceptor: Mutex::new(Some(acceptor)),
@@ -199,15 +230,21 @@ impl LinkListener {
         &self.inner.addr
     }
 
-    /// Blocks until a link passed the handshake and returns it. After
-    /// `close` it fails with `ListenerClosed`.
+    /// Blocks until a link passed the handshake and returns it (one whose
+    /// peer hung up meanwhile is skipped). After `close` it fails with
+    /// `ListenerClosed`.
     pub fn accept(&self) -> Result<NodeLink> {
-        if self.inner.closed.load(SeqCst) {
-            return Err(self.err(ErrorKind::ListenerClosed));
-        }
-        crossbeam_channel::select! {
-            recv(self.links_rx) -> link => link.map_err(|_| self.err(ErrorKind::ListenerClosed)),
-            recv(self.close_rx) -> _ => Err(self.err(ErrorKind::ListenerClosed)),
+        loop {
+            if self.inner.closed.load(SeqCst) {
+                return Err(self.err(ErrorKind::ListenerClosed));
+            }
+            let link = crossbeam_channel::select! {
+                recv(self.inner.links_rx) -> link => link.map_err(|_| self.err(ErrorKind::ListenerClosed))?,
+                recv(self.close_rx) -> _ => return Err(self.err(ErrorKind::ListenerClosed)),
+            };
+            if link.is_up() {
+                return Ok(link);
+            }
         }
     }
 
@@ -216,6 +253,8 @@ impl LinkListener {
         ListenerStats {
             handshaked: self.inner.handshaked.load(SeqCst),
             failed: self.inner.failed.load(SeqCst),
+            displaced: self.inner.displaced.load(SeqCst),
+            rejected: self.inner.rejected.load(SeqCst),
         }
     }
 
@@ -225,7 +264,7 @@ impl LinkListener {
     pub fn close(&self) {
         self.stop_acceptor();
         drop(self.close_tx.lock().take());
-        for link in self.links_rx.try_iter() {
+        for link in self.inner.links_rx.try_iter() {
             drop(link);
         }
         if let Socket::Unix(_, path) = &self.inner.socket {
@@ -242,11 +281,12 @@ impl LinkListener {
             Socket::Tcp(l) => shutdown_read(l),
             Socket::Unix(l, _) => shutdown_read(l),
         };
-        self.inner.slot_freed.notify_all();
         if let Some(h) = acceptor.take() {
             let _ = h.join();
         }
-        let pending: Vec<Pending> = self.inner.pending.lock().drain().map(|(_, p)| p).collect();
+        let pending: Vec<Pending> = std::mem::take(&mut *self.inner.pending.lock())
+            .into_values()
+            .collect();
         for p in &pending {
             p.stream.shutdown();
         }
@@ -303,7 +343,14 @@ impl Inner {
             };
             match incoming {
                 Ok(s) if !self.closed.load(SeqCst) => {
-                    self.wait_for_slot();
+                    self.join_finished();
+                    if self.backlog_full() {
+                        // Closed at once: nothing of it is kept.
+                        self.rejected.fetch_add(1, SeqCst);
+                        log::debug!("neonet listener {}: backlog full, stream closed", self.addr);
+                        continue;
+                    }
+                    self.make_room();
                     self.start_handshake(next_id, s);
                     next_id += 1;
                 }
@@ -315,14 +362,41 @@ impl Inner {
         }
     }
 
-    /// Blocks while `max_pending` handshakes run; reaps finished threads.
-    fn wait_for_slot(&self) {
-        let mut pending = self.pending.lock();
-        while pending.len() >= self.max_pending && !self.closed.load(SeqCst) {
-            self.slot_freed.wait(&mut pending);
+    /// Whether the backlog is full, after dropping the links in it whose
+    /// peer hung up (only then: it costs a pass over the backlog).
+    fn backlog_full(&self) -> bool {
+        let tx = self.links_tx.lock();
+        if self.links_rx.len() < self.backlog {
+            return false;
         }
-        drop(pending);
-        self.join_finished();
+        // Taken out and put back in order, without the dead ones. Under the
+        // sender's lock, so no handshake adds one meanwhile; an `accept`
+        // taking one only makes room.
+        let links: Vec<NodeLink> = self.links_rx.try_iter().collect();
+        for link in links {
+            if link.is_up() {
+                let _ = tx.send(link);
+            }
+        }
+        self.links_rx.len() >= self.backlog
+    }
+
+    /// With `max_pending` handshakes running, ends the oldest one: a new
+    /// client must not wait behind silent ones.
+    fn make_room(&self) {
+        let mut pending = self.pending.lock();
+        if pending.len() < self.max_pending {
+            return;
+        }
+        if let Some((_, oldest)) = pending.pop_first() {
+            oldest.stream.shutdown();
+            self.finished.lock().push(oldest.thread);
+            self.displaced.fetch_add(1, SeqCst);
+            log::debug!(
+                "neonet listener {}: oldest pending handshake displaced",
+                self.addr
+            );
+        }
     }
 
     fn join_finished(&self) {
@@ -366,22 +440,39 @@ impl Inner {
         // would kill a link already given to the user. The pending lock
         // also orders us after our registration; if `close` took the entry
         // already, it joins us itself.
-        {
-            let mut pending = self.pending.lock();
-            if let Some(p) = pending.remove(&id) {
+        let ours = match self.pending.lock().remove(&id) {
+            Some(p) => {
                 self.finished.lock().push(p.thread);
+                true
             }
-        }
+            // Displaced, or the listener is closing: not a failure of the
+            // client's.
+            None => false,
+        };
         match res {
             Ok(link) if !self.closed.load(SeqCst) => {
                 self.handshaked.fetch_add(1, SeqCst);
-                let _ = self.links_tx.send(link);
+                self.queue_link(link);
             }
             Ok(_) => {}
-            Err(_) => {
+            Err(e) if ours => {
                 self.failed.fetch_add(1, SeqCst);
+                log::info!("neonet listener {}: handshake failed: {e}", self.addr);
             }
+            Err(_) => {}
         }
-        self.slot_freed.notify_all();
+    }
+
+    /// Puts a link that passed the handshake in the backlog, or closes it
+    /// if the backlog is full.
+    fn queue_link(&self, link: NodeLink) {
+        let tx = self.links_tx.lock();
+        if self.links_rx.len() >= self.backlog {
+            drop(tx);
+            self.rejected.fetch_add(1, SeqCst);
+            log::debug!("neonet listener {}: backlog full, link closed", self.addr);
+            return;
+        }
+        let _ = tx.send(link);
     }
 }

@@ -702,3 +702,13 @@ pub fn threads() -> usize {
 pub fn fds() -> usize {
     count("/proc/self/fd")
 }
+
+/// Raises this process's soft limit on open descriptors to its hard limit,
+/// for tests that open a thousand streams (a fresh machine may start at
+/// 1024).
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut l = getrlimit(Resource::Nofile);
+    l.current = l.maximum;
+    let _ = setrlimit(Resource::Nofile, l);
+}
