@@ -379,9 +379,11 @@ impl<'a> Reader<'a> {
     }
 
     /// An integer of any msgpack form, as `T`.
-    pub(crate) fn int<T: TryFrom<i128>>(&mut self, ty: &'static str) -> Result<T, DecodeErrorKind> {
+    pub(crate) fn int<T: TryFrom<i128>>(&mut self) -> Result<T, DecodeErrorKind> {
         let value = self.int_any()?;
-        T::try_from(value).map_err(|_| DecodeErrorKind::IntOutOfRange { value, ty })
+        T::try_from(value).map_err(|_| DecodeErrorKind::IntOutOfRange {
+            value: i64::try_from(value).unwrap_or(i64::MAX),
+        })
     }
 
     /// An integer of any msgpack form (every one fits an i128).
@@ -606,7 +608,7 @@ macro_rules! int_fields {
             }
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-                r.int(stringify!($t))
+                r.int()
             }
         }
     )*};
@@ -628,7 +630,7 @@ impl Field for u8 {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        r.int("u8")
+        r.int()
     }
 
     fn list_encoded_len(items: &[u8]) -> usize {
@@ -759,7 +761,7 @@ impl Field for ErrorCode {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        r.int("ErrorCode").map(ErrorCode)
+        r.int().map(ErrorCode)
     }
 }
 
@@ -875,17 +877,11 @@ mod tests {
         assert_eq!(decode::<u16>(&[0xcf, 0, 0, 0, 0, 0, 0, 0, 5]), Ok(5));
         assert_eq!(
             decode::<u16>(&[0xce, 0, 1, 0, 0]),
-            Err(DecodeErrorKind::IntOutOfRange {
-                value: 65536,
-                ty: "u16"
-            })
+            Err(DecodeErrorKind::IntOutOfRange { value: 65536 })
         );
         assert_eq!(
             decode::<u32>(&[0xff]),
-            Err(DecodeErrorKind::IntOutOfRange {
-                value: -1,
-                ty: "u32"
-            })
+            Err(DecodeErrorKind::IntOutOfRange { value: -1 })
         );
         assert_eq!(
             decode::<i32>(&[0xc4, 0]),

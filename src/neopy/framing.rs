@@ -153,6 +153,10 @@ pub struct Scanner {
     msg_id: u32,
     code: u16,
     args_offset: usize,
+    /// Value headers parsed since `new`: counts the scanner's work, so a
+    /// test can check that no byte is walked twice across calls.
+    #[cfg(test)]
+    walked: u64,
 }
 
 impl Default for Scanner {
@@ -174,6 +178,8 @@ impl Scanner {
             msg_id: 0,
             code: 0,
             args_offset: 0,
+            #[cfg(test)]
+            walked: 0,
         }
     }
 
@@ -226,6 +232,10 @@ impl Scanner {
                 });
             };
             let body = body(marker, head).ok_or(FramingError::Reserved { offset: self.pos })?;
+            #[cfg(test)]
+            {
+                self.walked += 1;
+            }
             self.check_head_item(marker, head)?;
             self.start_value();
             self.pos += head_len;
@@ -363,4 +373,60 @@ fn body(marker: Marker, head: &[u8]) -> Option<Body> {
         // scalars: the header is the whole value
         _ => Body::Bytes(0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[msg_id 0, code 0x8019, [[p64 × n]]]`: AnswerNewOIDs with `n` oids.
+    fn new_oids(n: u32) -> Vec<u8> {
+        let mut p = vec![0x93, 0x00, 0xcd, 0x80, 0x19, 0x91, 0xdd];
+        p.extend_from_slice(&n.to_be_bytes());
+        for oid in 0..u64::from(n) {
+            p.extend_from_slice(&[0xc4, 8]);
+            p.extend_from_slice(&oid.to_be_bytes());
+        }
+        p
+    }
+
+    #[test]
+    fn a_packet_arriving_byte_by_byte_is_walked_once() {
+        let n = 100_000;
+        let packet = new_oids(n);
+        let mut s = Scanner::new();
+        for k in 1..packet.len() {
+            match s.scan(&packet[..k]) {
+                Ok(Scan::Incomplete { need }) => assert!(need > k && need <= packet.len()),
+                other => panic!("{k} bytes: {other:?}"),
+            }
+        }
+        // packet, msg_id, code, args, the list, the oids: each header once
+        assert_eq!(s.walked, 5 + u64::from(n));
+        let Ok(Scan::Complete(head)) = s.scan(&packet) else {
+            panic!("not complete")
+        };
+        assert_eq!(head.len, packet.len());
+        assert_eq!(s.walked, 0, "reset for the next packet");
+    }
+
+    #[test]
+    fn a_big_bin_is_skipped_before_it_arrives() {
+        // AnswerObject-like: [1, 0x8020, [bin of 1 MiB, nil]]
+        let len = 1usize << 20;
+        let mut packet = vec![0x93, 0x01, 0xcd, 0x80, 0x20, 0x92, 0xc6];
+        packet.extend_from_slice(&(len as u32).to_be_bytes());
+        packet.resize(packet.len() + len, 0xab);
+        packet.push(0xc0);
+        let total = packet.len();
+        let mut s = Scanner::new();
+        // the bin's header is enough to know the whole size
+        assert_eq!(s.scan(&packet[..11]), Ok(Scan::Incomplete { need: total }));
+        let walked = s.walked;
+        for k in (11..total).step_by(64 * 1024) {
+            assert_eq!(s.scan(&packet[..k]), Ok(Scan::Incomplete { need: total }));
+        }
+        assert_eq!(s.walked, walked, "the bin's bytes are never walked");
+        assert!(matches!(s.scan(&packet), Ok(Scan::Complete(h)) if h.len == total));
+    }
 }

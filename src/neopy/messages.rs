@@ -22,7 +22,7 @@ use super::types::{
     Address, CellChange, CellInfo, CheckSource, ClusterState, HistoryEntry, NodeId, NodeInfo,
     NodeState, NodeType, PackInfo, PackOrder, PackRequest, RelockConflict, UndoSerial,
 };
-use super::{Ask, Msg, Oid, Tid};
+use super::{Answer, Ask, Msg, Oid, Tid};
 use crate::proto::codec::DecodeErrorKind;
 use crate::proto::{Checksum, Data, DecodeError, ErrorCode, BIG_FIELD};
 
@@ -110,6 +110,8 @@ macro_rules! messages {
                     Message::$name(self)
                 }
 
+                // See the trait: the message comes back unchanged.
+                #[allow(clippy::result_large_err)]
                 fn from_message(m: Message) -> Result<Self, Message> {
                     match m {
                         Message::$name(m) => Ok(m),
@@ -212,6 +214,20 @@ macro_rules! messages {
         pub fn message_name(code: u16) -> Option<&'static str> {
             match code {
                 $( $code => Some(stringify!($name)), )*
+                _ => None,
+            }
+        }
+
+        /// What answers the request with code `code`: the answer message's
+        /// name, or `"Error (ACK)"` for the requests answered by `Error`;
+        /// `None` for notifications, answers and unknown codes.
+        pub fn answer_name(code: u16) -> Option<&'static str> {
+            match code {
+                $( $code => {
+                    $( return Some(<$answer as Answer>::EXPECTED); )?
+                    #[allow(unreachable_code)]
+                    None
+                } )*
                 _ => None,
             }
         }

@@ -90,7 +90,7 @@ fn read_enum(r: &mut Reader<'_>, code: i8) -> Result<u8, DecodeErrorKind> {
         return Err(bad);
     }
     let mut p = Reader::new(payload);
-    match (p.int::<u8>("u8"), p.finish()) {
+    match (p.int::<u8>(), p.finish()) {
         (Ok(v), Ok(())) => Ok(v),
         _ => Err(bad),
     }

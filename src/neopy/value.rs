@@ -90,7 +90,7 @@ fn read_value(r: &mut Reader<'_>, depth: usize) -> Result<Value, DecodeErrorKind
         | Marker::I8
         | Marker::I16
         | Marker::I32
-        | Marker::I64 => int_value(r.int::<i128>("int")?),
+        | Marker::I64 => int_value(r.int::<i128>()?),
         Marker::F32 => Value::F32(r.f64()? as f32),
         Marker::F64 => Value::F64(r.f64()?),
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {

@@ -97,12 +97,13 @@ pub enum DecodeErrorKind {
         /// The msgpack marker byte that came instead.
         marker: u8,
     },
-    /// msgpack: an integer that does not fit the field's type.
+    /// msgpack: an integer that does not fit the field's type (the field
+    /// is named by the [`DecodeError`]).
     IntOutOfRange {
-        /// The integer that came.
-        value: i128,
-        /// The field's type, e.g. `"u16"`.
-        ty: &'static str,
+        /// The integer that came; an unsigned one beyond `i64::MAX` (which
+        /// no field takes) shows as `i64::MAX`, so that this error stays as
+        /// small as the others.
+        value: i64,
     },
     /// msgpack: a fixed-size array (a message's arguments, a record) with
     /// another number of elements.
@@ -168,8 +169,8 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::UnexpectedType { expected, marker } => {
                 write!(f, "expected {expected}, got msgpack marker {marker:#04x}")
             }
-            DecodeErrorKind::IntOutOfRange { value, ty } => {
-                write!(f, "integer {value} out of range for {ty}")
+            DecodeErrorKind::IntOutOfRange { value } => {
+                write!(f, "integer {value} out of range")
             }
             DecodeErrorKind::ArrayArity { expected, got } => {
                 write!(f, "array of {got} elements, expected {expected}")
