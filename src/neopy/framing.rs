@@ -227,8 +227,12 @@ impl Scanner {
             let head_len = marker_head_len(marker);
             let Some(head) = buf.get(self.pos..self.pos + head_len) else {
                 // `need` counts one byte for this value: it needs head_len.
+                let need = self.need() + head_len as u64 - 1;
+                if need > MAX_PACKET_SIZE as u64 {
+                    return Err(FramingError::TooBig { size: need });
+                }
                 return Ok(Scan::Incomplete {
-                    need: (self.need() + head_len as u64 - 1) as usize,
+                    need: need as usize,
                 });
             };
             let body = body(marker, head).ok_or(FramingError::Reserved { offset: self.pos })?;

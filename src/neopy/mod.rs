@@ -68,14 +68,18 @@
 //!
 //! Decoding never panics and reserves nothing beyond what the input can
 //! hold: every count is checked against the remaining bytes at the least
-//! encoded size of an item. The decoded value of a packet of `n` bytes
-//! then takes at most `64 n` bytes of heap plus, for each map field of the
-//! message (at most three), one B-tree leaf (under 1 KiB): the worst case
-//! is an `any` value made of 1-byte elements, each a 32-byte
-//! [`rmpv::Value`] (plus 2× for a map's key and value at 2 bytes an
-//! entry), and a list of empty lists (1 byte each, 24 bytes decoded).
-//! Object data decoded with `decode_shared` cost nothing (a window);
-//! copied, they cost their size.
+//! encoded size of an item before anything is reserved, and a forged
+//! length fails before the copy it announces. What the decoded message
+//! then takes is bounded by its encoded size `n`: **at most `64 n` bytes
+//! of heap, plus 4 KiB**, measured by a counting allocator on the worst
+//! cases and under proptest (`tests/neopy_decode.rs`). The worst cases are
+//! 1-byte elements that decode to large values: an `any` value made of
+//! nils (a 40-byte [`rmpv::Value`] per byte), a list of empty lists or of
+//! nils in an `Option<String>` list (24 bytes per byte), and the B-tree
+//! nodes of a map with small distinct keys (about 46 bytes per byte; the
+//! 4 KiB covers the first node of each map field, at most three in a
+//! message). Object data decoded by `decode_shared` cost nothing (a window
+//! into the packet); copied, they cost their size.
 //!
 //! # What a NEO/py client does (from `trace.tsv`)
 //!
