@@ -28,6 +28,7 @@ mod handshake;
 mod light;
 mod link;
 mod listener;
+pub mod neopy;
 pub mod packet;
 pub mod proto;
 pub mod stream;

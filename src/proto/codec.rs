@@ -86,6 +86,54 @@ pub enum DecodeErrorKind {
         /// Bytes that were left after the length itself.
         remaining: usize,
     },
+    // The kinds below come from the msgpack dialect (`crate::neopy`), which
+    // shares this error type so that callers match on one decode error
+    // whatever the link speaks.
+    /// msgpack: a value of another type than the field's (the marker byte
+    /// that came, e.g. `0x93` for an array of 3 where a `bin` was expected).
+    UnexpectedType {
+        /// What the field needed, e.g. `"bin"`, `"int"`, `"array"`.
+        expected: &'static str,
+        /// The msgpack marker byte that came instead.
+        marker: u8,
+    },
+    /// msgpack: an integer that does not fit the field's type (the field
+    /// is named by the [`DecodeError`]).
+    IntOutOfRange {
+        /// The integer that came; an unsigned one beyond `i64::MAX` (which
+        /// no field takes) shows as `i64::MAX`, so that this error stays as
+        /// small as the others.
+        value: i64,
+    },
+    /// msgpack: a fixed-size array (a message's arguments, a record) with
+    /// another number of elements.
+    ArrayArity {
+        /// Elements the record has.
+        expected: usize,
+        /// Elements that came.
+        got: usize,
+    },
+    /// msgpack: a `bin` of fixed size (an 8-byte oid or tid, a 20-byte
+    /// checksum) with another length.
+    BinLength {
+        /// Bytes the field has.
+        expected: usize,
+        /// Bytes that came.
+        got: usize,
+    },
+    /// msgpack: an enum value (an ext type) of another enum, or whose
+    /// payload is not one small integer.
+    BadExt {
+        /// The field's ext type code.
+        expected: i8,
+        /// The ext type code that came.
+        got: i8,
+    },
+    /// msgpack: values nested deeper than the dialect allows.
+    TooDeep {
+        /// The nesting bound.
+        max: usize,
+    },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -117,6 +165,24 @@ impl fmt::Display for DecodeErrorKind {
                          remaining input ({remaining} bytes)"
                     )
                 }
+            }
+            DecodeErrorKind::UnexpectedType { expected, marker } => {
+                write!(f, "expected {expected}, got msgpack marker {marker:#04x}")
+            }
+            DecodeErrorKind::IntOutOfRange { value } => {
+                write!(f, "integer {value} out of range")
+            }
+            DecodeErrorKind::ArrayArity { expected, got } => {
+                write!(f, "array of {got} elements, expected {expected}")
+            }
+            DecodeErrorKind::BinLength { expected, got } => {
+                write!(f, "bin of {got} bytes, expected {expected}")
+            }
+            DecodeErrorKind::BadExt { expected, got } => {
+                write!(f, "bad enum value: ext type {got}, expected ext type {expected} holding one small integer")
+            }
+            DecodeErrorKind::TooDeep { max } => {
+                write!(f, "values nested deeper than {max} levels")
             }
         }
     }

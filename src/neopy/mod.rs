@@ -1,0 +1,383 @@
+//! The dialect of today's NEO/py: protocol version 5 over msgpack
+//! (DESIGN §10).
+//!
+//! NEO as deployed is NEO/py, which since 2018 frames and encodes its
+//! packets with msgpack. This module is that dialect's wire layer, pure
+//! (no I/O), next to protocol 6's [`proto`](crate::proto):
+//!
+//! - **Handshake** ([`check_handshake`], [`HANDSHAKE`]): each side sends
+//!   `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]`.
+//! - **Framing** ([`Scanner`]): a packet is the msgpack array
+//!   `[msg_id, code, args]` with no length prefix; the scanner finds where
+//!   it ends by walking its structure, resumably across reads, refusing
+//!   packets over 64 MiB before they arrive. It returns the packet's
+//!   [`PacketHead`] (`msg_id`, `code`, where `args` start).
+//! - **Messages** ([`Msg`], [`Message`], the 111 structs): NEO/py's own
+//!   packets with its names, each request paired with its answer
+//!   ([`Ask`]). Encoding is byte-identical to NEO/py's; decoding accepts
+//!   any msgpack form of the same values (see `codec.rs`).
+//! - **Cluster helpers** ([`PartitionTable`], [`NodeTable`]): what a client
+//!   learns from the master, and which storage to ask for an object.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use neonet::neopy::{self, AskObject, Message, Msg, Scan, Scanner};
+//!
+//! // A client asks for object 1, last revision before tid 0x100.
+//! let ask = AskObject { oid: 1, at: None, before: Some(0x100) };
+//! let mut packet = Vec::new();
+//! neopy::encode_packet(&mut packet, 7, &ask);
+//!
+//! // The receiving side finds the packet's end, then decodes by code.
+//! let Ok(Scan::Complete(head)) = Scanner::new().scan(&packet) else { panic!() };
+//! assert_eq!((head.len, head.msg_id, head.code), (packet.len(), 7, AskObject::CODE));
+//! let buf = Arc::new(packet);
+//! let msg = Message::decode_shared(head.code, &buf, head.args_offset).unwrap();
+//! assert_eq!(msg, Message::AskObject(ask));
+//! ```
+//!
+//! # Ids and answers
+//!
+//! Each side numbers the packets it *sends* (requests and notifications)
+//! with its own counter, from 0, +1 each (mod 2^32); an answer, `Error`
+//! included, carries the id of the request it answers, and its code has
+//! `ANSWER_BIT` ([`PacketHead::is_answer`]). So a packet with the answer
+//! bit belongs to an exchange this side started (route it by id to the
+//! waiting `ask`); any other is a new request or notification from the
+//! peer. There are no multi-packet conversations: only the lightweight
+//! operations of DESIGN §8 make sense on such a link. [`decode_answer`]
+//! turns the answer packet of a request into its typed answer.
+//!
+//! # Writing and reading packets (for the link)
+//!
+//! - Send: [`encode_packet`] (all copied into one buffer) or
+//!   [`encode_packet_parts`] (object data of at least
+//!   [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes borrowed, for one
+//!   vectored write with [`proto::packet_io_slices`](crate::proto::packet_io_slices)).
+//!   Check [`packet_size`] against `MAX_PACKET_SIZE` first where a message
+//!   is not bounded.
+//! - Receive: feed the read-ahead bytes to a [`Scanner`] until
+//!   [`Scan::Complete`] (on [`Scan::Incomplete`], `need` is the least size
+//!   of the packet: allocate it once and read into it). Hand the packet
+//!   over as an `Arc<Vec<u8>>` with its [`PacketHead`]; the receiver
+//!   decodes with [`Message::decode_shared`]`(head.code, &buf,
+//!   head.args_offset)` or [`decode_answer`], and large object data stay
+//!   windows into that buffer.
+//!
+//! # Allocation bound of decoding
+//!
+//! Decoding never panics and reserves nothing beyond what the input can
+//! hold: every count is checked against the remaining bytes at the least
+//! encoded size of an item before anything is reserved, and a forged
+//! length fails before the copy it announces. What the decoded message
+//! then takes is bounded by its encoded size `n`: **at most `64 n` bytes
+//! of heap, plus 4 KiB**, measured by a counting allocator on the worst
+//! cases and under proptest (`tests/neopy_decode.rs`). The worst cases are
+//! 1-byte elements that decode to large values: an `any` value made of
+//! nils (a 40-byte [`rmpv::Value`] per byte), a list of empty lists or of
+//! nils in an `Option<String>` list (24 bytes per byte), and the B-tree
+//! nodes of a map with small distinct keys (39 bytes per byte; the 4 KiB
+//! covers the first node of each map field, at most three in a message).
+//! The highest ratio measured is 46 bytes per byte. Object data decoded by `decode_shared` cost nothing (a window
+//! into the packet); copied, they cost their size.
+//!
+//! # What a NEO/py client does (from `trace.tsv`)
+//!
+//! Reading objects, a fresh ZODB client performs exactly this:
+//!
+//! 1. Connects to the master; both sides send the handshake at once.
+//! 2. Sends `RequestIdentification(CLIENT, uuid: None, address: None,
+//!    name: <cluster>, id_timestamp: None, extra: {})` (msg_id 0).
+//! 3. Receives `AcceptIdentification(MASTER, <master's id>, your_uuid)`
+//!    (answering id 0) — `your_uuid` is the client's id from now on —
+//!    then, unasked, the master's own packets numbered from 0:
+//!    `NotifyNodeInformation` (all nodes: the storages with their
+//!    addresses, states and ids) and `SendPartitionTable` (`ptid`,
+//!    `num_replicas`, one row of cells per partition).
+//!    [`NodeTable::update`] and [`PartitionTable::from`] take them.
+//! 4. Sends `AskLastTransaction` (msg_id 1) → `AnswerLastTransaction(ltid)`,
+//!    then `Ping` (msg_id 2) → `Pong`.
+//! 5. For each storage it needs (here the one storage, of id 1): connects,
+//!    handshakes, sends `RequestIdentification(CLIENT, uuid: your_uuid,
+//!    address: None, name, id_timestamp: <as the master gave it in the
+//!    node list>, extra: {})` (msg_id 0) → `AcceptIdentification(STORAGE,
+//!    1, your_uuid)`.
+//! 6. For each oid: `AskObject(oid, at: None, before: ltid + 1)` (msg_id
+//!    1, 2, …) to a storage holding a readable cell of the oid's partition
+//!    ([`PartitionTable::readable_cells`], [`NodeTable::storages_for`]) →
+//!    `AnswerObject(oid, serial, next_serial: None, compression, checksum,
+//!    data, data_serial: None)`, where `checksum` is the SHA-1 of `data`
+//!    as sent and `compression` 1 means zlib.
+//!
+//! After that the master keeps the client informed with
+//! `NotifyNodeInformation`, `NotifyPartitionChanges`
+//! ([`PartitionTable::apply`]) and `InvalidateObjects`.
+
+mod cluster;
+mod codec;
+mod framing;
+mod handshake;
+mod head;
+mod messages;
+mod types;
+mod value;
+
+use std::sync::Arc;
+
+pub use cluster::{partition_of, NodeTable, PartitionChangeError, PartitionTable};
+pub use framing::{FramingError, Scan, Scanner, MAX_DEPTH};
+pub use handshake::{
+    check_handshake, HandshakeMismatch, HandshakeProgress, HANDSHAKE, HANDSHAKE_FIRST_BYTE,
+    PROTOCOL_VERSION,
+};
+pub use head::{encode_head, head_len, PacketHead};
+pub use messages::*;
+pub use types::{
+    Address, CellChange, CellInfo, CellState, CheckSource, ClusterState, HistoryEntry, NodeId,
+    NodeInfo, NodeState, NodeType, ObjectData, PackInfo, PackOrder, PackRequest, RelockConflict,
+    UndoSerial, ERROR_CODES_EXT,
+};
+
+pub use crate::proto::{Checksum, Data, DecodeError, ErrorCode};
+
+/// Object id (on the wire: `p64`, an 8-byte `bin`).
+pub type Oid = u64;
+
+/// Transaction id (on the wire: `p64`, an 8-byte `bin`).
+pub type Tid = u64;
+
+/// A NEO/py message type: one of the 111 structs of the message table,
+/// whose arguments are a msgpack array.
+///
+/// Implemented by the `messages!` table, not by hand. Mirrors
+/// [`proto::Msg`](crate::proto::Msg), except that what is encoded and
+/// decoded here is the `args` array (the packet's head is
+/// [`encode_head`]'s and the [`Scanner`]'s).
+pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
+    /// Message code; `ANSWER_BIT` (0x8000) is set on answers and `Error`.
+    const CODE: u16;
+
+    /// NEO/py's name of the message, e.g. `"AskObject"`.
+    const NAME: &'static str;
+
+    /// Names of the arguments, in wire order (NEO/py's handler parameters).
+    const FIELDS: &'static [&'static str];
+
+    /// Length of the arguments array in bytes.
+    fn encoded_len(&self) -> usize;
+
+    /// Append the arguments array to `buf`: exactly `encoded_len()` bytes,
+    /// all copied.
+    fn encode_into(&self, buf: &mut Vec<u8>);
+
+    /// Append the arguments array to `buf`, except the bytes of object
+    /// data of at least [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes, which
+    /// are borrowed from `self` and returned as segments `(position in buf
+    /// where they go, bytes)`, positions not decreasing. Interleaved with
+    /// [`proto::packet_io_slices`](crate::proto::packet_io_slices), the
+    /// pieces are exactly what `encode_into` appends.
+    #[must_use]
+    fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])>;
+
+    /// Decode an arguments array; all of `args` must be consumed. Object
+    /// data are copied.
+    fn decode(args: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Decode the arguments `buf[offset..]` of a shared packet buffer (a
+    /// whole packet, with `offset` its head's `args_offset`).
+    ///
+    /// Like [`Msg::decode`] — same strictness, same errors, equal values —
+    /// except that object data of at least
+    /// [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes are windows into `buf`
+    /// (they keep it alive) instead of copies.
+    fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError>;
+
+    /// Wrap into the enum of all messages.
+    fn into_message(self) -> Message;
+
+    /// Unwrap from the enum of all messages; `Err(m)` if `m` is another.
+    // The enum is as large as its largest message (about 160 bytes):
+    // giving it back by value, unchanged, is the point, and boxing it would
+    // allocate where nothing needs to.
+    #[allow(clippy::result_large_err)]
+    fn from_message(m: Message) -> Result<Self, Message>;
+}
+
+/// A request, and the answer it expects.
+///
+/// `Answer` is the answer message, or `()` for the eight requests NEO/py
+/// answers with `Error` (`ACK` on success: `FailedVote`, `SetNodeState`,
+/// `AddPendingNodes`, `SetNumReplicas`, `SetClusterState`, `Repair`,
+/// `CheckReplicas`, `Truncate`). Notifications and answers are not `Ask`,
+/// so asking with one does not compile:
+///
+/// ```compile_fail
+/// use neonet::neopy::{Ask, CloseClient};
+///
+/// fn ask<R: Ask>(_request: &R) {}
+/// ask(&CloseClient {}); // a notification: no answer to wait for
+/// ```
+///
+/// ```
+/// use neonet::neopy::{Ask, AskObject, AnswerObject, Truncate};
+///
+/// fn answer_of<R: Ask>(_: &R) -> &'static str { std::any::type_name::<R::Answer>() }
+/// assert!(answer_of(&AskObject::default()).ends_with("AnswerObject"));
+/// assert_eq!(answer_of(&Truncate::default()), "()");
+/// ```
+pub trait Ask: Msg {
+    /// What a successful answer decodes to.
+    type Answer: Answer;
+}
+
+/// What a request's answer packet decodes to: an answer message, or `()`
+/// for an `Error` packet with code `ACK`.
+pub trait Answer: Sized {
+    /// What is expected, for errors: the answer's name, or `"Error (ACK)"`.
+    const EXPECTED: &'static str;
+
+    /// Decode the answer packet `buf` (its code, and where its `args`
+    /// start); see [`decode_answer`].
+    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, AnswerError>;
+}
+
+impl<M: Msg> Answer for M {
+    const EXPECTED: &'static str = M::NAME;
+
+    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<M, AnswerError> {
+        if code == M::CODE {
+            M::decode_shared(buf, offset).map_err(AnswerError::Decode)
+        } else {
+            Err(peer_error(code, buf, offset, M::NAME))
+        }
+    }
+}
+
+/// Success is an `Error` packet with code `ACK`.
+impl Answer for () {
+    const EXPECTED: &'static str = "Error (ACK)";
+
+    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<(), AnswerError> {
+        match peer_error(code, buf, offset, Self::EXPECTED) {
+            AnswerError::Peer(e) if e.code == ErrorCode::ACK => Ok(()),
+            other => Err(other),
+        }
+    }
+}
+
+/// The error for an answer packet of code `code` that is not the answer
+/// expected: the peer's `Error`, or an unexpected message.
+fn peer_error(code: u16, buf: &Arc<Vec<u8>>, offset: usize, expected: &'static str) -> AnswerError {
+    if code != Error::CODE {
+        return AnswerError::Unexpected { code, expected };
+    }
+    match Error::decode_shared(buf, offset) {
+        Ok(e) => AnswerError::Peer(e),
+        Err(e) => AnswerError::Decode(e),
+    }
+}
+
+/// Why an answer packet is not the answer a request expects.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// The peer answered with `Error` (its code is not `ACK`, or the
+    /// request expected an answer message).
+    #[error("peer error {:?}: {}", .0.code, .0.message)]
+    Peer(Error),
+    /// The packet is another message than the answer (or `Error`).
+    #[error("unexpected message: got {}, expected {expected}", message_name(*.code).unwrap_or("an unknown message"))]
+    Unexpected {
+        /// The code that came.
+        code: u16,
+        /// The name of what was expected.
+        expected: &'static str,
+    },
+    /// The answer (or the `Error`) could not be decoded.
+    #[error("{0}")]
+    Decode(DecodeError),
+}
+
+/// Decode the answer packet of request `R`: `code` and `offset` from its
+/// [`PacketHead`], `buf` the packet. The answer message (or `()` for an
+/// `Error` with code `ACK`, for the requests answered that way); another
+/// `Error` is [`AnswerError::Peer`], another message
+/// [`AnswerError::Unexpected`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use neonet::neopy::{self, AnswerError, AskLastTransaction, Error, ErrorCode, Scan, Scanner, Truncate};
+///
+/// let packet = |code, args: &dyn Fn(&mut Vec<u8>)| {
+///     let mut buf = Vec::new();
+///     neopy::encode_head(&mut buf, 3, code);
+///     args(&mut buf);
+///     let Ok(Scan::Complete(head)) = Scanner::new().scan(&buf) else { panic!() };
+///     (head, Arc::new(buf))
+/// };
+/// let ack = Error { code: ErrorCode::ACK, message: String::new() };
+/// let (head, buf) = packet(0x8000, &|b| neopy::Msg::encode_into(&ack, b));
+/// assert_eq!(neopy::decode_answer::<Truncate>(head.code, &buf, head.args_offset), Ok(()));
+/// let got = neopy::decode_answer::<AskLastTransaction>(head.code, &buf, head.args_offset);
+/// assert_eq!(got, Err(AnswerError::Peer(ack)));
+/// ```
+pub fn decode_answer<R: Ask>(
+    code: u16,
+    buf: &Arc<Vec<u8>>,
+    offset: usize,
+) -> Result<R::Answer, AnswerError> {
+    R::Answer::decode_answer(code, buf, offset)
+}
+
+/// Append the whole packet of `msg` with id `msg_id` to `buf`: head, then
+/// arguments, copied.
+///
+/// # Panics
+/// If the packet would exceed `MAX_PACKET_SIZE`; check [`packet_size`]
+/// first where the message size is not bounded.
+pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, msg_id: u32, msg: &M) {
+    let len = checked_args_len(msg_id, msg);
+    buf.reserve(head_len(msg_id, M::CODE) + len);
+    encode_head(buf, msg_id, M::CODE);
+    msg.encode_into(buf);
+}
+
+/// Append the packet of `msg` with id `msg_id` to `buf` like
+/// [`encode_packet`], except object data of at least
+/// [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes, borrowed from `msg` and
+/// returned as segments (see [`Msg::encode_parts`]):
+/// `proto::packet_io_slices(&buf, &segments)` is the whole packet.
+///
+/// # Panics
+/// If the packet would exceed `MAX_PACKET_SIZE`, as [`encode_packet`].
+#[must_use]
+pub fn encode_packet_parts<'a, M: Msg>(
+    buf: &mut Vec<u8>,
+    msg_id: u32,
+    msg: &'a M,
+) -> Vec<(usize, &'a [u8])> {
+    checked_args_len(msg_id, msg);
+    encode_head(buf, msg_id, M::CODE);
+    msg.encode_parts(buf)
+}
+
+/// Size of the packet carrying `msg` with id `msg_id`, head included.
+pub fn packet_size<M: Msg>(msg_id: u32, msg: &M) -> u64 {
+    (head_len(msg_id, M::CODE) + msg.encoded_len()) as u64
+}
+
+/// The arguments' length of `msg`, checked so that its packet fits in
+/// `MAX_PACKET_SIZE` (which NEO/py's unpacker enforces).
+///
+/// # Panics
+/// If it does not.
+fn checked_args_len<M: Msg>(msg_id: u32, msg: &M) -> usize {
+    let len = msg.encoded_len();
+    let size = head_len(msg_id, M::CODE) + len;
+    assert!(
+        size as u64 <= crate::packet::MAX_PACKET_SIZE as u64,
+        "{} packet of {size} bytes exceeds MAX_PACKET_SIZE",
+        M::NAME
+    );
+    len
+}

@@ -1,0 +1,138 @@
+//! Helpers shared by the tests of the msgpack dialect: NEO/py's facts as
+//! copied into `tests/neopy/`, and packets found with the scanner.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::Arc;
+
+use neonet::neopy::{PacketHead, Scan, Scanner};
+
+/// A file of `tests/neopy/`.
+pub fn fact(name: &str) -> String {
+    let path = format!("{}/tests/neopy/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The data lines of a TSV fact, split into columns (comments and the
+/// header line left out).
+pub fn tsv(name: &str) -> Vec<Vec<String>> {
+    fact(name)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("name\t") && !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    assert!(s.len() % 2 == 0, "odd-length hex");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One line of `vectors.tsv`.
+#[derive(Debug)]
+pub struct Vector {
+    /// 1-based, among the data lines.
+    pub line: usize,
+    pub name: String,
+    pub code: u16,
+    pub msg_id: u32,
+    pub bytes: Vec<u8>,
+    pub args: serde_json::Value,
+    pub captured: bool,
+}
+
+/// All of `vectors.tsv`.
+pub fn vectors() -> Vec<Vector> {
+    tsv("vectors.tsv")
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| Vector {
+            line: i + 1,
+            name: c[0].clone(),
+            code: u16::from_str_radix(c[1].trim_start_matches("0x"), 16).unwrap(),
+            msg_id: c[2].parse().unwrap(),
+            bytes: unhex(&c[3]),
+            args: serde_json::from_str(&c[4]).unwrap(),
+            captured: match c[5].as_str() {
+                "captured" => true,
+                "synthetic" => false,
+                other => panic!("origin {other:?}"),
+            },
+        })
+        .collect()
+}
+
+/// The one packet `bytes` hold, scanned in one go.
+pub fn scan_one(bytes: &[u8]) -> PacketHead {
+    match Scanner::new().scan(bytes) {
+        Ok(Scan::Complete(head)) if head.len == bytes.len() => head,
+        other => panic!("not one packet: {other:?}"),
+    }
+}
+
+/// `bytes` as a shared packet buffer with its head.
+pub fn shared(bytes: &[u8]) -> (PacketHead, Arc<Vec<u8>>) {
+    (scan_one(bytes), Arc::new(bytes.to_vec()))
+}
+
+pub mod counting {
+    //! A global allocator that counts, per thread, the bytes each thread
+    //! allocates (a `realloc` counts its new size): tests run in parallel
+    //! threads, so per-thread counts measure only the code under test.
+
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        // const-initialised and without destructor: using it allocates
+        // nothing, so the allocator may use it.
+        static BYTES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn count(n: usize) {
+        // try_with: during thread teardown the slot may be gone.
+        let _ = BYTES.try_with(|b| b.set(b.get() + n));
+    }
+
+    /// Bytes this thread allocated while running `f`, and `f`'s result.
+    pub fn allocated<T>(f: impl FnOnce() -> T) -> (usize, T) {
+        let before = BYTES.with(Cell::get);
+        let r = f();
+        (BYTES.with(Cell::get) - before, r)
+    }
+
+    /// The system allocator, counting.
+    pub struct Counting;
+
+    // SAFETY: every method forwards its arguments unchanged to `System`,
+    // which implements `GlobalAlloc` soundly; the only thing added is a
+    // thread-local counter update, which neither allocates nor touches the
+    // memory handed out. (A `GlobalAlloc` impl is `unsafe` by definition.)
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count(layout.size());
+            // SAFETY: our caller upholds `alloc`'s contract for `layout`.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` was allocated by `System` with `layout`, as our
+            // caller guarantees.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count(new_size);
+            // SAFETY: as for `dealloc`, and our caller upholds `realloc`'s
+            // contract for `new_size`.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+}
