@@ -66,6 +66,10 @@ pub struct LinkStats {
     /// Bytes queued on all connections and not yet received (payloads
     /// plus [`PACKET_OVERHEAD`](crate::PACKET_OVERHEAD) each).
     pub queued_bytes: usize,
+    /// Bytes of packets sent (their `send` returned) but not yet written
+    /// to the stream: queued for the writer, or left by a non-blocking
+    /// write while the socket was full.
+    pub unsent_bytes: usize,
     /// Connections that overflowed (see [`Limits`]).
     pub overflows: u64,
     /// Connections the peer opened that were refused because a limit was
@@ -292,6 +296,7 @@ impl NodeLink {
             live_conns,
             tombstones,
             queued_bytes: c.queued.load(SeqCst),
+            unsent_bytes: self.shared.outbox.unsent_bytes(),
             overflows: c.overflows.load(Relaxed),
             refused: c.refused.load(Relaxed),
             dropped_replies: c.dropped_replies.load(Relaxed),

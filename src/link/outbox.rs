@@ -156,6 +156,12 @@ impl Outbox {
         self.queue.lock().bytes.is_empty()
     }
 
+    /// Bytes waiting to be written: queued, and left by a non-blocking
+    /// write.
+    pub(super) fn unsent_bytes(&self) -> usize {
+        self.queue.lock().bytes.len() + self.rest.load(SeqCst)
+    }
+
     /// Refuses every later `push`: the link is closing, and what is queued
     /// now is all that `close` will write.
     pub(super) fn seal(&self) {

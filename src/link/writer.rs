@@ -255,7 +255,7 @@ impl Shared {
             Counters::bump(&self.counters.dropped_replies);
             return;
         }
-        self.try_flush();
+        self.flush_unless_stuck();
     }
 
     /// Queues a packet of the link's own (a keepalive ping) like a reply.
@@ -264,7 +264,17 @@ impl Shared {
             Counters::bump(&self.counters.dropped_replies);
             return;
         }
-        self.try_flush();
+        self.flush_unless_stuck();
+    }
+
+    /// Writes what waits, without blocking, unless the socket was full at
+    /// the last try: then the reader writes it when the socket has room
+    /// (it polls for that), and trying on every reply would cost a syscall
+    /// offering the whole rest each time.
+    fn flush_unless_stuck(&self) {
+        if !self.outbox.stuck() {
+            self.try_flush();
+        }
     }
 
     /// Writes what waits if the writer lock is free and the socket has

@@ -326,11 +326,21 @@ pub fn watched_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Watch) {
 /// reading (a few MiB over TCP loopback, less over a socketpair).
 pub const LARGE: usize = 16 << 20;
 
+thread_local! {
+    /// Blocking writes (`write`, `write_vectored`) this thread made through
+    /// any [`WatchedStream`].
+    pub static THREAD_WRITES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// What a [`WatchedStream`] reports.
 #[derive(Debug)]
 pub struct Watch {
     /// Calls of `read`/`try_read` that returned data.
     pub reads: Arc<AtomicUsize>,
+    /// Calls of `try_write` (non-blocking writes: the link's replies).
+    pub try_writes: Arc<AtomicUsize>,
+    /// Bytes offered to `try_write`, all calls together.
+    pub try_write_bytes: Arc<AtomicUsize>,
     /// One message per write of at least [`LARGE`] bytes, sent just before
     /// the write: from then on the writer is in `write` (and stays there
     /// while the peer does not read).
@@ -343,6 +353,8 @@ pub struct Watch {
 pub struct WatchedStream<S> {
     inner: S,
     reads: Arc<AtomicUsize>,
+    try_writes: Arc<AtomicUsize>,
+    try_write_bytes: Arc<AtomicUsize>,
     large_writes: mpsc::SyncSender<()>,
 }
 
@@ -350,14 +362,20 @@ impl<S> WatchedStream<S> {
     /// Wraps `inner`; returns the wrapper and its reports.
     pub fn new(inner: S) -> (WatchedStream<S>, Watch) {
         let reads = Arc::new(AtomicUsize::new(0));
+        let try_writes = Arc::new(AtomicUsize::new(0));
+        let try_write_bytes = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::sync_channel(16);
         let stream = WatchedStream {
             inner,
             reads: reads.clone(),
+            try_writes: try_writes.clone(),
+            try_write_bytes: try_write_bytes.clone(),
             large_writes: tx,
         };
         let watch = Watch {
             reads,
+            try_writes,
+            try_write_bytes,
             large_writes: rx,
         };
         (stream, watch)
@@ -371,6 +389,7 @@ impl<S> WatchedStream<S> {
     }
 
     fn report(&self, len: usize) {
+        THREAD_WRITES.with(|n| n.set(n.get() + 1));
         if len >= LARGE {
             // Nobody listening, or full: the report is not needed.
             let _ = self.large_writes.try_send(());
@@ -402,6 +421,8 @@ impl<S: LinkStream> LinkStream for WatchedStream<S> {
     }
 
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_writes.fetch_add(1, Ordering::SeqCst);
+        self.try_write_bytes.fetch_add(buf.len(), Ordering::SeqCst);
         self.inner.try_write(buf)
     }
 
