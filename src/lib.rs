@@ -31,6 +31,7 @@ mod listener;
 pub mod packet;
 pub mod proto;
 pub mod stream;
+pub mod tls;
 mod wait;
 
 pub use conn::Conn;
