@@ -52,10 +52,7 @@ fn connect(
     let dialed = dial_link_tls(addr, client);
     // The client may have finished first (TLS 1.3): its link drops now,
     // so a server that accepted it is not left waiting.
-    let dialed = dialed.map(|l| {
-        l.close();
-        l
-    });
+    let dialed = dialed.inspect(NodeLink::close);
     (dialed, accepted.join().unwrap())
 }
 
@@ -339,7 +336,9 @@ fn config_errors_say_what_is_wrong() {
     let c = cluster();
     let node = c.ca.node(Key::Ec);
     let other = c.ca.node(Key::Ec);
-    let cases: [(&[u8], &[u8], &[u8], &str); 4] = [
+    // (CA, certificate, key, what the error names)
+    type Case<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a str);
+    let cases: [Case; 4] = [
         (b"not pem", node.cert.as_bytes(), node.key.as_bytes(), "CA"),
         (
             c.ca.pem().as_bytes(),
