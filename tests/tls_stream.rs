@@ -4,7 +4,9 @@
 //! 1. plaintext already decrypted is seen and delivered without more
 //!    bytes from the socket: many small packets in one record;
 //! 2. a sender blocked on a full socket does not block the reader, and
-//!    the reader's own replies still go out once the peer reads;
+//!    the reader's own replies still go out once the peer reads; what a
+//!    non-blocking write left behind goes out when there is room, though
+//!    nobody writes any more;
 //! 3. the peer asking for new keys while senders keep encrypting, and
 //!    the reader's own replies written meanwhile: every record decrypts;
 //! 4. hostile bytes: garbage after the handshake, a truncated record, a
@@ -135,10 +137,46 @@ fn blocked_sender_does_not_block_the_reader() {
     });
 }
 
-/// A `TlsStream` as `io::Read`, for a hand-driven peer.
-struct StreamIo<'a>(&'a TlsStream);
+#[test]
+fn reader_writes_what_a_nonblocking_write_left_once_there_is_room() {
+    watchdog(LIMIT, || {
+        let (a, b) = UnixStream::pair().unwrap();
+        let c = cluster();
+        let (ours, peer) = tls_streams_over(a, b, &c.client, &c.server);
+        // Non-blocking writes (as the link's reader writes its replies)
+        // until the socket is full: the last record is partly written.
+        let mut sent = Vec::new();
+        loop {
+            let chunk = common::payload(sent.len() as u64, 1000);
+            match ours.try_write(&chunk) {
+                Ok(n) => sent.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("try_write: {e}"),
+            }
+        }
+        thread::scope(|s| {
+            // Our reader sleeps, waiting for data that is not coming yet.
+            let reader = s.spawn(|| {
+                let mut buf = [0u8; 16];
+                let n = LinkStream::read(&ours, &mut buf).unwrap();
+                buf[..n].to_vec()
+            });
+            thread::sleep(LET_BLOCK);
+            // The peer reads everything: the rest of the last record must
+            // come although nobody writes any more.
+            let mut got = vec![0u8; sent.len()];
+            StreamIo(&peer).read_exact(&mut got).unwrap();
+            assert!(got == sent, "the peer got what was sent");
+            send_all(&peer, b"wake up");
+            assert_eq!(reader.join().unwrap(), b"wake up");
+        });
+    });
+}
 
-impl Read for StreamIo<'_> {
+/// A `TlsStream` as `io::Read`, for a hand-driven peer.
+struct StreamIo<'a, S: neonet::tls::TlsSocket>(&'a TlsStream<S>);
+
+impl<S: neonet::tls::TlsSocket> Read for StreamIo<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         LinkStream::read(self.0, buf)
     }

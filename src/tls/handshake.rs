@@ -85,7 +85,7 @@ fn drive<S: TlsSocket>(
             }
         };
         let seen = rx.data();
-        let more = seen.len().min(FIRST_BYTES - first.len().min(FIRST_BYTES));
+        let more = seen.len().min(FIRST_BYTES.saturating_sub(first.len()));
         first.extend_from_slice(&seen[..more]);
         absorb(sock, session, rx)?;
         if n == 0 && session.is_handshaking() {

@@ -18,7 +18,7 @@
 //! they must reach the socket in the order they were made. Whoever takes
 //! ciphertext out of the session holds `tx` and appends it to `tx.out`,
 //! which goes out first-in first-out: the order holds, whoever made the
-//! record (a sender's data, or the reader's alerts and key updates).
+//! record (a sender's data, the reader's alerts, the link's replies).
 
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -62,9 +62,11 @@ pub struct TlsStream<S: TlsSocket = std::net::TcpStream> {
     rx: Mutex<Rx>,
     tx: Mutex<Tx>,
     session: Mutex<Connection>,
-    /// The session may hold ciphertext that the reader's side made
-    /// (alerts, key updates) and nobody took yet. Set after making it;
-    /// cleared by whoever takes the session's output.
+    /// The session may hold ciphertext that the reader's side made (an
+    /// alert, `close_notify`) and nobody took yet. Set after making it;
+    /// cleared by whoever takes the session's output. (The answer to a
+    /// key update is no such output: rustls keeps it and puts it before
+    /// the next record it encrypts.)
     pending: AtomicBool,
     /// `tx.out` holds ciphertext that a non-blocking write left behind
     /// (the socket was full). Changed only under `tx`.
@@ -72,6 +74,16 @@ pub struct TlsStream<S: TlsSocket = std::net::TcpStream> {
     /// Bounds our own waits on the socket, as `set_io_timeout` bounds
     /// its reads and writes.
     timeout: Mutex<Option<Duration>>,
+}
+
+/// What a step of decrypting gave.
+enum Step {
+    /// This much plaintext (0: the peer ended the session).
+    Plain(usize),
+    /// Nothing: more ciphertext is needed.
+    Empty,
+    /// Ciphertext went into the session; no plaintext yet.
+    Fed,
 }
 
 /// The reader's side.
@@ -107,7 +119,7 @@ impl Rx {
         self.start == self.end
     }
 
-    /// The first bytes ever read (for telling a peer that is not TLS).
+    /// The bytes read and not yet given to the session.
     pub(super) fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -176,28 +188,39 @@ impl<S: TlsSocket> TlsStream<S> {
         session.negotiated_cipher_suite().map(|s| s.suite())
     }
 
-    /// The socket under the session.
-    pub fn socket(&self) -> &S {
-        &self.sock
-    }
-
     // ---- reading (the reader's side) ----
 
     /// Decrypts what is buffered into `buf`: `Some(n)` with plaintext (or
     /// `Some(0)` at the end of the session), `None` if more ciphertext is
     /// needed. Output the session made meanwhile is left for `flush`.
     fn open(&self, rx: &mut Rx, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        let mut session = self.session.lock();
-        let res = loop {
-            if rx.plain > 0 || !rx.feed(&mut session)? {
-                match read_plain(&mut session, rx, buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(None),
-                    res => break res.map(Some),
-                }
+        loop {
+            match self.open_step(rx, buf)? {
+                Step::Plain(n) => return Ok(Some(n)),
+                Step::Empty => return Ok(None),
+                Step::Fed => {}
             }
+        }
+    }
+
+    /// One step of `open`, under one hold of the session lock: read the
+    /// plaintext there is, or else give the session what it takes at once
+    /// of the ciphertext (at most one record and a bit: rustls reads 4 KiB
+    /// at a time) and decrypt it.
+    fn open_step(&self, rx: &mut Rx, buf: &mut [u8]) -> io::Result<Step> {
+        let mut session = self.session.lock();
+        let res = if rx.plain > 0 || !rx.feed(&mut session)? {
+            match read_plain(&mut session, rx, buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Empty),
+                res => res.map(Step::Plain),
+            }
+        } else {
             match session.process_new_packets() {
-                Ok(state) => rx.plain = state.plaintext_bytes_to_read(),
-                Err(e) => break Err(TlsError::from(e).into_io()),
+                Ok(state) => {
+                    rx.plain = state.plaintext_bytes_to_read();
+                    Ok(Step::Fed)
+                }
+                Err(e) => Err(TlsError::from(e).into_io()),
             }
         };
         if session.wants_write() {
@@ -514,6 +537,10 @@ impl<S: TlsSocket> LinkStream for TlsStream<S> {
         drop(tx);
         // As `after_release`, without blocking.
         self.flush_quietly();
+        if n == 0 && !buf.is_empty() {
+            // The session took nothing now: that is "try later" here.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         Ok(n)
     }
 
