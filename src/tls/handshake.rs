@@ -104,7 +104,10 @@ fn absorb<S: TlsSocket>(
 ) -> std::result::Result<(), HandshakeError> {
     while session.is_handshaking() && rx.feed(session).map_err(io_err)? {
         match session.process_new_packets() {
-            Ok(state) => rx.plain = state.plaintext_bytes_to_read(),
+            Ok(state) => {
+                rx.plain = state.plaintext_bytes_to_read();
+                rx.closed = state.peer_has_closed();
+            }
             Err(e) => {
                 let _ = session.write_tls(&mut Writer(sock));
                 return Err(HandshakeError::Tls(e.into()));

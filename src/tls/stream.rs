@@ -93,8 +93,12 @@ pub(super) struct Rx {
     end: usize,
     /// Plaintext decrypted and waiting in the session.
     pub(super) plain: usize,
-    /// The socket reached end of stream (not yet told to the session).
+    /// The socket reached end of stream.
     eof: bool,
+    /// The session was told so.
+    eof_told: bool,
+    /// The peer ended the session (`close_notify`).
+    pub(super) closed: bool,
 }
 
 /// The writing side: `out[sent..]` is ciphertext to write, in order.
@@ -112,11 +116,21 @@ impl Rx {
             end: 0,
             plain: 0,
             eof: false,
+            eof_told: false,
+            closed: false,
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Whether the session has nothing to give without more bytes from
+    /// the socket: no plaintext, no ciphertext to decrypt, no end to
+    /// report. Known without the session's lock: only the reading thread
+    /// gives the session ciphertext, and it keeps these counts.
+    fn is_drained(&self) -> bool {
+        self.plain == 0 && self.is_empty() && !self.eof && !self.closed
     }
 
     /// The bytes read and not yet given to the session.
@@ -142,9 +156,8 @@ impl Rx {
     /// once); returns whether it took any.
     pub(super) fn feed(&mut self, session: &mut Connection) -> io::Result<bool> {
         if self.is_empty() {
-            if self.eof {
-                // Tells the session the stream ended (once).
-                self.eof = false;
+            if self.eof && !self.eof_told {
+                self.eof_told = true;
                 session.read_tls(&mut io::empty())?;
                 return Ok(true);
             }
@@ -194,6 +207,11 @@ impl<S: TlsSocket> TlsStream<S> {
     /// `Some(0)` at the end of the session), `None` if more ciphertext is
     /// needed. Output the session made meanwhile is left for `flush`.
     fn open(&self, rx: &mut Rx, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if rx.is_drained() {
+            // Nothing for the session to give: spare the lock (the reader
+            // polls here, while senders want the session).
+            return Ok(None);
+        }
         loop {
             match self.open_step(rx, buf)? {
                 Step::Plain(n) => return Ok(Some(n)),
@@ -218,6 +236,7 @@ impl<S: TlsSocket> TlsStream<S> {
             match session.process_new_packets() {
                 Ok(state) => {
                     rx.plain = state.plaintext_bytes_to_read();
+                    rx.closed = state.peer_has_closed();
                     Ok(Step::Fed)
                 }
                 Err(e) => Err(TlsError::from(e).into_io()),
@@ -498,8 +517,7 @@ impl<S: TlsSocket> LinkStream for TlsStream<S> {
     fn readable(&self) -> io::Result<bool> {
         self.flush()?;
         {
-            let rx = self.rx.lock();
-            if rx.plain > 0 || !rx.is_empty() || rx.eof {
+            if !self.rx.lock().is_drained() {
                 return Ok(true);
             }
         }
