@@ -59,6 +59,10 @@ pub enum HandshakeError {
     /// An I/O error on the stream.
     #[error("{0}")]
     Io(#[source] Arc<io::Error>),
+    /// TLS could not be set up: the reason says whose certificate or
+    /// which side was refused, and why (DESIGN §11).
+    #[error("{0}")]
+    Tls(#[source] crate::tls::TlsError),
 }
 
 /// What went wrong: the kind callers match on.

@@ -116,7 +116,7 @@ fn read_word<S: HandshakeStream>(
 }
 
 /// Bounds the next I/O by what is left until `deadline`.
-fn set_deadline<S: HandshakeStream>(
+pub(crate) fn set_deadline<S: HandshakeStream>(
     stream: &S,
     deadline: Option<Instant>,
 ) -> Result<(), HandshakeError> {
@@ -133,7 +133,7 @@ fn set_deadline<S: HandshakeStream>(
 /// A handshake error from an I/O error. A blocking call that hit its
 /// timeout is `Timeout`; a peer that hung up before its word came is
 /// `UnexpectedEof` however the kernel tells it (EOF, reset, broken pipe).
-fn io_err(e: io::Error) -> HandshakeError {
+pub(crate) fn io_err(e: io::Error) -> HandshakeError {
     use io::ErrorKind as K;
     match e.kind() {
         K::WouldBlock | K::TimedOut => HandshakeError::Timeout,
@@ -151,6 +151,13 @@ pub fn dial_link(addr: impl ToSocketAddrs) -> Result<NodeLink> {
 /// Like [`dial_link`], with `timeout` bounding the connect (per address
 /// tried) and the handshake.
 pub fn dial_link_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> Result<NodeLink> {
+    let stream = connect_tcp(addr, timeout)?;
+    NodeLink::handshake(stream, LinkRole::Client, Some(timeout))
+}
+
+/// Connects to `addr` over TCP (the first of its addresses that answers
+/// within `timeout`), TCP_NODELAY on.
+pub(crate) fn connect_tcp(addr: impl ToSocketAddrs, timeout: Duration) -> Result<TcpStream> {
     let dial_err = |peer: String, e: io::Error| {
         Error::new(&LinkAddrs::new("?", peer), None, "dial", ErrorKind::io(e))
     };
@@ -165,7 +172,7 @@ pub fn dial_link_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> Result<
                 stream
                     .set_nodelay(true)
                     .map_err(|e| dial_err(a.to_string(), e))?;
-                return NodeLink::handshake(stream, LinkRole::Client, Some(timeout));
+                return Ok(stream);
             }
             Err(e) => last = e,
         }

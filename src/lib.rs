@@ -32,6 +32,7 @@ pub mod neopy;
 pub mod packet;
 pub mod proto;
 pub mod stream;
+pub mod tls;
 mod wait;
 
 pub use conn::Conn;

@@ -1,0 +1,45 @@
+//! TLS links, as NEO/py runs them (DESIGN §11).
+//!
+//! TLS wraps the stream *before* NEO's handshake, which travels inside.
+//! Both ends present a certificate signed by the cluster's CA and verify
+//! the peer's chain against it (mutual TLS); host names are not checked.
+//! TLS 1.3 and 1.2 are offered; NEO/py on Python 3.11 speaks 1.2 only
+//! (ECDHE-ECDSA- or ECDHE-RSA-AES256-GCM-SHA384), and
+//! [`TlsVersions::Tls12Only`] restricts a node to it.
+//!
+//! A TLS link is an ordinary [`NodeLink`](crate::NodeLink) over a
+//! [`TlsStream`]: one TLS session shared by the link's reader thread,
+//! which decrypts, and its senders, which encrypt. Neither waits for the
+//! other longer than one record (see `stream.rs` and
+//! docs/tls-architecture.md).
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig};
+//!
+//! let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let server = std::thread::spawn({
+//!     let tls = tls.clone();
+//!     move || accept_link_tls(listener.accept()?.0, &tls, None).map_err(std::io::Error::other)
+//! });
+//! let client = dial_link_tls(addr, &tls)?;
+//! let server = server.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod config;
+mod dial;
+mod error;
+mod handshake;
+mod socket;
+mod stream;
+
+pub use config::{TlsConfig, TlsVersions};
+pub use dial::{
+    accept_link_tls, dial_link_tls, dial_link_tls_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
+};
+pub use error::TlsError;
+pub use socket::TlsSocket;
+pub use stream::TlsStream;
