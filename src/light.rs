@@ -8,7 +8,7 @@ use std::fmt;
 use crate::conn::{decode_message, Conn};
 use crate::error::{ErrorKind, Result};
 use crate::link::NodeLink;
-use crate::proto::{Message, Msg};
+use crate::proto::{Ask, Message, Msg};
 
 impl NodeLink {
     /// Sends `msg` on a new connection and forgets the connection.
@@ -17,9 +17,12 @@ impl NodeLink {
         conn.send(msg)
     }
 
-    /// Sends `req` on a new connection, waits for its one answer and
-    /// forgets the connection. An `Error` answer is `ErrorKind::Peer`.
-    pub fn ask1<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
+    /// Sends the request `req` on a new connection, waits for its one
+    /// answer and forgets the connection. The answer's type is the one the
+    /// message table gives `req` ([`Ask::Answer`]); an `Error` answer
+    /// (other than the `ACK` of a request answered by `()`) is
+    /// `ErrorKind::Peer`.
+    pub fn ask1<R: Ask>(&self, req: &R) -> Result<R::Answer> {
         let conn = self.new_conn()?;
         conn.ask(req)
     }
