@@ -21,9 +21,9 @@ use neonet::proto::{
     AnswerObject, Checksum, Error, ErrorCode, GetObject, Message, Msg, Ping, Pong, INVALID_TID,
     MESSAGE_CODES,
 };
+use neonet::{ErrorKind, Packet};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use neonet::{ErrorKind, Packet};
 
 /// Generous bound on a test that blocks on the network; a hang fails the
 /// test instead of blocking the run forever. Never asserts a duration.
