@@ -107,6 +107,9 @@ impl From<DecodeError> for AnswerError {
 
 /// The answer `M` to a request, from a message of code `code`: the table
 /// implements [`Answer::from_answer`] of every answer message with it.
+// Inline: on the hot path (the answer of every `ask`), a call here would
+// copy the decoded message once more on its way out.
+#[inline]
 pub(crate) fn answer_message<M: Msg>(code: u16, payload: Payload<'_>) -> Result<M, AnswerError> {
     if code == M::CODE {
         return Ok(M::decode_payload(payload)?);
@@ -115,6 +118,7 @@ pub(crate) fn answer_message<M: Msg>(code: u16, payload: Payload<'_>) -> Result<
 }
 
 /// The error for a message of code `code` that is not the expected answer.
+#[cold]
 fn not_the_answer(code: u16, payload: Payload<'_>) -> AnswerError {
     if code != Error::CODE {
         return AnswerError::Unexpected(code);

@@ -206,6 +206,7 @@ pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
 
     /// Decode a received payload ([`Msg::decode`] or
     /// [`Msg::decode_shared`]).
+    #[inline]
     fn decode_payload(payload: Payload<'_>) -> Result<Self, DecodeError> {
         match payload {
             Payload::Bytes(b) => Self::decode(b),

@@ -91,6 +91,9 @@ macro_rules! messages {
             const ANSWER_CODE: u16 = $code;
             const ANSWER_NAME: &'static str = stringify!($name);
 
+            // Inline, as the wrappers it calls: the decoded message is then
+            // moved once from `get_fields` to where the caller wants it.
+            #[inline]
             fn from_answer(code: u16, payload: Payload<'_>) -> Result<Self, AnswerError> {
                 answer_message(code, payload)
             }
@@ -145,7 +148,13 @@ macro_rules! messages {
                 /// Shared by `decode` and `decode_shared`, so that both are
                 /// exactly as strict.
                 // unused_mut: messages without fields only call finish().
+                ///
+                /// Always inlined, into [`Msg::decode`] (itself inlined into
+                /// the typed callers) and into `message_from`: each builds
+                /// the value where its caller wants it, instead of getting
+                /// it back from a call and moving it.
                 #[allow(unused_mut)]
+                #[inline(always)]
                 fn get_fields(mut r: Reader<'_>) -> Result<Self, DecodeError> {
                     $(
                         let $field = <$ty as Field>::get(&mut r).map_err(|kind| {
@@ -161,6 +170,23 @@ macro_rules! messages {
                         DecodeError::in_message(Self::CODE, Self::NAME, None, kind)
                     })?;
                     Ok($name { $($field),* })
+                }
+            }
+
+            impl $name {
+                /// Decodes the payload `r` reads as a [`Message`]: the arm of
+                /// [`Message::decode`] for this code, building the variant in
+                /// place.
+                fn message_from(r: Reader<'_>) -> Result<Message, DecodeError> {
+                    Self::get_fields(r).map(Message::$name)
+                }
+
+                /// The reader of `buf[offset..]`, or the error naming this
+                /// message if `offset` is beyond `buf`.
+                fn shared_reader(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Reader<'_>, DecodeError> {
+                    Reader::shared(buf, offset).map_err(|kind| {
+                        DecodeError::in_message($code, stringify!($name), None, kind)
+                    })
                 }
             }
 
@@ -195,15 +221,14 @@ macro_rules! messages {
                     e.into_segments()
                 }
 
+                #[inline]
                 fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
                     Self::get_fields(Reader::new(payload))
                 }
 
+                #[inline]
                 fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError> {
-                    let r = Reader::shared(buf, offset).map_err(|kind| {
-                        DecodeError::in_message(Self::CODE, Self::NAME, None, kind)
-                    })?;
-                    Self::get_fields(r)
+                    Self::get_fields(Self::shared_reader(buf, offset)?)
                 }
 
                 fn to_value(&self) -> Value {
@@ -306,30 +331,42 @@ macro_rules! messages {
 
             /// Decode the payload of a message with code `code`; an unknown
             /// code is a [`DecodeError`] naming the code.
+            #[inline]
             pub fn decode(code: u16, payload: &[u8]) -> Result<Message, DecodeError> {
-                match code {
-                    $( $code => $name::decode(payload).map(Message::$name), )*
-                    _ => Err(DecodeError::unknown_code(code)),
-                }
+                Message::decode_from(code, Reader::new(payload))
             }
 
             /// Decode the payload `buf[offset..]` of a message with code
             /// `code` from a shared packet buffer: like [`Message::decode`]
             /// (same errors), but large blobs are windows into `buf`; see
             /// [`Msg::decode_shared`].
+            #[inline]
             pub fn decode_shared(
                 code: u16,
                 buf: &Arc<Vec<u8>>,
                 offset: usize,
             ) -> Result<Message, DecodeError> {
+                match Reader::shared(buf, offset) {
+                    Ok(r) => Message::decode_from(code, r),
+                    Err(kind) => Err(match message_name(code) {
+                        Some(name) => DecodeError::in_message(code, name, None, kind),
+                        None => DecodeError::unknown_code(code),
+                    }),
+                }
+            }
+
+            /// Decode what `r` reads as the message of code `code`: the
+            /// dispatch, one `match` over all codes.
+            fn decode_from(code: u16, r: Reader<'_>) -> Result<Message, DecodeError> {
                 match code {
-                    $( $code => $name::decode_shared(buf, offset).map(Message::$name), )*
+                    $( $code => $name::message_from(r), )*
                     _ => Err(DecodeError::unknown_code(code)),
                 }
             }
 
             /// Decode a received payload of a message with code `code`
             /// ([`Message::decode`] or [`Message::decode_shared`]).
+            #[inline]
             pub fn decode_payload(code: u16, payload: Payload<'_>) -> Result<Message, DecodeError> {
                 match payload {
                     Payload::Bytes(b) => Message::decode(code, b),
