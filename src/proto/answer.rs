@@ -5,42 +5,6 @@
 //! them with `Error`, code `ACK` for success. Every other message without
 //! an answer is a notification, sent and never asked.
 //!
-//! The message table says, for each request, what answers it, as the
-//! request's [`Ask::Answer`]: the answer message, or `()` for the eight
-//! that are acknowledged. `Conn::ask` and `NodeLink::ask1` return that
-//! type, so the compiler knows what comes back, and asking with a message
-//! that is not a request does not compile:
-//!
-//! ```
-//! use neonet::proto::{AnswerObject, GetObject, SetNumReplicas};
-//! use neonet::NodeLink;
-//!
-//! fn read(link: &NodeLink) -> neonet::Result<()> {
-//!     let obj = link.ask1(&GetObject { oid: 1, at: 2, before: 3 })?;
-//!     let _: AnswerObject = obj; // inferred
-//!     link.ask1(&SetNumReplicas { num_replicas: 2 })?; // (): ACK
-//!     Ok(())
-//! }
-//! ```
-//!
-//! A notification is not a request:
-//!
-//! ```compile_fail,E0277
-//! # use neonet::proto::NotifyReady;
-//! # fn f(link: &neonet::NodeLink) {
-//! let _ = link.ask1(&NotifyReady {}); // NotifyReady: Ask is not satisfied
-//! # }
-//! ```
-//!
-//! and neither is an answer:
-//!
-//! ```compile_fail,E0277
-//! # use neonet::proto::Pong;
-//! # fn f(conn: &neonet::Conn) {
-//! let _ = conn.ask(&Pong {}); // Pong: Ask is not satisfied
-//! # }
-//! ```
-//!
 //! The decoding of an answer works on what any dialect's packet gives (a
 //! code and the payload bytes, possibly shared), so that the connection
 //! code stays the same for another message table.
@@ -61,6 +25,42 @@ pub enum Payload<'a> {
 }
 
 /// A request: a message that the peer answers, with [`Ask::Answer`].
+///
+/// The message table says, for each request, what answers it, as the
+/// request's [`Ask::Answer`]: the answer message, or `()` for the eight
+/// that are acknowledged. `Conn::ask` and `NodeLink::ask1` return that
+/// type, so the compiler knows what comes back, and asking with a message
+/// that is not a request does not compile:
+///
+/// ```
+/// use neonet::proto::{AnswerObject, GetObject, SetNumReplicas};
+/// use neonet::NodeLink;
+///
+/// fn read(link: &NodeLink) -> neonet::Result<()> {
+///     let obj = link.ask1(&GetObject { oid: 1, at: 2, before: 3 })?;
+///     let _: AnswerObject = obj; // inferred
+///     link.ask1(&SetNumReplicas { num_replicas: 2 })?; // (): ACK
+///     Ok(())
+/// }
+/// ```
+///
+/// A notification is not a request:
+///
+/// ```compile_fail,E0277
+/// # use neonet::proto::NotifyReady;
+/// # fn f(link: &neonet::NodeLink) {
+/// let _ = link.ask1(&NotifyReady {}); // NotifyReady: Ask is not satisfied
+/// # }
+/// ```
+///
+/// and neither is an answer:
+///
+/// ```compile_fail,E0277
+/// # use neonet::proto::Pong;
+/// # fn f(conn: &neonet::Conn) {
+/// let _ = conn.ask(&Pong {}); // Pong: Ask is not satisfied
+/// # }
+/// ```
 ///
 /// Implemented by the message table for every request, not by hand.
 pub trait Ask: Msg {
