@@ -8,8 +8,11 @@ use std::thread;
 use neonet::proto::{AnswerNewOIDs, AskNewOIDs, Error, ErrorCode, Message, Pong, SetNumReplicas};
 use neonet::{ErrorKind, NodeLink};
 
+/// How the server answers one request.
+type Reply = Box<dyn Fn(&neonet::Request) + Send>;
+
 /// Serves `replies.len()` light requests with the given replies, in order.
-fn serve(server: &NodeLink, replies: Vec<Box<dyn Fn(&neonet::Request) + Send>>) {
+fn serve(server: &NodeLink, replies: Vec<Reply>) {
     for reply in replies {
         let req = server.recv1().expect("recv1");
         reply(&req);
