@@ -10,7 +10,7 @@
 //!   `true` (as NEO/go reads it);
 //! - `String` is a u32 byte length then the bytes. NEO/go does not check
 //!   that they are UTF-8, so neither does decoding fail on them: invalid
-//!   sequences become U+FFFD (see [`String`'s impl](#impl-Field-for-String));
+//!   sequences become U+FFFD (see [`Field`]'s impl for `String`);
 //! - `Vec<T>` is a u32 count then each item. `Vec<u8>` is therefore a byte
 //!   blob (u32 length + bytes): in the N encoding a list of bytes and a blob
 //!   are the same thing. `u8` overrides the list hooks of [`Field`] so that
