@@ -29,7 +29,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::link::limits::cost;
 use crate::link::Shared;
 use crate::packet::{Packet, HEADER_SIZE};
-use crate::proto::{self, message_name, DecodeError, Message, Msg, BIG_FIELD};
+use crate::proto::{
+    message_name, Answer, AnswerError, Ask, DecodeError, Message, Msg, Payload, BIG_FIELD,
+};
 use crate::wait::{self, AtomicTimeout, WaitError};
 
 const CLOSED: u8 = 1;
@@ -238,16 +240,18 @@ impl Conn {
     /// `UnexpectedMessage`.
     pub fn expect<M: Msg>(&self) -> Result<M> {
         let pkt = self.recv_pkt()?;
-        decode_as::<M>(pkt, false).map_err(|k| self.err("decode", k))
+        decode_as::<M>(pkt).map_err(|k| self.err("decode", k))
     }
 
-    /// Sends `req` and receives its answer, which must be a `Resp`. An
-    /// `Error` answer is `ErrorKind::Peer` with the peer's code and text;
-    /// anything else is `UnexpectedMessage`.
-    pub fn ask<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
+    /// Sends the request `req` and receives its answer, of the type the
+    /// message table gives it ([`Ask::Answer`]: e.g. `AnswerObject` for
+    /// `GetObject`, `()` for a request acknowledged with `Error(ACK)`). An
+    /// `Error` answer (other than that `ACK`) is `ErrorKind::Peer` with the
+    /// peer's code and text; anything else is `UnexpectedMessage`.
+    pub fn ask<R: Ask>(&self, req: &R) -> Result<R::Answer> {
         self.send(req)?;
         let pkt = self.recv_pkt()?;
-        decode_as::<Resp>(pkt, true).map_err(|k| self.err("decode", k))
+        decode_answer::<R::Answer>(pkt).map_err(|k| self.err("decode", k))
     }
 
     /// Receives the next packet, blocking until one arrives, the
@@ -373,50 +377,51 @@ impl fmt::Debug for Conn {
     }
 }
 
-/// Decodes `pkt` as an `M`. With `peer_error`, an `Error` message (that
-/// is not what we expect) becomes `ErrorKind::Peer`.
-pub(crate) fn decode_as<M: Msg>(pkt: Packet, peer_error: bool) -> Result<M, ErrorKind> {
+/// Decodes `pkt` as an `M`; anything else is `UnexpectedMessage`.
+pub(crate) fn decode_as<M: Msg>(pkt: Packet) -> Result<M, ErrorKind> {
     let code = pkt.msg_code();
     if code == M::CODE {
-        return decode_with(pkt, M::decode, M::decode_shared).map_err(ErrorKind::Decode);
+        return with_payload(pkt, M::decode_payload).map_err(ErrorKind::Decode);
     }
-    if peer_error && code == <proto::Error as Msg>::CODE {
-        let e = proto::Error::decode(pkt.payload()).map_err(ErrorKind::Decode)?;
-        return Err(ErrorKind::Peer {
+    Err(unexpected(code, M::NAME))
+}
+
+/// Decodes `pkt` as the answer `A` to a request: an `Error` message (but
+/// the `ACK` that `()` expects) is `ErrorKind::Peer`.
+pub(crate) fn decode_answer<A: Answer>(pkt: Packet) -> Result<A, ErrorKind> {
+    let code = pkt.msg_code();
+    with_payload(pkt, |payload| A::from_answer(code, payload)).map_err(|e| match e {
+        AnswerError::Peer(e) => ErrorKind::Peer {
             code: e.code,
             message: e.message,
-        });
-    }
+        },
+        AnswerError::Unexpected(code) => unexpected(code, A::ANSWER_NAME),
+        AnswerError::Decode(e) => ErrorKind::Decode(e),
+    })
+}
+
+/// The error for a message of code `code` where `expected` was expected.
+fn unexpected(code: u16, expected: &'static str) -> ErrorKind {
     match message_name(code) {
-        Some(got) => Err(ErrorKind::UnexpectedMessage {
-            got,
-            expected: M::NAME,
-        }),
+        Some(got) => ErrorKind::UnexpectedMessage { got, expected },
         // Not a message we know: the decode error names the code.
-        None => Err(ErrorKind::Decode(DecodeError::unknown_code(code))),
+        None => ErrorKind::Decode(DecodeError::unknown_code(code)),
     }
 }
 
 /// Decodes `pkt` as whichever message its code says.
 pub(crate) fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
     let code = pkt.msg_code();
-    decode_with(
-        pkt,
-        |payload| Message::decode(code, payload),
-        |buf, offset| Message::decode_shared(code, buf, offset),
-    )
+    with_payload(pkt, |payload| Message::decode_payload(code, payload))
 }
 
-/// Decodes a packet's payload: a big one in place, so that its large
-/// fields (object data) share the packet's buffer instead of being copied
-/// out of it; a small one from a slice, which costs no extra allocation.
-fn decode_with<T>(
-    pkt: Packet,
-    from_slice: impl FnOnce(&[u8]) -> Result<T, DecodeError>,
-    in_place: impl FnOnce(&Arc<Vec<u8>>, usize) -> Result<T, DecodeError>,
-) -> Result<T, DecodeError> {
+/// Hands a packet's payload to a decoder: a big one as the shared packet
+/// buffer, so that its large fields (object data) share it instead of
+/// being copied out of it; a small one as a slice, which costs no extra
+/// allocation.
+fn with_payload<T>(pkt: Packet, decode: impl FnOnce(Payload<'_>) -> T) -> T {
     if pkt.payload().len() < BIG_FIELD {
-        return from_slice(pkt.payload());
+        return decode(Payload::Bytes(pkt.payload()));
     }
-    in_place(&Arc::new(pkt.into_bytes()), HEADER_SIZE)
+    decode(Payload::Shared(&Arc::new(pkt.into_bytes()), HEADER_SIZE))
 }

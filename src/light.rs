@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::conn::{decode_message, Conn};
 use crate::error::{ErrorKind, Result};
 use crate::link::NodeLink;
-use crate::proto::{self, DecodeError, ErrorCode, Message, Msg};
+use crate::proto::{self, Ask, DecodeError, ErrorCode, Message, Msg};
 use crate::wait;
 
 impl NodeLink {
@@ -19,12 +19,14 @@ impl NodeLink {
         conn.send(msg)
     }
 
-    /// Sends `req` on a new connection, waits for its one answer and
-    /// forgets the connection. An `Error` answer is `ErrorKind::Peer`. The
-    /// wait is bounded by the link's receive timeout
+    /// Sends the request `req` on a new connection, waits for its one
+    /// answer and forgets the connection. The answer's type is the one the
+    /// message table gives `req` ([`Ask::Answer`]); an `Error` answer
+    /// (other than the `ACK` of a request answered by `()`) is
+    /// `ErrorKind::Peer`. The wait is bounded by the link's receive timeout
     /// ([`set_recv_timeout`](Self::set_recv_timeout)): past it, `Timeout`,
     /// and an answer that comes later is answered "connection closed".
-    pub fn ask1<Req: Msg, Resp: Msg>(&self, req: &Req) -> Result<Resp> {
+    pub fn ask1<R: Ask>(&self, req: &R) -> Result<R::Answer> {
         let conn = self.new_conn()?;
         conn.ask(req)
     }

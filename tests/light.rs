@@ -187,12 +187,12 @@ fn ask1_answers(kind: Kind) {
         });
 
         let get = request(3, 1);
-        let ans = client.ask1::<GetObject, AnswerObject>(&get).unwrap();
+        let ans = client.ask1(&get).unwrap();
         assert_eq!(ans, answer_for(&get));
         assert_eq!(conns(&client), EMPTY, "ask1 forgets its connection");
 
         let get = request(3, 2);
-        let err = client.ask1::<GetObject, AnswerObject>(&get).unwrap_err();
+        let err = client.ask1(&get).unwrap_err();
         match err.kind() {
             ErrorKind::Peer { code, message } => {
                 assert_eq!(*code, ErrorCode::OID_DOES_NOT_EXIST, "{err}");
@@ -201,9 +201,7 @@ fn ask1_answers(kind: Kind) {
             k => panic!("expected Peer, got {k:?} ({err})"),
         }
 
-        let err = client
-            .ask1::<GetObject, AnswerObject>(&request(3, 3))
-            .unwrap_err();
+        let err = client.ask1(&request(3, 3)).unwrap_err();
         match err.kind() {
             ErrorKind::UnexpectedMessage { got, expected } => {
                 assert_eq!((*got, *expected), ("Pong", "AnswerObject"), "{err}")
@@ -217,9 +215,7 @@ fn ask1_answers(kind: Kind) {
     // A server that stopped accepting refuses the request: the link's own
     // reply, as a Peer error.
     server.close_accept();
-    let err = client
-        .ask1::<GetObject, AnswerObject>(&request(3, 4))
-        .unwrap_err();
+    let err = client.ask1(&request(3, 4)).unwrap_err();
     match err.kind() {
         ErrorKind::Peer { code, message } => {
             assert_eq!(*code, ErrorCode::PROTOCOL_ERROR, "{err}");
@@ -261,7 +257,7 @@ fn recv1_bad_request(kind: Kind) {
             .send_pkt(Packet::new(0, GetObject::CODE, &[1, 2, 3]))
             .unwrap();
         let get = request(4, 1);
-        let ans = client.ask1::<GetObject, AnswerObject>(&get).unwrap();
+        let ans = client.ask1(&get).unwrap();
         assert_eq!(ans, answer_for(&get));
         for (conn, what) in [(&unknown, "0x1234"), (&truncated, "GetObject")] {
             match conn.recv().unwrap() {
@@ -288,7 +284,7 @@ fn recv1_bad_request(kind: Kind) {
 fn ask1_woken_when_peer_closes(kind: Kind) {
     let (client, server) = pair(kind);
     thread::scope(|scope| {
-        let asker = scope.spawn(|| client.ask1::<GetObject, AnswerObject>(&request(5, 5)));
+        let asker = scope.spawn(|| client.ask1(&request(5, 5)));
         // The request arrived: the client is in (or about to be in) recv.
         let req = server.recv1().unwrap();
         thread::sleep(LET_BLOCK);
@@ -311,9 +307,7 @@ fn ask1_woken_when_peer_closes(kind: Kind) {
             k => panic!("expected Io or LinkDown, got {k:?} ({err})"),
         }
         // Later calls fail at once, with LinkDown.
-        let err = client
-            .ask1::<GetObject, AnswerObject>(&request(5, 6))
-            .unwrap_err();
+        let err = client.ask1(&request(5, 6)).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::LinkDown), "{err}");
     });
 }
@@ -374,7 +368,7 @@ fn many_threads(kind: Kind) {
                     for i in 0..ROUNDS {
                         let get = request(t, i);
                         let ans = client
-                            .ask1::<GetObject, AnswerObject>(&get)
+                            .ask1(&get)
                             .unwrap_or_else(|e| panic!("thread {t} request {i}: {e}"));
                         assert_eq!(ans, answer_for(&get), "thread {t} request {i}");
                     }
@@ -439,7 +433,7 @@ fn race(kind: Kind, closing: Closing) {
                     start.wait();
                     for i in 0..ROUNDS {
                         let get = request(t, rep * ROUNDS + i);
-                        match client.ask1::<GetObject, AnswerObject>(&get) {
+                        match client.ask1(&get) {
                             Ok(ans) => {
                                 assert_eq!(ans, answer_for(&get));
                                 oks.fetch_add(1, SeqCst);
@@ -463,9 +457,7 @@ fn race(kind: Kind, closing: Closing) {
         });
         // Both ends fail cleanly afterwards.
         for link in [&client, &server] {
-            let err = link
-                .ask1::<GetObject, AnswerObject>(&request(9, rep))
-                .unwrap_err();
+            let err = link.ask1(&request(9, rep)).unwrap_err();
             assert_allowed("ask1 after close", &err);
         }
         client.close();

@@ -86,7 +86,7 @@ fn light_round_trip_allocations() {
                 at: i as u64 + 1,
                 before: i as u64 + 2,
             };
-            let ans = client.ask1::<GetObject, AnswerObject>(&get).expect("ask1");
+            let ans = client.ask1(&get).expect("ask1");
             assert_eq!(
                 (ans.oid, ans.serial, ans.data_serial),
                 (get.oid, get.at, get.before)

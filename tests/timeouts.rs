@@ -50,7 +50,7 @@ fn recv_expect_ask_time_out(kind: Kind) {
     assert_eq!((e.op(), e.conn_id()), ("recv", Some(c.id())));
     assert_kind(c.recv(), ErrorKind::Timeout);
     assert_kind(c.expect::<Pong>(), ErrorKind::Timeout);
-    assert_kind(c.ask::<Ping, Pong>(&Ping {}), ErrorKind::Timeout);
+    assert_kind(c.ask(&Ping {}), ErrorKind::Timeout);
 
     // The late answers: both reach the next receives, in order.
     let _: Ping = s.expect().unwrap();
@@ -74,10 +74,7 @@ fn ask1_times_out_and_late_answer_is_refused(kind: Kind) {
         at: 2,
         before: 3,
     };
-    let e = assert_kind(
-        link.ask1::<GetObject, AnswerObject>(&get),
-        ErrorKind::Timeout,
-    );
+    let e = assert_kind(link.ask1(&get), ErrorKind::Timeout);
     let id = e.conn_id().expect("a connection error");
     let req = read_raw_packet(&peer).unwrap();
     assert_eq!((req.conn_id(), req.msg_code()), (id, GetObject::CODE));
@@ -89,7 +86,7 @@ fn ask1_times_out_and_late_answer_is_refused(kind: Kind) {
     // The next ask1 is answered in time.
     link.set_recv_timeout(Some(TEST_LIMIT));
     thread::scope(|s| {
-        let asker = s.spawn(|| link.ask1::<Ping, Pong>(&Ping {}));
+        let asker = s.spawn(|| link.ask1(&Ping {}));
         let req = read_raw_packet(&peer).unwrap();
         assert_eq!(req.msg_code(), PING);
         write_raw_packet(&peer, req.conn_id(), PONG, b"");

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use common::*;
-use neonet::proto::{DecodeError, Message, Msg, Ping};
+use neonet::proto::{DecodeError, Message, Msg, Ping, Value};
 use neonet::{LinkRole, NodeLink, Packet};
 
 /// A client link whose peer is a raw stream that reads only when told,
@@ -173,6 +173,10 @@ impl Msg for Bomb {
 
     fn decode_shared(_: &Arc<Vec<u8>>, _: usize) -> Result<Self, DecodeError> {
         Ok(Bomb)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Struct(Vec::new())
     }
 
     fn into_message(self) -> Message {

@@ -699,9 +699,10 @@ impl Field for String {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        // Validate before copying, so that invalid input allocates nothing.
-        let s = std::str::from_utf8(r.bin()?).map_err(|_| DecodeErrorKind::BadUtf8)?;
-        Ok(s.to_owned())
+        // NEO's strings are bytes (NEO/py sends them as `bin`): invalid
+        // UTF-8 is decoded lossily, as protocol 6 does, rather than
+        // failing a whole packet for a cluster name or an error text.
+        Ok(String::from_utf8_lossy(r.bin()?).into_owned())
     }
 }
 
@@ -913,10 +914,7 @@ mod tests {
         assert_eq!(encode(&"test".to_string()), b"\xc4\x04test");
         assert_eq!(decode::<String>(b"\xa4test"), Ok("test".into()));
         assert_eq!(decode::<String>(b"\xd9\x04test"), Ok("test".into()));
-        assert_eq!(
-            decode::<String>(b"\xc4\x01\xff"),
-            Err(DecodeErrorKind::BadUtf8)
-        );
+        assert_eq!(decode::<String>(b"\xc4\x01\xff"), Ok("\u{fffd}".into()));
         assert_eq!(encode(&vec![1u8, 2]), [0xc4, 2, 1, 2]);
         assert_eq!(encode(&vec![1u32, 2]), [0x92, 1, 2]);
     }

@@ -94,8 +94,9 @@ fn read_value(r: &mut Reader<'_>, depth: usize) -> Result<Value, DecodeErrorKind
         Marker::F32 => Value::F32(r.f64()? as f32),
         Marker::F64 => Value::F64(r.f64()?),
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
-            let s = std::str::from_utf8(r.bin()?).map_err(|_| DecodeErrorKind::BadUtf8)?;
-            Value::from(s)
+            // A msgpack `str` must be UTF-8; one that is not is decoded
+            // lossily, as NEO's string fields are.
+            Value::from(String::from_utf8_lossy(r.bin()?).as_ref())
         }
         Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => Value::Binary(r.bin()?.to_vec()),
         Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
@@ -204,7 +205,7 @@ mod tests {
                 marker: 0xc1
             })
         );
-        assert_eq!(get(&[0xa1, 0xff]), Err(DecodeErrorKind::BadUtf8));
+        assert_eq!(get(&[0xa1, 0xff]), Ok(Value::from("\u{fffd}")));
         let deep = vec![0x91; MAX_DEPTH + 1];
         assert_eq!(get(&deep), Err(DecodeErrorKind::TooDeep { max: MAX_DEPTH }));
         let mut ok = vec![0x91; MAX_DEPTH];

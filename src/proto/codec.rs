@@ -6,16 +6,24 @@
 //! `messages.rs`), so the rules below are written once, here:
 //!
 //! - integers are fixed-width big-endian, no padding;
-//! - `bool` is one byte, 0 or 1 — any other byte is rejected, so that a value
-//!   that decoded re-encodes to the very same bytes;
-//! - `String` is a u32 byte length then UTF-8 bytes (invalid UTF-8 is
-//!   rejected);
+//! - `bool` is one byte: written 0 or 1, and any non-zero byte reads as
+//!   `true` (as NEO/go reads it);
+//! - `String` is a u32 byte length then the bytes. NEO/go does not check
+//!   that they are UTF-8, so neither does decoding fail on them: invalid
+//!   sequences become U+FFFD (see [`Field`]'s impl for `String`);
 //! - `Vec<T>` is a u32 count then each item. `Vec<u8>` is therefore a byte
 //!   blob (u32 length + bytes): in the N encoding a list of bytes and a blob
 //!   are the same thing. `u8` overrides the list hooks of [`Field`] so that
 //!   blobs are copied with one `memcpy` instead of byte by byte;
+//! - `BTreeMap<K, V>` is a u32 count then (key, value) pairs, written in key
+//!   order; read in any order, a repeated key keeping the last value (as
+//!   NEO/go does);
 //! - [`Data`] is a byte blob too, whose bytes may share the buffer of the
 //!   packet they arrived in.
+//!
+//! Encoding is canonical (sorted maps, bools 0/1, one NaN), decoding is
+//! lenient where NEO/go is; so a value decoded from any payload re-encodes
+//! to that payload's canonical form, which decodes to the same value.
 //!
 //! # Large blobs travel without copies
 //!
@@ -33,15 +41,35 @@
 //! cheaper than the bookkeeping, and a small value should not keep a packet
 //! buffer alive.
 //!
-//! Decoding never panics and never allocates more than the input can hold:
-//! every length or count is checked against the bytes that remain *before*
-//! anything is allocated (a list of `n` items needs at least
-//! `n * T::MIN_LEN` bytes).
+//! # Bounded memory
+//!
+//! Decoding never panics, and what it allocates is bounded by the payload:
+//!
+//! - every length or count is checked against the bytes that remain
+//!   *before* anything is allocated (a list of `n` items needs at least
+//!   `n * T::MIN_LEN` bytes), which also bounds the work;
+//! - every allocation is charged, before it is made, to a budget of
+//!   [`DECODE_GROWTH`] bytes per payload byte plus [`DECODE_ALLOWANCE`]
+//!   ([`Reader::charge`]); a payload whose value would need more is a
+//!   [`DecodeErrorKind::TooMuchMemory`] error, and nothing of that size is
+//!   allocated.
+//!
+//! So decoding a payload of `n` bytes allocates at most
+//! `4 × n + 1 MiB` in all. The budget matters for lists of items that are
+//! small on the wire but not in memory: an empty string is 4 bytes on the
+//! wire and 24 in a `Vec<String>` (6×), an empty `Address` 4 and 32 (8×),
+//! an empty row of a partition table 4 and 24. A value that is mostly such
+//! empty items and larger than the allowance (e.g. 16 M empty `dev_path`
+//! strings, 64 MiB that would take 384 MiB) is refused; real messages are
+//! far below the factor (object ids 1×, cells of a partition table ≈ 2×,
+//! node lists < 3×).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use super::data::Data;
+use super::value::Value;
 
 /// Size from which a blob is borrowed by the encoder (when it may borrow)
 /// and shared by the decoder (when the packet buffer is shared), instead of
@@ -52,6 +80,16 @@ use super::data::Data;
 /// Above it the copy dominates: at 16 MiB, copying (and page-faulting the
 /// fresh buffer) takes longer than the socket transfer itself.
 pub const BIG_FIELD: usize = 32 * 1024;
+
+/// Bytes that decoding may allocate per byte of payload (see the module
+/// documentation): the largest factor by which a payload grows when
+/// decoded, beyond [`DECODE_ALLOWANCE`].
+pub const DECODE_GROWTH: usize = 4;
+
+/// Bytes that decoding may allocate whatever the payload size, so that a
+/// small value whose items are larger in memory than on the wire (a few
+/// empty rows of a partition table) is never refused.
+pub const DECODE_ALLOWANCE: usize = 1 << 20;
 
 /// What was wrong with a payload; the part of a [`DecodeError`] that does not
 /// depend on which message was being decoded.
@@ -72,10 +110,6 @@ pub enum DecodeErrorKind {
         /// How many bytes were left over.
         count: usize,
     },
-    /// A bool field held a byte other than 0 or 1.
-    BadBool(u8),
-    /// A string field was not valid UTF-8.
-    BadUtf8,
     /// A length or count announces more than the rest of the payload can
     /// hold (checked before allocating anything).
     LengthTooLarge {
@@ -85,6 +119,15 @@ pub enum DecodeErrorKind {
         item_size: usize,
         /// Bytes that were left after the length itself.
         remaining: usize,
+    },
+    /// The decoded value would take more memory than the payload allows
+    /// ([`DECODE_GROWTH`] × its size + [`DECODE_ALLOWANCE`]); checked
+    /// before allocating.
+    TooMuchMemory {
+        /// Bytes the next allocation needed.
+        needed: usize,
+        /// Bytes of the budget that were left.
+        left: usize,
     },
     // The kinds below come from the msgpack dialect (`crate::neopy`), which
     // shares this error type so that callers match on one decode error
@@ -146,8 +189,11 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::TrailingBytes { count } => {
                 write!(f, "{count} trailing bytes after the message")
             }
-            DecodeErrorKind::BadBool(b) => write!(f, "bad bool byte {b:#04x} (must be 0 or 1)"),
-            DecodeErrorKind::BadUtf8 => f.write_str("string is not valid UTF-8"),
+            DecodeErrorKind::TooMuchMemory { needed, left } => write!(
+                f,
+                "decoded value needs {needed} more bytes of memory, over the budget \
+                 of the payload ({left} left)"
+            ),
             DecodeErrorKind::LengthTooLarge {
                 len,
                 item_size,
@@ -281,6 +327,14 @@ pub struct Reader<'a> {
     rest: &'a [u8],
     /// The packet buffer the payload is the tail of, if it is shared.
     shared: Option<&'a Arc<Vec<u8>>>,
+    /// Bytes the decoder may still allocate (see [`Reader::charge`]).
+    budget: usize,
+}
+
+/// The allocation budget of a payload of `len` bytes.
+fn budget(len: usize) -> usize {
+    len.saturating_mul(DECODE_GROWTH)
+        .saturating_add(DECODE_ALLOWANCE)
 }
 
 impl<'a> Reader<'a> {
@@ -289,6 +343,7 @@ impl<'a> Reader<'a> {
         Reader {
             rest: input,
             shared: None,
+            budget: budget(input.len()),
         }
     }
 
@@ -303,6 +358,7 @@ impl<'a> Reader<'a> {
             Some(rest) => Ok(Reader {
                 rest,
                 shared: Some(buf),
+                budget: budget(rest.len()),
             }),
             None => Err(DecodeErrorKind::Truncated {
                 needed: offset,
@@ -360,7 +416,10 @@ impl<'a> Reader<'a> {
             // `take` succeeded, so start + n <= buf.len(): the window is in
             // bounds and `from_shared` does not panic.
             Some(buf) if n >= BIG_FIELD => Ok(Data::from_shared(Arc::clone(buf), start..start + n)),
-            _ => Ok(Data::from(bytes)),
+            _ => {
+                self.charge(n)?;
+                Ok(Data::from(bytes))
+            }
         }
     }
 
@@ -389,6 +448,26 @@ impl<'a> Reader<'a> {
         Ok(len as usize)
     }
 
+    /// Takes `bytes` from the allocation budget, before allocating them:
+    /// fails with [`DecodeErrorKind::TooMuchMemory`] (and takes nothing)
+    /// if fewer are left.
+    ///
+    /// Every [`Field::get`] that allocates calls it first with what it is
+    /// about to allocate, so that decoding a payload of `n` bytes allocates
+    /// at most [`DECODE_GROWTH`] × `n` + [`DECODE_ALLOWANCE`] bytes.
+    pub fn charge(&mut self, bytes: usize) -> Result<(), DecodeErrorKind> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(DecodeErrorKind::TooMuchMemory {
+                needed: bytes,
+                left: self.budget,
+            }),
+        }
+    }
+
     /// Succeed only if everything was read: a payload longer than its message
     /// is an error (it would not re-encode to the same bytes).
     pub fn finish(&self) -> Result<(), DecodeErrorKind> {
@@ -409,6 +488,7 @@ impl fmt::Debug for Reader<'_> {
         f.debug_struct("Reader")
             .field("remaining", &self.rest.len())
             .field("shared", &self.shared.is_some())
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -505,10 +585,10 @@ impl fmt::Debug for Encoder<'_, '_> {
 /// A type that can be a message field (or an item of a list field).
 ///
 /// `put` must write exactly `encoded_len()` bytes (copied or borrowed), and
-/// `get` must read back
-/// exactly what `put` wrote. `get` must reject any input that would not
-/// re-encode to the same bytes (e.g. a bool byte of 2), so that decoding
-/// followed by encoding is the identity on the bytes.
+/// `get` must read back what `put` wrote: `get` after `put` gives an equal
+/// value. `get` may accept more than `put` writes (any non-zero bool byte,
+/// maps in any order) as long as the value it gives encodes canonically.
+/// A `get` that allocates charges the reader first ([`Reader::charge`]).
 pub trait Field: Sized {
     /// Smallest possible encoded size of a value, in bytes. Used to bound
     /// list counts against the remaining input before allocating.
@@ -525,6 +605,9 @@ pub trait Field: Sized {
 
     /// Read a value.
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind>;
+
+    /// The value as a generic [`Value`] tree.
+    fn to_value(&self) -> Value;
 
     /// Encoded size of the items of a list (count prefix excluded).
     ///
@@ -547,16 +630,21 @@ pub trait Field: Sized {
     /// Read `count` items of a list whose count prefix was already read and
     /// checked with [`Reader::length`].
     ///
-    /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default gets
-    /// the items one by one.
+    /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default
+    /// charges the list's memory, then gets the items one by one.
     fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<Self>, DecodeErrorKind> {
-        // `count` was checked against the input by the caller; the `min` is
-        // only a second guard in case a caller forgets.
-        let mut items = Vec::with_capacity(count.min(r.remaining()));
+        r.charge(count.saturating_mul(std::mem::size_of::<Self>()))?;
+        let mut items = Vec::with_capacity(count);
         for _ in 0..count {
             items.push(Self::get(r)?);
         }
         Ok(items)
+    }
+
+    /// The items of a list as a [`Value`]: a [`Value::List`], except for
+    /// `u8`, whose lists are byte blobs ([`Value::Bytes`]).
+    fn list_to_value(items: &[Self]) -> Value {
+        Value::List(items.iter().map(Field::to_value).collect())
     }
 }
 
@@ -576,6 +664,10 @@ macro_rules! int_fields {
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
                 Ok(<$t>::from_be_bytes(r.take_array()?))
+            }
+
+            fn to_value(&self) -> Value {
+                Value::Int(i128::from(*self))
             }
         }
     )*};
@@ -601,6 +693,10 @@ impl Field for u8 {
         Ok(b)
     }
 
+    fn to_value(&self) -> Value {
+        Value::Int(i128::from(*self))
+    }
+
     fn list_encoded_len(items: &[u8]) -> usize {
         items.len()
     }
@@ -610,10 +706,18 @@ impl Field for u8 {
     }
 
     fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<u8>, DecodeErrorKind> {
-        Ok(r.take(count)?.to_vec())
+        let bytes = r.take(count)?;
+        r.charge(count)?;
+        Ok(bytes.to_vec())
+    }
+
+    fn list_to_value(items: &[u8]) -> Value {
+        Value::Bytes(items.to_vec())
     }
 }
 
+/// Written 0 or 1; any non-zero byte reads as `true`, as NEO/go reads it
+/// (so `true` re-encodes as 1 whatever byte it came from).
 impl Field for bool {
     const MIN_LEN: usize = 1;
 
@@ -626,14 +730,23 @@ impl Field for bool {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        match r.take_array()? {
-            [0] => Ok(false),
-            [1] => Ok(true),
-            [b] => Err(DecodeErrorKind::BadBool(b)),
-        }
+        let [b] = r.take_array()?;
+        Ok(b != 0)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
     }
 }
 
+/// Text (names, addresses, error messages): u32 length, then the bytes.
+///
+/// NEO/go neither writes nor checks UTF-8 specifically, so a peer may send
+/// any bytes. A message never fails to decode because of them: each invalid
+/// sequence becomes U+FFFD (as `String::from_utf8_lossy` does), so such a
+/// field re-encodes differently from what came. Fields whose bytes matter
+/// exactly (the user, description and extension of a transaction, which
+/// ZODB treats as bytes) are `Vec<u8>` in the message table, not `String`.
 impl Field for String {
     const MIN_LEN: usize = 4;
 
@@ -650,10 +763,45 @@ impl Field for String {
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let len = r.length(1)?;
         let bytes = r.take(len)?;
-        // Validate before copying, so that invalid input allocates nothing.
-        let s = std::str::from_utf8(bytes).map_err(|_| DecodeErrorKind::BadUtf8)?;
-        Ok(s.to_owned())
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                r.charge(s.len())?;
+                Ok(s.to_owned())
+            }
+            Err(_) => lossy(r, bytes),
+        }
     }
+
+    fn to_value(&self) -> Value {
+        Value::Str(self.clone())
+    }
+}
+
+/// `bytes` (not valid UTF-8) as a string with U+FFFD for each invalid
+/// sequence, allocated once at its exact size (up to 3 × `bytes.len()`:
+/// a lone invalid byte becomes 3), which is charged first.
+fn lossy(r: &mut Reader<'_>, bytes: &[u8]) -> Result<String, DecodeErrorKind> {
+    const REPLACEMENT: &str = "\u{FFFD}";
+    let len: usize = bytes
+        .utf8_chunks()
+        .map(|c| {
+            c.valid().len()
+                + if c.invalid().is_empty() {
+                    0
+                } else {
+                    REPLACEMENT.len()
+                }
+        })
+        .sum();
+    r.charge(len)?;
+    let mut s = String::with_capacity(len);
+    for chunk in bytes.utf8_chunks() {
+        s.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            s.push_str(REPLACEMENT);
+        }
+    }
+    Ok(s)
 }
 
 /// A list: u32 count, then each item. `Vec<u8>` is a byte blob.
@@ -673,34 +821,67 @@ impl<T: Field> Field for Vec<T> {
         let count = r.length(T::MIN_LEN)?;
         T::get_list(r, count)
     }
+
+    fn to_value(&self) -> Value {
+        T::list_to_value(self)
+    }
 }
 
-/// Tuples are their items one after the other: list items that are small
-/// records (e.g. `Vec<(Oid, Tid)>`) need no type of their own.
-macro_rules! tuple_fields {
-    ($(($($t:ident $i:tt),+))*) => {$(
-        impl<$($t: Field),+> Field for ($($t,)+) {
-            const MIN_LEN: usize = 0 $(+ $t::MIN_LEN)+;
+/// A map: u32 count, then (key, value) pairs, written in key order (as
+/// NEO/go sorts them). Read in any order; a repeated key keeps the last
+/// value, as in NEO/go (whose decoder assigns into a map).
+impl<K: Field + Ord, V: Field> Field for BTreeMap<K, V> {
+    const MIN_LEN: usize = 4;
 
-            fn encoded_len(&self) -> usize {
-                0 $(+ self.$i.encoded_len())+
-            }
+    fn encoded_len(&self) -> usize {
+        4 + self
+            .iter()
+            .map(|(k, v)| k.encoded_len() + v.encoded_len())
+            .sum::<usize>()
+    }
 
-            fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
-                $(self.$i.put(e);)+
-            }
-
-            fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-                Ok(($($t::get(r)?,)+))
-            }
+    fn put<'a>(&'a self, e: &mut Encoder<'a, '_>) {
+        e.length(self.len());
+        for (k, v) in self {
+            k.put(e);
+            v.put(e);
         }
-    )*};
+    }
+
+    fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
+        let count = r.length(K::MIN_LEN + V::MIN_LEN)?;
+        r.charge(map_memory::<K, V>(count))?;
+        let mut map = BTreeMap::new();
+        for _ in 0..count {
+            let k = K::get(r)?;
+            let v = V::get(r)?;
+            map.insert(k, v);
+        }
+        Ok(map)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Map(
+            self.iter()
+                .map(|(k, v)| (k.to_value(), v.to_value()))
+                .collect(),
+        )
+    }
 }
 
-tuple_fields! {
-    (A 0, B 1)
-    (A 0, B 1, C 2)
-    (A 0, B 1, C 2, D 3)
+/// An upper bound of the memory of a `BTreeMap<K, V>` of `count` entries,
+/// whatever the order they were inserted in.
+///
+/// std's B-tree nodes hold up to 11 entries, and every node but the root
+/// holds at least 5 after any sequence of inserts (a full node splits into
+/// halves of 5 and 6), so there are at most `1 + count / 5` nodes. A node
+/// is its entries (at most 11 × `(K, V)`), a parent link, two u16s and,
+/// for internal nodes, 12 child links: under `112 + 11 × (K, V)` bytes.
+/// That is about 2.2 × `(K, V)` per entry; ascending inserts (what a
+/// canonical payload gives) take about 2 ×.
+fn map_memory<K, V>(count: usize) -> usize {
+    let node = 112 + 11 * std::mem::size_of::<(K, V)>();
+    (1 + count / 5).saturating_mul(node)
 }
 
 #[cfg(test)]
@@ -741,9 +922,10 @@ mod tests {
     fn bools() {
         roundtrip(false, &[0]);
         roundtrip(true, &[1]);
+        // any non-zero byte is true, as NEO/go reads it
         for b in 2..=255u8 {
             let mut r = Reader::new(std::slice::from_ref(&b));
-            assert_eq!(bool::get(&mut r), Err(DecodeErrorKind::BadBool(b)));
+            assert_eq!(bool::get(&mut r), Ok(true));
         }
     }
 
@@ -752,8 +934,75 @@ mod tests {
         roundtrip(String::new(), &[0, 0, 0, 0]);
         roundtrip("x".to_string(), &[0, 0, 0, 1, b'x']);
         roundtrip("é".to_string(), &[0, 0, 0, 2, 0xc3, 0xa9]);
-        let mut r = Reader::new(&[0, 0, 0, 1, 0xff]);
-        assert_eq!(String::get(&mut r), Err(DecodeErrorKind::BadUtf8));
+        // not UTF-8: each invalid sequence becomes U+FFFD
+        for (bytes, want) in [
+            (&b"\xff"[..], "\u{fffd}"),
+            (b"a\xc3", "a\u{fffd}"),
+            (b"\xff\xfe\xc3\xa9x", "\u{fffd}\u{fffd}éx"),
+        ] {
+            let mut input = (bytes.len() as u32).to_be_bytes().to_vec();
+            input.extend_from_slice(bytes);
+            let got = String::get(&mut Reader::new(&input)).unwrap();
+            assert_eq!(got, want);
+            assert_eq!(got.capacity(), got.len(), "allocated at its exact size");
+        }
+    }
+
+    #[test]
+    fn maps() {
+        let m: BTreeMap<u32, u8> = [(2, 20), (1, 10)].into();
+        // written in key order
+        roundtrip(m.clone(), &[0, 0, 0, 2, 0, 0, 0, 1, 10, 0, 0, 0, 2, 20]);
+        // read in any order; a repeated key keeps the last value
+        let unsorted = [0, 0, 0, 3, 0, 0, 0, 2, 20, 0, 0, 0, 1, 9, 0, 0, 0, 1, 10];
+        assert_eq!(
+            <BTreeMap<u32, u8> as Field>::get(&mut Reader::new(&unsorted)),
+            Ok(m)
+        );
+        let m: BTreeMap<u64, Vec<u64>> = [(5, vec![1, 2])].into();
+        roundtrip(
+            m,
+            &[
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                0, 0, 0, 2,
+            ],
+        );
+    }
+
+    #[test]
+    fn the_budget_bounds_what_decoding_allocates() {
+        // 1 MiB of empty strings: 256 Ki of them, 6 MiB as a Vec<String>,
+        // more than 4 x 1 MiB + 1 MiB
+        let count = (1 << 20) / 4;
+        let mut input = (count as u32).to_be_bytes().to_vec();
+        input.resize(4 + 4 * count, 0);
+        let want = count * std::mem::size_of::<String>();
+        let budget = DECODE_GROWTH * input.len() + DECODE_ALLOWANCE;
+        assert_eq!(
+            Vec::<String>::get(&mut Reader::new(&input)),
+            Err(DecodeErrorKind::TooMuchMemory {
+                needed: want,
+                left: budget
+            })
+        );
+        // a tenth of it fits in the allowance
+        let count = count / 10;
+        input.truncate(4 + 4 * count);
+        input[..4].copy_from_slice(&(count as u32).to_be_bytes());
+        assert_eq!(
+            Vec::<String>::get(&mut Reader::new(&input)).unwrap().len(),
+            count
+        );
+
+        // charges add up, and a failed charge takes nothing
+        let mut r = Reader::new(&[]);
+        assert_eq!(r.charge(DECODE_ALLOWANCE - 1), Ok(()));
+        assert_eq!(
+            r.charge(2),
+            Err(DecodeErrorKind::TooMuchMemory { needed: 2, left: 1 })
+        );
+        assert_eq!(r.charge(1), Ok(()));
+        assert!(r.charge(1).is_err());
     }
 
     #[test]
@@ -771,7 +1020,6 @@ mod tests {
             vec![vec![1u8], vec![]],
             &[0, 0, 0, 2, 0, 0, 0, 1, 1, 0, 0, 0, 0],
         );
-        roundtrip(vec![(1u8, true)], &[0, 0, 0, 1, 1, 1]);
     }
 
     #[test]
@@ -856,12 +1104,12 @@ mod tests {
         assert!(segs.is_empty());
         assert_eq!(buf.len(), 4 + BIG_FIELD);
 
-        // big blobs, as a list of (u32, blob) records: the length prefixes
-        // and the u32s are copied, the blobs borrowed, positions count from
-        // the start of the buffer (prefix included)
+        // big blobs, as the values of a map of u32 to blobs: the count and
+        // length prefixes and the u32s are copied, the blobs borrowed,
+        // positions count from the start of the buffer (prefix included)
         let a = vec![0xa; BIG_FIELD];
         let b = vec![0xb; BIG_FIELD + 1];
-        let v = vec![(7u32, a.clone()), (8u32, vec![0xc; 3]), (9u32, b.clone())];
+        let v: BTreeMap<u32, Vec<u8>> = [(7, a.clone()), (8, vec![0xc; 3]), (9, b.clone())].into();
         let (buf, segs) = encode_borrowing(b"pp", &v);
         let want_buf: Vec<u8> = [
             &b"pp"[..],
@@ -879,8 +1127,8 @@ mod tests {
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[0].0, 2 + 4 + 4 + 4);
         assert_eq!(segs[1].0, buf.len());
-        assert_eq!(segs[0].1.as_ptr(), v[0].1.as_ptr(), "borrowed, not copied");
-        assert_eq!(segs[1].1.as_ptr(), v[2].1.as_ptr(), "borrowed, not copied");
+        assert_eq!(segs[0].1.as_ptr(), v[&7].as_ptr(), "borrowed, not copied");
+        assert_eq!(segs[1].1.as_ptr(), v[&9].as_ptr(), "borrowed, not copied");
 
         // a copying encoder: same bytes, all in the buffer
         let mut copied = b"pp".to_vec();
@@ -948,7 +1196,11 @@ mod tests {
         );
         assert_eq!(
             format!("{:?}", Reader::shared(&buf, 3).unwrap()),
-            format!("Reader {{ remaining: {}, shared: true }}", buf.len() - 3)
+            format!(
+                "Reader {{ remaining: {}, shared: true, budget: {} }}",
+                buf.len() - 3,
+                4 * (buf.len() - 3) + DECODE_ALLOWANCE
+            )
         );
     }
 

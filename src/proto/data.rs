@@ -17,8 +17,9 @@ use std::ops::{Deref, DerefMut, Range};
 use std::sync::Arc;
 
 use super::codec::{DecodeErrorKind, Encoder, Field, Reader};
+use super::value::Value;
 
-/// Bytes of a blob field (the data of `AnswerObject`), either owned or a
+/// Bytes of an object-data field (`AnswerObject`, `StoreObject`, ...), either owned or a
 /// window into a shared packet buffer.
 ///
 /// Use it like a `Vec<u8>`/`&[u8]`: it derefs to `[u8]`, converts from a
@@ -253,6 +254,10 @@ impl Field for Data {
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let len = r.length(1)?;
         r.take_data(len)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.to_vec())
     }
 }
 

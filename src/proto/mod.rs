@@ -7,20 +7,49 @@
 //! answers, and a request and its answer share the low bits), and the
 //! payload is the message's fields, one after the other, in the binary N
 //! encoding: fixed-width big-endian integers, strings and byte blobs as a
-//! u32 length then the bytes, lists as a u32 count then the items, bool as
-//! one byte. The header itself (connection id, code, length) is framing and
-//! is handled by the packet layer, not here.
+//! u32 length then the bytes, lists as a u32 count then the items, maps as
+//! a u32 count then (key, value) pairs, bool as one byte. The header itself
+//! (connection id, code, length) is framing and is handled by the packet
+//! layer, not here.
 //!
+//! This module has the whole protocol of NEO/go, version 6: 102 messages,
+//! their nested structs (`NodeInfo`, `RowInfo`, ...) and enumerations
+//! (`NodeType`, `NodeState`, `CellState`, `ClusterState`, `ErrorCode`).
+//! Names are NEO's; fields are the snake_case names of NEO/go's schema.
 //! Every message type implements [`Msg`] (its code, name, encoded length,
 //! encoding and decoding), and [`Message`] is the enum of all of them, for a
 //! receiver that does not know in advance what will come.
 //!
+//! # Groups
+//!
+//! The message table (`table/`) is split by what the messages are for:
+//!
+//! | group | what for |
+//! |-------|----------|
+//! | link | identification (`RequestIdentification`), `Ping`, `Error`, `CloseClient` |
+//! | cluster | nodes and cluster state, as the master tells them; start and stop of operation |
+//! | partition | the partition table: who holds which partition |
+//! | recovery | what a master asks storage nodes when the cluster starts |
+//! | commit | two-phase commit of transactions, locks, conflicts, deadlocks |
+//! | read | loading objects, transaction and object history, undo |
+//! | replication | storage nodes copying and checking partitions |
+//! | admin | what `neoctl` asks the admin node and the master |
+//!
+//! # Requests and answers
+//!
+//! The answer to the request of code `c` is the message of code
+//! `c | ANSWER_BIT`; eight requests have none and are answered with
+//! `Error(ACK)`; other messages are notifications. Each request's
+//! [`Ask::Answer`] says what answers it, so `Conn::ask` and
+//! `NodeLink::ask1` return it without annotations; see [`Ask`].
+//!
 //! # Large data without copies
 //!
-//! Object data (`AnswerObject::data`, up to 64 MiB) is a [`Data`]: bytes
-//! that are either owned or a window into the shared buffer of the packet
-//! they arrived in. Blobs of at least [`BIG_FIELD`] (32 KiB) bytes are
-//! never copied in user space on the way through:
+//! Object data (`AnswerObject::data`, `StoreObject::data`, `AddObject::data`,
+//! `AnswerRebaseObject::data`, up to 64 MiB) is a [`Data`]: bytes that are
+//! either owned or a window into the shared buffer of the packet they
+//! arrived in. Blobs of at least [`BIG_FIELD`] (32 KiB) bytes are never
+//! copied in user space on the way through:
 //!
 //! - **Sending.** [`Msg::encode_parts`] (and [`encode_packet_parts`] for a
 //!   whole packet) writes the small fields into the caller's buffer and
@@ -42,58 +71,89 @@
 //!   caller's buffer (no intermediate copies of large fields);
 //!   `encode_parts` writes the same bytes, split between the buffer and the
 //!   borrowed segments.
-//! - Decoding never panics and never allocates more than the input can hold:
-//!   lengths and counts are checked against the remaining bytes first (a
-//!   window allocates nothing at all).
-//! - Decoding is strict — the whole payload must be consumed, bools must be
-//!   0 or 1, strings UTF-8 — so a payload that decodes re-encodes to exactly
-//!   the same bytes. `decode_shared` accepts and rejects exactly what
-//!   `decode` does, with the same errors, and gives equal values.
+//! - Encoding is canonical, as NEO/go's: maps sorted by key, bools 0 or 1,
+//!   "no time" as `ffffffffffffffff`, an `Address` with an empty host
+//!   without its port. Decoding accepts what NEO/go accepts: maps in any
+//!   order (a repeated key keeps the last value), any non-zero bool byte as
+//!   `true`, any NaN (or -∞) as "no time", text that is not UTF-8 (invalid
+//!   sequences become U+FFFD; transaction metadata, which must stay exact,
+//!   is `Vec<u8>`). So a value that decodes re-encodes to the canonical
+//!   form of its payload, and `decode(encode(v)) == v` for every value
+//!   `v` in canonical form (an `Address { host: "", port: 5 }` is not: it
+//!   comes back with port 0).
+//! - One strictness more than NEO/go: the whole payload must be consumed
+//!   (NEO/go ignores trailing bytes; no encoder writes them).
+//! - Decoding never panics, and allocates at most [`DECODE_GROWTH`] (4)
+//!   bytes per payload byte plus [`DECODE_ALLOWANCE`] (1 MiB): lengths and
+//!   counts are checked against the remaining bytes, and allocations
+//!   against that budget, before anything is allocated (see
+//!   [`codec`]). `decode_shared` accepts and rejects exactly what `decode`
+//!   does, with the same errors, and gives equal values.
 //!
 //! # Adding a message
 //!
-//! Add an entry to the `messages!` table in `messages.rs`:
+//! Add an entry to its group in the table (see `table.rs`):
 //!
 //! ```text
 //! /// Ask for the last transaction id.
-//! LastTransaction = 0x0013 => {}
+//! LastTransaction = 0x0038, ask AnswerLastTransaction {}
 //! /// Answer to [`LastTransaction`].
-//! AnswerLastTransaction = 0x8013 => {
+//! AnswerLastTransaction = 0x8038, answer {
 //!     /// The last committed transaction.
 //!     tid: Tid,
 //! }
 //! ```
 //!
-//! That generates the struct, its [`Msg`] impl, the [`Message`] variant and
-//! the dispatch by code. Field types must implement [`codec::Field`]; the
-//! integers, `bool`, `String`, `Vec<T>` (a list; `Vec<u8>` is a byte blob),
-//! [`Data`] (a byte blob that may share the packet buffer: use it for
-//! fields that can be large), tuples (for list items that are small
-//! records) and the types of this module already do. A new composite field
-//! type implements `Field` by encoding its parts in order (see
-//! [`Address`]).
+//! That generates the struct, its [`Msg`] and [`Ask`]/[`Answer`] impls, the
+//! [`Message`] variant, the dispatch by code, [`Value`] and random values;
+//! the tests cover it from there (the vectors of `tests/vectors/all.tsv`
+//! name it, the property tests go through [`MESSAGE_CODES`]). Field types
+//! must implement [`codec::Field`]; the integers, `bool`, `String`,
+//! `Vec<T>` (a list; `Vec<u8>` is a byte blob), `BTreeMap<K, V>`, [`Data`]
+//! (a byte blob that may share the packet buffer: use it for object data)
+//! and the types of this module already do. A nested struct is an entry
+//! of `records.rs`.
+//!
+//! # Random messages for property tests
+//!
+//! With the cargo feature `proptest`, every message and [`Message`]
+//! implement `proptest::arbitrary::Arbitrary`, and
+//! `Message::arbitrary_of(code)` gives random messages of one code: values
+//! in canonical form, leaning towards edge values. The table generates
+//! them, so a new message has them at once. The crate's own integration
+//! tests get the feature through a dev-dependency of the crate on itself.
 
+mod answer;
+#[cfg(feature = "proptest")]
+mod arbitrary;
 pub mod codec;
 mod data;
-mod messages;
+mod records;
+mod table;
 mod types;
+mod value;
 
 use std::io::IoSlice;
 use std::sync::Arc;
 
-pub use codec::{DecodeError, BIG_FIELD};
+pub use answer::{Answer, AnswerError, Ask, Payload};
+pub use codec::{DecodeError, BIG_FIELD, DECODE_ALLOWANCE, DECODE_GROWTH};
 pub use data::Data;
-pub use messages::{
-    message_name, AcceptIdentification, AnswerObject, CloseClient, Error, GetObject, Message, Ping,
-    Pong, RequestIdentification, MESSAGE_CODES,
+pub use records::*;
+pub use table::*;
+pub use types::{
+    Address, CellState, Checksum, ClusterState, ErrorCode, IdTime, NodeState, NodeType, NodeUUID,
 };
-pub use types::{Address, Checksum, ErrorCode, IdTime, NodeType, NodeUUID};
+pub use value::Value;
 
 /// Object id.
 pub type Oid = u64;
 
 /// Transaction id.
 pub type Tid = u64;
+
+/// Partition table id (version); 0 means "none".
+pub type PTid = u64;
 
 /// "No transaction" (e.g. `GetObject::at` when not given).
 pub const INVALID_TID: Tid = u64::MAX;
@@ -103,7 +163,7 @@ pub const INVALID_OID: Oid = u64::MAX;
 
 /// A NEO message type.
 ///
-/// Implemented by the `messages!` table (see the module documentation), not
+/// Implemented by the message table (see the module documentation), not
 /// by hand.
 pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
     /// Message code; `ANSWER_BIT` (0x8000) is set on answers.
@@ -143,6 +203,19 @@ pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
     /// windows into `buf` instead of copies (they keep `buf` alive). An
     /// `offset` beyond the end of `buf` is a truncation error.
     fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError>;
+
+    /// Decode a received payload ([`Msg::decode`] or
+    /// [`Msg::decode_shared`]).
+    #[inline]
+    fn decode_payload(payload: Payload<'_>) -> Result<Self, DecodeError> {
+        match payload {
+            Payload::Bytes(b) => Self::decode(b),
+            Payload::Shared(buf, offset) => Self::decode_shared(buf, offset),
+        }
+    }
+
+    /// The message as a generic tree of fields.
+    fn to_value(&self) -> Value;
 
     /// Wrap into the enum of all messages.
     fn into_message(self) -> Message;

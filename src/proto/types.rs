@@ -1,13 +1,15 @@
 //! Value types used by message fields, with their field codecs.
 //!
-//! Enumerations of the protocol (error codes, node types) are newtypes over
-//! their wire integer rather than Rust enums: a peer may send a value we do
-//! not know (a newer NEO), and a newtype lets every wire value decode and
-//! re-encode unchanged instead of failing the whole message.
+//! Enumerations of the protocol (error codes, node types and states, cell
+//! and cluster states) are newtypes over their wire integer rather than
+//! Rust enums: a peer may send a value we do not know (a newer NEO), and a
+//! newtype lets every wire value decode and re-encode unchanged instead of
+//! failing the whole message.
 
 use std::fmt;
 
 use super::codec::{DecodeErrorKind, Encoder, Field, Reader};
+use super::value::Value;
 
 /// Named constants of an integer newtype, with `name()` and a `Debug` that
 /// prints the name (or the bare number if it has none).
@@ -53,6 +55,10 @@ macro_rules! named_consts {
 
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
                 <$int>::get(r).map($ty)
+            }
+
+            fn to_value(&self) -> Value {
+                self.0.to_value()
             }
         }
     };
@@ -112,6 +118,80 @@ named_consts!(NodeType(i8) {
     ADMIN = 3,
 });
 
+/// State of a node (i8 on the wire).
+///
+/// Any i8 is accepted; the known states are associated constants. `Debug`
+/// and `Display` print the name, or `NodeState(n)` for an unknown state.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct NodeState(pub i8);
+
+named_consts!(NodeState(i8) {
+    /// Not known to the master (yet), or forgotten.
+    UNKNOWN = 0,
+    /// Not reachable: stopped, or lost.
+    DOWN = 1,
+    /// Up and serving.
+    RUNNING = 2,
+    /// A storage node that identified itself but is not part of the
+    /// partition table yet (until an admin adds it).
+    PENDING = 3,
+});
+
+/// State of a cell: one partition on one storage node (i8 on the wire).
+///
+/// Any i8 is accepted; the known states are associated constants. `Debug`
+/// and `Display` print the name, or `CellState(n)` for an unknown state.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct CellState(pub i8);
+
+named_consts!(CellState(i8) {
+    /// Writable, not readable: it misses recent transactions (its node was
+    /// down, or it is new) and is being replicated.
+    OUT_OF_DATE = 0,
+    /// Readable and writable: the normal state.
+    UP_TO_DATE = 1,
+    /// Like `UP_TO_DATE`, but dropped once another node finished
+    /// replicating it (the partition moves to another node).
+    FEEDING = 2,
+    /// A check found it differs from the other replicas: neither readable
+    /// nor writable.
+    CORRUPTED = 3,
+    /// Not a state of a live cell: tells a storage node to drop the
+    /// partition.
+    DISCARDED = 4,
+});
+
+/// State of the cluster, as the primary master drives it (i8 on the
+/// wire).
+///
+/// Any i8 is accepted; the known states are associated constants (NEO/go
+/// calls the first four `ClusterRecovering` ... `ClusterStopping`; these
+/// are NEO/py's names). `Debug` and `Display` print the name, or
+/// `ClusterState(n)` for an unknown state.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ClusterState(pub i8);
+
+named_consts!(ClusterState(i8) {
+    /// Initial state, and whenever the partition table stops being
+    /// operational: the master recovers its data from the storage nodes.
+    RECOVERING = 0,
+    /// Transient: replay the transaction log after an unclean shutdown,
+    /// and truncate the database if asked to.
+    VERIFYING = 1,
+    /// Normal operation: clients read and write.
+    RUNNING = 2,
+    /// Transient: the whole cluster shuts down.
+    STOPPING = 3,
+    /// Transient: the master (re)connects to the upstream cluster it backs
+    /// up.
+    STARTING_BACKUP = 4,
+    /// Backup: storage nodes fetch the upstream cluster's new transactions
+    /// (the database is often inconsistent meanwhile).
+    BACKINGUP = 5,
+    /// Transient: back to `RUNNING` once the database is consistent again.
+    STOPPING_BACKUP = 6,
+});
+
 /// Identifier of a node in the cluster (i32 on the wire; 0 means "none yet").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct NodeUUID(pub i32);
@@ -129,6 +209,10 @@ impl Field for NodeUUID {
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         i32::get(r).map(NodeUUID)
+    }
+
+    fn to_value(&self) -> Value {
+        self.0.to_value()
     }
 }
 
@@ -176,15 +260,22 @@ impl Field for Address {
         let port = if host.is_empty() { 0 } else { u16::get(r)? };
         Ok(Address { host, port })
     }
+
+    fn to_value(&self) -> Value {
+        Value::Struct(vec![
+            ("host", self.host.to_value()),
+            ("port", self.port.to_value()),
+        ])
+    }
 }
 
 /// Time at which a node identified itself (an f64 on the wire), or "no time".
 ///
-/// "No time" is written as `ffffffffffffffff` (a NaN), as NEO does. The value
-/// is kept as its raw IEEE-754 bits, so that whatever 8 bytes were received
-/// re-encode identically (an f64 could not tell NaNs apart), and equality is
-/// equality of the bits. [`IdTime::from_f64`] maps every NaN, and -∞ (which
-/// NEO/go uses in memory for "no time"), to [`IdTime::NONE`].
+/// "No time" is written as `ffffffffffffffff` (a NaN), as NEO does, and
+/// any NaN that comes (whatever its bits), or -∞ (what NEO/go uses in
+/// memory for "no time"), reads as "no time": [`IdTime::NONE`]. Any other
+/// value is kept as its IEEE-754 bits, so equality is equality of the bits
+/// (`-0.0 != 0.0`) and every value re-encodes to the bits it came as.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IdTime(u64);
 
@@ -201,24 +292,24 @@ impl IdTime {
         }
     }
 
-    /// The time in seconds, or `None` for "no time" (any NaN).
+    /// The time in seconds, or `None` for "no time".
     pub fn get(self) -> Option<f64> {
-        let t = f64::from_bits(self.0);
-        if t.is_nan() {
+        if self == IdTime::NONE {
             None
         } else {
-            Some(t)
+            Some(f64::from_bits(self.0))
         }
     }
 
-    /// Whether this is "no time" (any NaN).
+    /// Whether this is "no time".
     pub fn is_none(self) -> bool {
-        self.get().is_none()
+        self == IdTime::NONE
     }
 
-    /// An `IdTime` from its wire bits, unchanged.
+    /// An `IdTime` from its wire bits: any NaN, and -∞, give
+    /// [`IdTime::NONE`] (see [`IdTime::from_f64`]).
     pub fn from_bits(bits: u64) -> IdTime {
-        IdTime(bits)
+        IdTime::from_f64(f64::from_bits(bits))
     }
 
     /// The wire bits.
@@ -244,8 +335,7 @@ impl fmt::Debug for IdTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.get() {
             Some(t) => write!(f, "IdTime({t:?})"),
-            None if *self == IdTime::NONE => f.write_str("IdTime(none)"),
-            None => write!(f, "IdTime(none, bits {:#018x})", self.0),
+            None => f.write_str("IdTime(none)"),
         }
     }
 }
@@ -262,7 +352,12 @@ impl Field for IdTime {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        u64::get(r).map(IdTime)
+        u64::get(r).map(IdTime::from_bits)
+    }
+
+    /// The seconds; NaN for "no time".
+    fn to_value(&self) -> Value {
+        Value::Float(self.get().unwrap_or(f64::NAN))
     }
 }
 
@@ -294,6 +389,10 @@ impl Field for Checksum {
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         r.take_array().map(Checksum)
     }
+
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.0.to_vec())
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +421,10 @@ mod tests {
         assert_eq!(ErrorCode::ACK.name(), Some("ACK"));
         assert_eq!(ErrorCode::default(), ErrorCode::ACK);
         assert_eq!(format!("{}", NodeType::CLIENT), "CLIENT");
+        assert_eq!(format!("{:?}", ClusterState::BACKINGUP), "BACKINGUP");
+        assert_eq!(CellState::DISCARDED, CellState(4));
+        assert_eq!(NodeState::PENDING.name(), Some("PENDING"));
+        assert_eq!(decode::<NodeState>(&[0x80]), Ok(NodeState(-128)));
         assert_eq!(format!("{:?}", NodeType(-1)), "NodeType(-1)");
         assert_eq!(encode(&ErrorCode(0x01020304)), [1, 2, 3, 4]);
         assert_eq!(encode(&NodeType(-1)), [0xff]);
@@ -358,11 +461,22 @@ mod tests {
         assert_eq!(encode(&IdTime::NONE), [0xff; 8]);
         assert_eq!(IdTime::default(), IdTime::NONE);
         assert!(IdTime::NONE.is_none());
-        // another NaN from the wire is "no time" too, but re-encodes unchanged
-        let nan = f64::NAN.to_bits().to_be_bytes();
-        let t = decode::<IdTime>(&nan).unwrap();
-        assert!(t.is_none());
-        assert_eq!(encode(&t), nan);
+        // any other NaN, and -inf, from the wire is "no time", written
+        // back as the canonical NaN
+        for bits in [
+            f64::NAN.to_bits(),
+            0x7ff0_0000_0000_0001,
+            f64::NEG_INFINITY.to_bits(),
+        ] {
+            let t = decode::<IdTime>(&bits.to_be_bytes()).unwrap();
+            assert_eq!(t, IdTime::NONE, "{bits:#x}");
+            assert_eq!(encode(&t), [0xff; 8]);
+        }
+        // +inf and -0.0 are times, kept bit for bit
+        for t in [f64::INFINITY, -0.0] {
+            let b = t.to_bits().to_be_bytes();
+            assert_eq!(encode(&decode::<IdTime>(&b).unwrap()), b);
+        }
         assert_eq!(format!("{:?}", IdTime::NONE), "IdTime(none)");
         assert_eq!(format!("{:?}", IdTime::from_f64(2.0)), "IdTime(2.0)");
     }
