@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::limits::cost;
 use crate::link::Shared;
 use crate::packet::{Packet, HEADER_SIZE};
@@ -210,14 +210,14 @@ impl Conn {
         pkt.set_conn_id(self.id());
         self.link
             .write(pkt.as_bytes())
-            .map_err(|k| self.err("send", k))
+            .map_err(|k| self.err(Op::Send, k))
     }
 
     /// Fails with `ClosedConn` if the connection is closed (the link's
     /// state is checked by the write itself).
     fn check_open(&self) -> Result<()> {
         if self.state.is_closed() {
-            return Err(self.err("send", ErrorKind::ClosedConn));
+            return Err(self.err(Op::Send, ErrorKind::ClosedConn));
         }
         Ok(())
     }
@@ -227,20 +227,20 @@ impl Conn {
         self.check_open()?;
         self.link
             .write_msg(self.id(), msg)
-            .map_err(|k| self.err("send", k))
+            .map_err(|k| self.err(Op::Send, k))
     }
 
     /// Receives the next message, whatever it is.
     pub fn recv(&self) -> Result<Message> {
         let pkt = self.recv_pkt()?;
-        decode_message(pkt).map_err(|e| self.err("decode", ErrorKind::Decode(e)))
+        decode_message(pkt).map_err(|e| self.err(Op::Recv, ErrorKind::Decode(e)))
     }
 
     /// Receives the next message, which must be an `M`; anything else is
     /// `UnexpectedMessage`.
     pub fn expect<M: Msg>(&self) -> Result<M> {
-        let pkt = self.recv_pkt()?;
-        decode_as::<M>(pkt).map_err(|k| self.err("decode", k))
+        let pkt = self.recv_pkt().map_err(|e| e.with_op(Op::Expect))?;
+        decode_as::<M>(pkt).map_err(|k| self.err(Op::Expect, k))
     }
 
     /// Sends the request `req` and receives its answer, of the type the
@@ -249,9 +249,10 @@ impl Conn {
     /// `Error` answer (other than that `ACK`) is `ErrorKind::Peer` with the
     /// peer's code and text; anything else is `UnexpectedMessage`.
     pub fn ask<R: Ask>(&self, req: &R) -> Result<R::Answer> {
-        self.send(req)?;
-        let pkt = self.recv_pkt()?;
-        decode_answer::<R::Answer>(pkt).map_err(|k| self.err("decode", k))
+        let ask = |e: Error| e.with_op(Op::Ask);
+        self.send(req).map_err(ask)?;
+        let pkt = self.recv_pkt().map_err(ask)?;
+        decode_answer::<R::Answer>(pkt).map_err(|k| self.err(Op::Ask, k))
     }
 
     /// Receives the next packet, blocking until one arrives, the
@@ -274,7 +275,7 @@ impl Conn {
             };
             let pkt = match got {
                 Ok(pkt) => pkt,
-                Err(WaitError::Timeout) => return Err(self.err("recv", ErrorKind::Timeout)),
+                Err(WaitError::Timeout) => return Err(self.err(Op::Recv, ErrorKind::Timeout)),
                 Err(WaitError::Closed) => return Err(self.recv_err()),
             };
             self.state.uncount(&pkt, &self.link);
@@ -305,7 +306,7 @@ impl Conn {
         } else {
             self.link.down_kind_for_recv(&self.state)
         };
-        self.err("recv", kind)
+        self.err(Op::Recv, kind)
     }
 
     /// Stops receiving: blocked `recv`s wake with `ClosedConn`; packets
@@ -356,7 +357,7 @@ impl Conn {
     }
 
     /// An error of operation `op` on this connection.
-    pub(crate) fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
+    pub(crate) fn err(&self, op: Op, kind: ErrorKind) -> Error {
         Error::new(&self.link.addrs, Some(self.id()), op, kind)
     }
 }

@@ -1,34 +1,33 @@
-//! Errors of link and connection operations (DESIGN §4).
+//! Errors of link and connection operations.
 //!
 //! Every error says *where* it happened (the link's two addresses, the
-//! connection id if any, the operation) and *what* happened (an
-//! [`ErrorKind`] that callers match on).
+//! connection id if any, the [operation](Op)) and *what* happened (an
+//! [`ErrorKind`] that callers match on). Its `Display` says each of these
+//! once; an underlying cause (an `io::Error`) is its
+//! [`source`](std::error::Error::source), not repeated in the text, so that
+//! a printer of the whole chain (`{:#}` with anyhow) says it once too.
 
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use crate::addr::Addr;
 use crate::proto::ErrorCode;
 
-/// The local and peer address of a link, shared by every error of that link.
-///
-/// Cheap to clone: errors are built on hot paths (a closed connection), so
-/// the addresses are formatted once, when the link is created.
-#[derive(Debug, Clone)]
+/// The local and peer address of a link, shared by every error of that
+/// link.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LinkAddrs {
     /// Local address of the link's stream.
-    pub local: Arc<str>,
+    pub local: Addr,
     /// Peer address of the link's stream.
-    pub peer: Arc<str>,
+    pub peer: Addr,
 }
 
 impl LinkAddrs {
-    /// Addresses from their textual form.
-    pub fn new(local: impl Into<Arc<str>>, peer: impl Into<Arc<str>>) -> LinkAddrs {
-        LinkAddrs {
-            local: local.into(),
-            peer: peer.into(),
-        }
+    /// Addresses of a link's two ends.
+    pub fn new(local: Addr, peer: Addr) -> LinkAddrs {
+        LinkAddrs { local, peer }
     }
 }
 
@@ -38,7 +37,72 @@ impl fmt::Display for LinkAddrs {
     }
 }
 
-/// Why the version handshake of a new link failed (DESIGN §6).
+/// The operation that failed: one per public call of the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// Setting up a link over a stream (`NodeLink::new`, `NodeLink::pair`).
+    NewLink,
+    /// `dial_link` and its variants: connecting.
+    Dial,
+    /// `LinkListener::bind`.
+    Listen,
+    /// The version handshake of a new link (dialing or accepting).
+    Handshake,
+    /// `NodeLink::accept` or `LinkListener::accept`.
+    Accept,
+    /// `NodeLink::new_conn`.
+    NewConn,
+    /// `Conn::send`, `Conn::send_pkt`.
+    Send,
+    /// `Conn::recv`, `Conn::recv_pkt`.
+    Recv,
+    /// `Conn::expect`.
+    Expect,
+    /// `Conn::ask`.
+    Ask,
+    /// `NodeLink::send1`.
+    Send1,
+    /// `NodeLink::ask1`.
+    Ask1,
+    /// `NodeLink::recv1`.
+    Recv1,
+    /// `Request::reply`.
+    Reply,
+    /// `NodeLink::set_write_timeout`.
+    SetWriteTimeout,
+}
+
+impl Op {
+    /// The operation's name, as in error messages ("recv", "ask1", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::NewLink => "newlink",
+            Op::Dial => "dial",
+            Op::Listen => "listen",
+            Op::Handshake => "handshake",
+            Op::Accept => "accept",
+            Op::NewConn => "newconn",
+            Op::Send => "send",
+            Op::Recv => "recv",
+            Op::Expect => "expect",
+            Op::Ask => "ask",
+            Op::Send1 => "send1",
+            Op::Ask1 => "ask1",
+            Op::Recv1 => "recv1",
+            Op::Reply => "reply",
+            Op::SetWriteTimeout => "set_write_timeout",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why the version handshake of a new link failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -56,13 +120,13 @@ pub enum HandshakeError {
     /// The handshake did not complete within its timeout.
     #[error("timeout")]
     Timeout,
-    /// An I/O error on the stream.
-    #[error("{0}")]
+    /// An I/O error on the stream (its `source`).
+    #[error("I/O error")]
     Io(#[source] Arc<io::Error>),
     /// TLS could not be set up: the reason says whose certificate or
-    /// which side was refused, and why (DESIGN §11).
-    #[error("{0}")]
-    Tls(#[source] crate::tls::TlsError),
+    /// which side was refused, and why.
+    #[error(transparent)]
+    Tls(crate::tls::TlsError),
 }
 
 /// What went wrong: the kind callers match on.
@@ -78,7 +142,7 @@ pub enum ErrorKind {
     /// `accept` after `close_accept`.
     #[error("link is not accepting connections")]
     LinkNoListen,
-    /// No free connection id of our parity (DESIGN §2).
+    /// No free connection id of our parity.
     #[error("too many connections")]
     TooManyConns,
     /// The connection was closed (`close`, or `close_recv` for receiving).
@@ -90,16 +154,17 @@ pub enum ErrorKind {
         /// The size the header announced, header included.
         size: u64,
     },
-    /// An I/O error on the link's stream (a peer that closed the stream is
-    /// `UnexpectedEof`).
-    #[error("{0}")]
+    /// An I/O error on the link's stream, which is the error's `source` (a
+    /// peer that closed the stream is `UnexpectedEof`).
+    #[error("I/O error")]
     Io(#[source] Arc<io::Error>),
-    /// The link handshake failed.
-    #[error("handshake: {0}")]
-    Handshake(#[source] HandshakeError),
-    /// A packet could not be decoded as a message.
-    #[error("decode: {0}")]
-    Decode(#[source] crate::proto::DecodeError),
+    /// The link handshake failed: why.
+    #[error(transparent)]
+    Handshake(HandshakeError),
+    /// A packet could not be decoded as a message: which, and what was
+    /// wrong.
+    #[error(transparent)]
+    Decode(crate::proto::DecodeError),
     /// A message other than the expected one arrived.
     #[error("unexpected message: got {got}, expected {expected}")]
     UnexpectedMessage {
@@ -136,34 +201,56 @@ impl ErrorKind {
         ErrorKind::Io(Arc::new(err))
     }
 
-    /// The `io::ErrorKind` if this is an I/O error.
-    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+    /// The I/O error, if this is one (of the link, or of its handshake).
+    pub fn io_error(&self) -> Option<&io::Error> {
         match self {
-            ErrorKind::Io(e) => Some(e.kind()),
-            ErrorKind::Handshake(HandshakeError::Io(e)) => Some(e.kind()),
+            ErrorKind::Io(e) | ErrorKind::Handshake(HandshakeError::Io(e)) => Some(e),
             _ => None,
         }
+    }
+
+    /// The `io::ErrorKind` if this is an I/O error.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.io_error().map(io::Error::kind)
     }
 }
 
 /// An error of a link or connection operation.
 ///
-/// Display reads like `neonet 127.0.0.1:1 - 127.0.0.1:2: conn 3: recv: link is down`.
+/// Display reads like
+/// `neonet 127.0.0.1:1 - 127.0.0.1:2: conn 3: recv: link is down`: where
+/// (the link, the connection if any, the operation), then what (the
+/// [`ErrorKind`]); an I/O error that caused it is its `source`.
+///
+/// ```
+/// use neonet::{ErrorKind, NodeLink, Op};
+///
+/// let (client, _server) = NodeLink::pair()?;
+/// let conn = client.new_conn()?;
+/// conn.close();
+/// let err = conn.recv_pkt().unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::ClosedConn));
+/// assert_eq!((err.op(), err.conn_id()), (Op::Recv, Some(conn.id())));
+/// assert_eq!(err.to_string(), "neonet unix:@ - unix:@: conn 1: recv: connection is closed");
+/// # Ok::<(), neonet::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Error {
-    addrs: LinkAddrs,
+    /// Shared with the link: building an error on a hot path (a closed
+    /// connection) copies no address.
+    addrs: Arc<LinkAddrs>,
     conn_id: Option<u32>,
-    op: &'static str,
+    op: Op,
     kind: ErrorKind,
 }
 
 impl Error {
     /// An error of operation `op` on a link (and one of its connections if
     /// `conn_id` is given).
-    pub fn new(
-        addrs: &LinkAddrs,
+    pub(crate) fn new(
+        addrs: &Arc<LinkAddrs>,
         conn_id: Option<u32>,
-        op: &'static str,
+        op: Op,
         kind: ErrorKind,
     ) -> Error {
         Error {
@@ -174,13 +261,26 @@ impl Error {
         }
     }
 
+    /// An error of operation `op` before there was a link (dial, listen,
+    /// handshake), between these addresses.
+    pub(crate) fn at(local: Addr, peer: Addr, op: Op, kind: ErrorKind) -> Error {
+        Error::new(&Arc::new(LinkAddrs::new(local, peer)), None, op, kind)
+    }
+
+    /// The same error, reported as operation `op` (the public call that
+    /// made the failing step).
+    pub(crate) fn with_op(mut self, op: Op) -> Error {
+        self.op = op;
+        self
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
 
-    /// The operation that failed ("accept", "newconn", "send", "recv", ...).
-    pub fn op(&self) -> &'static str {
+    /// The operation that failed.
+    pub fn op(&self) -> Op {
         self.op
     }
 
@@ -192,6 +292,24 @@ impl Error {
     /// The link's local and peer addresses.
     pub fn addrs(&self) -> &LinkAddrs {
         &self.addrs
+    }
+
+    /// Whether a time limit expired (`ErrorKind::Timeout`).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::Timeout)
+    }
+
+    /// The I/O error that caused this one, if any.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.kind.io_error()
+    }
+
+    /// The peer's `Error` answer (code and text), if that is what this is.
+    pub fn peer_error(&self) -> Option<(ErrorCode, &str)> {
+        match &self.kind {
+            ErrorKind::Peer { code, message } => Some((*code, message)),
+            _ => None,
+        }
     }
 }
 
@@ -206,8 +324,10 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// The underlying cause (an `io::Error`), never the error's own kind:
+    /// that is already in its text.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.kind)
+        std::error::Error::source(&self.kind)
     }
 }
 

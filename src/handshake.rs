@@ -8,12 +8,13 @@
 //! stream.
 
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
+use crate::addr::{Addr, ToLinkAddrs};
+use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
 use crate::stream::{write_all, LinkStream};
 
@@ -64,9 +65,16 @@ impl NodeLink {
         timeout: Option<Duration>,
         version: u32,
     ) -> Result<NodeLink> {
-        let addrs = LinkAddrs::new(stream.local_addr(), stream.peer_addr());
-        let fail =
-            |e: HandshakeError| Error::new(&addrs, None, "handshake", ErrorKind::Handshake(e));
+        let (local, peer) = (stream.local_addr(), stream.peer_addr());
+        let fail = |e: HandshakeError| {
+            log::info!("neonet {local} - {peer}: handshake failed: {e}");
+            Error::at(
+                local.clone(),
+                peer.clone(),
+                Op::Handshake,
+                ErrorKind::Handshake(e),
+            )
+        };
         exchange(&stream, version, timeout).map_err(fail)?;
         // The link's reader blocks for as long as the link lives.
         stream.set_io_timeout(None).map_err(|e| fail(io_err(e)))?;
@@ -142,51 +150,92 @@ pub(crate) fn io_err(e: io::Error) -> HandshakeError {
     }
 }
 
-/// Connects to `addr` over TCP (TCP_NODELAY on) and handshakes as client,
-/// waiting at most `DEFAULT_HANDSHAKE_TIMEOUT` for the peer's version.
-pub fn dial_link(addr: impl ToSocketAddrs) -> Result<NodeLink> {
+/// Connects to `addr` and handshakes as client, waiting at most
+/// `DEFAULT_HANDSHAKE_TIMEOUT` for the connection and for the peer's
+/// version. `addr` is anything std resolves to TCP addresses (TCP_NODELAY
+/// is set), or an [`Addr`] such as a listener's
+/// [`local_addr`](crate::LinkListener::local_addr), TCP or Unix.
+///
+/// ```
+/// use neonet::{dial_link, LinkListener};
+///
+/// let listener = LinkListener::bind("127.0.0.1:0")?;
+/// let client = dial_link(listener.local_addr())?;
+/// let server = listener.accept()?;
+/// assert_eq!(client.addrs().peer, server.addrs().local);
+/// # Ok::<(), neonet::Error>(())
+/// ```
+pub fn dial_link(addr: impl ToLinkAddrs) -> Result<NodeLink> {
     dial_link_timeout(addr, DEFAULT_HANDSHAKE_TIMEOUT)
 }
 
 /// Like [`dial_link`], with `timeout` bounding the connect (per address
 /// tried) and the handshake.
-pub fn dial_link_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> Result<NodeLink> {
-    let stream = connect_tcp(addr, timeout)?;
-    NodeLink::handshake(stream, LinkRole::Client, Some(timeout))
-}
-
-/// Connects to `addr` over TCP (the first of its addresses that answers
-/// within `timeout`), TCP_NODELAY on.
-pub(crate) fn connect_tcp(addr: impl ToSocketAddrs, timeout: Duration) -> Result<TcpStream> {
-    let dial_err = |peer: String, e: io::Error| {
-        Error::new(&LinkAddrs::new("?", peer), None, "dial", ErrorKind::io(e))
-    };
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| dial_err("?".into(), e))?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to dial");
-    for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
-            Ok(stream) => {
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| dial_err(a.to_string(), e))?;
-                return Ok(stream);
-            }
-            Err(e) => last = e,
-        }
+pub fn dial_link_timeout(addr: impl ToLinkAddrs, timeout: Duration) -> Result<NodeLink> {
+    match connect(addr, timeout)? {
+        Connected::Tcp(s) => NodeLink::handshake(s, LinkRole::Client, Some(timeout)),
+        Connected::Unix(s) => NodeLink::handshake(s, LinkRole::Client, Some(timeout)),
     }
-    let peer = addrs.first().map_or_else(|| "?".into(), |a| a.to_string());
-    Err(dial_err(peer, last))
 }
 
 /// Connects to the Unix socket at `path` and handshakes as client.
 pub fn dial_link_unix(path: impl AsRef<Path>) -> Result<NodeLink> {
-    let path = path.as_ref();
-    let stream = UnixStream::connect(path).map_err(|e| {
-        let addrs = LinkAddrs::new("?", path.display().to_string());
-        Error::new(&addrs, None, "dial", ErrorKind::io(e))
-    })?;
-    NodeLink::handshake(stream, LinkRole::Client, Some(DEFAULT_HANDSHAKE_TIMEOUT))
+    dial_link(Addr::from(path.as_ref()))
+}
+
+/// A stream `connect` opened.
+pub(crate) enum Connected {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Connects to the first of `addr`'s addresses that answers within
+/// `timeout` (TCP_NODELAY on for TCP).
+pub(crate) fn connect(addr: impl ToLinkAddrs, timeout: Duration) -> Result<Connected> {
+    let dial_err = |peer: Addr, e: io::Error| {
+        log::debug!("neonet: dial {peer}: {e}");
+        Error::at(Addr::Unknown, peer, Op::Dial, ErrorKind::io(e))
+    };
+    let addrs = addr
+        .to_link_addrs()
+        .map_err(|e| dial_err(Addr::Unknown, e))?;
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to dial");
+    for a in &addrs {
+        let res = match a {
+            Addr::Tcp(t) => TcpStream::connect_timeout(t, timeout).and_then(|s| {
+                s.set_nodelay(true)?;
+                Ok(Connected::Tcp(s))
+            }),
+            Addr::Unix(Some(p)) => UnixStream::connect(p).map(Connected::Unix),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unnamed address",
+            )),
+        };
+        match res {
+            Ok(c) => return Ok(c),
+            Err(e) => last = e,
+        }
+    }
+    Err(dial_err(
+        addrs.first().cloned().unwrap_or(Addr::Unknown),
+        last,
+    ))
+}
+
+/// Connects over TCP like [`connect`]; a Unix address is an error.
+pub(crate) fn connect_tcp(addr: impl ToLinkAddrs, timeout: Duration) -> Result<TcpStream> {
+    match connect(addr, timeout)? {
+        Connected::Tcp(s) => Ok(s),
+        Connected::Unix(s) => {
+            let e = io::Error::new(io::ErrorKind::InvalidInput, "not a TCP address");
+            Err(Error::at(
+                Addr::Unknown,
+                s.peer_addr()
+                    .map_or(Addr::Unknown, |a| Addr::from_unix(Ok(a))),
+                Op::Dial,
+                ErrorKind::io(e),
+            ))
+        }
+    }
 }

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod addr;
 mod conn;
 pub mod error;
 mod handshake;
@@ -35,8 +36,9 @@ pub mod stream;
 pub mod tls;
 mod wait;
 
+pub use addr::{Addr, ToLinkAddrs};
 pub use conn::Conn;
-pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
+pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};
 pub use handshake::{
     dial_link, dial_link_timeout, dial_link_unix, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT,
     PROTOCOL_VERSION,

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::conn::{decode_message, Conn};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::NodeLink;
 use crate::proto::{self, Ask, DecodeError, ErrorCode, Message, Msg};
 use crate::wait;
@@ -15,8 +15,9 @@ use crate::wait;
 impl NodeLink {
     /// Sends `msg` on a new connection and forgets the connection.
     pub fn send1<M: Msg>(&self, msg: &M) -> Result<()> {
-        let conn = self.new_conn()?;
-        conn.send(msg)
+        let send1 = |e: Error| e.with_op(Op::Send1);
+        let conn = self.new_conn().map_err(send1)?;
+        conn.send(msg).map_err(send1)
     }
 
     /// Sends the request `req` on a new connection, waits for its one
@@ -27,8 +28,9 @@ impl NodeLink {
     /// ([`set_recv_timeout`](Self::set_recv_timeout)): past it, `Timeout`,
     /// and an answer that comes later is answered "connection closed".
     pub fn ask1<R: Ask>(&self, req: &R) -> Result<R::Answer> {
-        let conn = self.new_conn()?;
-        conn.ask(req)
+        let ask1 = |e: Error| e.with_op(Op::Ask1);
+        let conn = self.new_conn().map_err(ask1)?;
+        conn.ask(req).map_err(ask1)
     }
 
     /// Accepts a connection the peer opened and takes its first message.
@@ -40,7 +42,7 @@ impl NodeLink {
     /// stats (`bad_requests`), and skipped: one bad request never ends a
     /// server loop.
     pub fn recv1(&self) -> Result<Request> {
-        self.recv1_until(None)
+        self.recv1_until(None).map_err(|e| e.with_op(Op::Recv1))
     }
 
     /// Like [`recv1`](Self::recv1), giving up with `ErrorKind::Timeout`
@@ -48,6 +50,7 @@ impl NodeLink {
     /// wake up periodically.
     pub fn recv1_timeout(&self, timeout: Duration) -> Result<Request> {
         self.recv1_until(wait::deadline(Some(timeout)))
+            .map_err(|e| e.with_op(Op::Recv1))
     }
 
     fn recv1_until(&self, deadline: Option<Instant>) -> Result<Request> {
@@ -107,7 +110,7 @@ impl Request {
         let unexpected = || {
             let got = self.msg.name();
             self.conn.err(
-                "decode",
+                Op::Recv1,
                 ErrorKind::UnexpectedMessage {
                     got,
                     expected: M::NAME,
@@ -133,7 +136,7 @@ impl Request {
 
     /// Sends the answer.
     pub fn reply<M: Msg>(&self, resp: &M) -> Result<()> {
-        self.conn.send(resp)
+        self.conn.send(resp).map_err(|e| e.with_op(Op::Reply))
     }
 
     /// Forgets the request's connection (as dropping it does).

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
+use crate::addr::Addr;
 use crate::conn::{Conn, ConnState};
-use crate::error::{Error, ErrorKind, LinkAddrs, Result};
+use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
 use crate::stream::LinkStream;
 use crate::wait::{self, AtomicTimeout, WaitError};
 use limits::{Counters, LimitCells, Limits};
@@ -115,7 +116,7 @@ pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 /// reader thread.
 pub(crate) struct Shared {
     pub(crate) role: LinkRole,
-    pub(crate) addrs: LinkAddrs,
+    pub(crate) addrs: Arc<LinkAddrs>,
     state: AtomicU8,
     down: OnceLock<DownCause>,
     table: Mutex<ConnTable>,
@@ -165,8 +166,8 @@ impl NodeLink {
     /// link's reader thread.
     pub fn new<S: LinkStream>(stream: S, role: LinkRole) -> Result<NodeLink> {
         let stream: Arc<dyn LinkStream> = Arc::new(stream);
-        let addrs = LinkAddrs::new(stream.local_addr(), stream.peer_addr());
-        let new_err = |e: std::io::Error| Error::new(&addrs, None, "newlink", ErrorKind::io(e));
+        let addrs = Arc::new(LinkAddrs::new(stream.local_addr(), stream.peer_addr()));
+        let new_err = |e: std::io::Error| Error::new(&addrs, None, Op::NewLink, ErrorKind::io(e));
         let waker = reader::new_waker().map_err(new_err)?;
         let (accept_tx, accept_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -199,8 +200,8 @@ impl NodeLink {
     /// tests and for embedding two nodes in one process.
     pub fn pair() -> Result<(NodeLink, NodeLink)> {
         let (a, b) = UnixStream::pair().map_err(|e| {
-            let addrs = LinkAddrs::new("socketpair", "socketpair");
-            Error::new(&addrs, None, "newlink", ErrorKind::io(e))
+            let unnamed = Addr::Unix(None);
+            Error::at(unnamed.clone(), unnamed, Op::NewLink, ErrorKind::io(e))
         })?;
         Ok((
             NodeLink::new(a, LinkRole::Client)?,
@@ -228,7 +229,7 @@ impl NodeLink {
         let state = self
             .shared
             .new_conn_state()
-            .map_err(|k| self.err("newconn", k))?;
+            .map_err(|k| self.err(Op::NewConn, k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
 
@@ -250,7 +251,7 @@ impl NodeLink {
         let state = self
             .shared
             .accept_state(deadline)
-            .map_err(|k| self.err("accept", k))?;
+            .map_err(|k| self.err(Op::Accept, k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
 
@@ -348,8 +349,8 @@ impl NodeLink {
         match stream {
             Some(s) => s
                 .set_write_timeout(timeout)
-                .map_err(|e| self.err("setwritetimeout", ErrorKind::io(e))),
-            None => Err(self.err("setwritetimeout", self.shared.closed_kind())),
+                .map_err(|e| self.err(Op::SetWriteTimeout, ErrorKind::io(e))),
+            None => Err(self.err(Op::SetWriteTimeout, self.shared.closed_kind())),
         }
     }
 
@@ -385,7 +386,7 @@ impl NodeLink {
         &self.shared
     }
 
-    fn err(&self, op: &'static str, kind: ErrorKind) -> Error {
+    fn err(&self, op: Op, kind: ErrorKind) -> Error {
         Error::new(&self.shared.addrs, None, op, kind)
     }
 }

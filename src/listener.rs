@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::error::{Error, ErrorKind, LinkAddrs, Result};
+use crate::addr::Addr;
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::handshake::HandshakeStream;
 use crate::link::{LinkRole, NodeLink};
 
@@ -133,7 +134,7 @@ struct Pending {
 /// State shared by the listener, its acceptor and handshake threads.
 struct Inner {
     socket: Socket,
-    addr: String,
+    addr: Addr,
     closed: AtomicBool,
     handshake_timeout: Duration,
     max_pending: usize,
@@ -178,20 +179,25 @@ impl LinkListener {
 
     /// Like [`bind`](Self::bind), with options.
     pub fn bind_with(addr: impl ToSocketAddrs, opts: ListenerOptions) -> Result<LinkListener> {
-        let l = TcpListener::bind(addr).map_err(|e| listen_err("?", e))?;
-        let addr = l.local_addr().map_err(|e| listen_err("?", e))?.to_string();
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| listen_err(Addr::Unknown, e))?
+            .collect();
+        let first = addrs.first().map_or(Addr::Unknown, |a| Addr::Tcp(*a));
+        let l = TcpListener::bind(&addrs[..]).map_err(|e| listen_err(first.clone(), e))?;
+        let addr = Addr::Tcp(l.local_addr().map_err(|e| listen_err(first, e))?);
         LinkListener::start(Socket::Tcp(l), addr, opts)
     }
 
     /// Like [`bind_unix`](Self::bind_unix), with options.
     pub fn bind_unix_with(path: impl AsRef<Path>, opts: ListenerOptions) -> Result<LinkListener> {
         let path = path.as_ref().to_path_buf();
-        let addr = path.display().to_string();
-        let l = UnixListener::bind(&path).map_err(|e| listen_err(&addr, e))?;
+        let addr = Addr::from(path.clone());
+        let l = UnixListener::bind(&path).map_err(|e| listen_err(addr.clone(), e))?;
         LinkListener::start(Socket::Unix(l, path), addr, opts)
     }
 
-    fn start(socket: Socket, addr: String, opts: ListenerOptions) -> Result<LinkListener> {
+    fn start(socket: Socket, addr: Addr, opts: ListenerOptions) -> Result<LinkListener> {
         let (links_tx, links_rx) = crossbeam_channel::unbounded();
         let (close_tx, close_rx) = crossbeam_channel::bounded(0);
         let inner = Arc::new(Inner {
@@ -216,7 +222,7 @@ impl LinkListener {
                 .name("neonet-acceptor".into())
                 .spawn(move || inner.run_acceptor())
         }
-        .map_err(|e| listen_err(&inner.addr, e))?;
+        .map_err(|e| listen_err(inner.addr.clone(), e))?;
         Ok(LinkListener {
             inner,
             close_tx: Mutex::new(Some(close_tx)),
@@ -226,7 +232,7 @@ impl LinkListener {
     }
 
     /// The address we listen on (with the actual port if bound to port 0).
-    pub fn local_addr(&self) -> &str {
+    pub fn local_addr(&self) -> &Addr {
         &self.inner.addr
     }
 
@@ -297,12 +303,7 @@ impl LinkListener {
     }
 
     fn err(&self, kind: ErrorKind) -> Error {
-        Error::new(
-            &LinkAddrs::new(self.inner.addr.as_str(), "?"),
-            None,
-            "accept",
-            kind,
-        )
+        Error::at(self.inner.addr.clone(), Addr::Unknown, Op::Accept, kind)
     }
 }
 
@@ -310,8 +311,8 @@ fn shutdown_read(fd: impl AsFd) -> io::Result<()> {
     Ok(rustix::net::shutdown(fd, rustix::net::Shutdown::Read)?)
 }
 
-fn listen_err(addr: &str, e: io::Error) -> Error {
-    Error::new(&LinkAddrs::new(addr, "?"), None, "listen", ErrorKind::io(e))
+fn listen_err(addr: Addr, e: io::Error) -> Error {
+    Error::at(addr, Addr::Unknown, Op::Listen, ErrorKind::io(e))
 }
 
 impl Drop for LinkListener {

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use rustix::net::{RecvFlags, SendFlags};
 
+use crate::addr::Addr;
+
 /// A bidirectional byte stream usable by a [`NodeLink`](crate::NodeLink).
 ///
 /// The blocking operations (`read`, `write`) must work while another thread
@@ -84,11 +86,11 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
     /// `write` returns. The descriptor is closed when the stream is dropped.
     fn shutdown(&self) -> io::Result<()>;
 
-    /// Local address, for error messages.
-    fn local_addr(&self) -> String;
+    /// Local address, for errors and logs.
+    fn local_addr(&self) -> Addr;
 
-    /// Peer address, for error messages.
-    fn peer_addr(&self) -> String;
+    /// Peer address, for errors and logs.
+    fn peer_addr(&self) -> Addr;
 }
 
 /// `recv(MSG_DONTWAIT)`: a non-blocking read on a socket left in blocking
@@ -152,35 +154,21 @@ macro_rules! impl_socket_stream {
             fn shutdown(&self) -> io::Result<()> {
                 <$ty>::shutdown(self, Shutdown::Both)
             }
-            fn local_addr(&self) -> String {
+            fn local_addr(&self) -> Addr {
                 $fmt_addr(<$ty>::local_addr(self))
             }
-            fn peer_addr(&self) -> String {
+            fn peer_addr(&self) -> Addr {
                 $fmt_addr(<$ty>::peer_addr(self))
             }
         }
     };
 }
 
-fn fmt_tcp_addr(a: io::Result<std::net::SocketAddr>) -> String {
-    a.map_or_else(|_| "?".into(), |a| a.to_string())
-}
-
-fn fmt_unix_addr(a: io::Result<std::os::unix::net::SocketAddr>) -> String {
-    match a {
-        Ok(a) => match a.as_pathname() {
-            Some(p) => p.display().to_string(),
-            None => "unix:@".into(),
-        },
-        Err(_) => "?".into(),
-    }
-}
-
-impl_socket_stream!(TcpStream, fmt_tcp_addr, poll_readable);
+impl_socket_stream!(TcpStream, Addr::from_tcp, poll_readable);
 // A Unix stream's recv locks only our side's receive queue, which neither
 // our senders (they append to the peer's) nor the kernel hold for long:
 // polling with recv itself saves a syscall per poll.
-impl_socket_stream!(UnixStream, fmt_unix_addr, |_: &UnixStream| Ok(true));
+impl_socket_stream!(UnixStream, Addr::from_unix, |_: &UnixStream| Ok(true));
 
 /// Write all of `buf` with blocking writes.
 pub(crate) fn write_all(stream: &dyn LinkStream, mut buf: &[u8]) -> io::Result<()> {

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use common::*;
 use neonet::packet::Header;
+use neonet::Op;
 use neonet::{ErrorKind, LinkRole, Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
 
 #[test]
@@ -121,7 +122,7 @@ fn too_big(kind: Kind, msg_len: u32) {
         };
         (&peer).write_all_bytes(&hdr.encode());
         let e = assert_kind(r.join().unwrap(), want.clone());
-        assert_eq!((e.op(), e.conn_id()), ("recv", Some(ours.id())));
+        assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(ours.id())));
     });
     // The first recv on every conn reports it, later ones LinkDown.
     assert_kind(s1.recv_pkt(), want.clone());

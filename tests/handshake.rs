@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::tcp_streams;
+use neonet::Op;
 use neonet::{ErrorKind, HandshakeError, LinkRole, NodeLink};
 
 /// The handshake error kind of a failed handshake.
@@ -68,11 +69,11 @@ fn version_mismatch_both_sides() {
             }
             k => panic!("{k:?}"),
         }
-        assert_eq!(e.op(), "handshake");
+        assert_eq!(e.op(), Op::Handshake);
     }
     assert_eq!(
         ea.kind().to_string(),
-        "handshake: protocol version mismatch: peer = 00000002 ; our side = 00000001"
+        "protocol version mismatch: peer = 00000002 ; our side = 00000001"
     );
     assert!(ea
         .to_string()

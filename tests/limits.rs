@@ -262,10 +262,10 @@ impl LinkStream for GatedStream {
     fn shutdown(&self) -> io::Result<()> {
         self.inner.shutdown()
     }
-    fn local_addr(&self) -> String {
+    fn local_addr(&self) -> neonet::Addr {
         self.inner.local_addr()
     }
-    fn peer_addr(&self) -> String {
+    fn peer_addr(&self) -> neonet::Addr {
         self.inner.peer_addr()
     }
 }

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use neonet::Op;
 use neonet::{dial_link, dial_link_unix, ErrorKind, LinkListener, ListenerOptions, NodeLink};
 
 fn exchange(client: &NodeLink, server: &NodeLink) {
@@ -66,7 +67,7 @@ fn dial_refused_is_an_io_error() {
         .local_addr()
         .unwrap();
     let e = dial_link(addr).unwrap_err();
-    assert_eq!(e.op(), "dial");
+    assert_eq!(e.op(), Op::Dial);
     assert_eq!(
         e.kind().io_kind(),
         Some(std::io::ErrorKind::ConnectionRefused)
@@ -84,7 +85,7 @@ fn silent_clients_do_not_block_others() {
     };
     let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
     let _silent: Vec<TcpStream> = (0..5)
-        .map(|_| TcpStream::connect(l.local_addr()).unwrap())
+        .map(|_| TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap())
         .collect();
     let client = dial_link(l.local_addr()).unwrap();
     let server = l.accept().unwrap();
@@ -100,7 +101,7 @@ fn silent_clients_are_dropped_after_the_handshake_timeout() {
     };
     let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
     let silent: Vec<TcpStream> = (0..5)
-        .map(|_| TcpStream::connect(l.local_addr()).unwrap())
+        .map(|_| TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap())
         .collect();
     // Each gets our version word, then the stream closes.
     for mut s in silent {
@@ -115,7 +116,7 @@ fn silent_clients_are_dropped_after_the_handshake_timeout() {
 #[test]
 fn http_client_is_refused() {
     let l = LinkListener::bind("127.0.0.1:0").unwrap();
-    let mut s = TcpStream::connect(l.local_addr()).unwrap();
+    let mut s = TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap();
     s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     // Our version word, then the listener hangs up (reset: the request was
     // left unread).
@@ -160,7 +161,7 @@ fn a_new_client_displaces_the_oldest_pending_handshake() {
     let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
     let mut silent: Vec<TcpStream> = Vec::new();
     for n in 1..=2 {
-        let mut s = TcpStream::connect(l.local_addr()).unwrap();
+        let mut s = TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap();
         // Our version word: the handshake is pending (in that order).
         let mut word = [0u8; 4];
         s.read_exact(&mut word).unwrap();
@@ -193,7 +194,7 @@ fn many_silent_clients_do_not_starve_a_real_one() {
     };
     let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
     let _silent: Vec<TcpStream> = (0..500)
-        .map(|_| TcpStream::connect(l.local_addr()).unwrap())
+        .map(|_| TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap())
         .collect();
     let client = dial_link(l.local_addr()).unwrap();
     let server = l.accept().unwrap();

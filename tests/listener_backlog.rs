@@ -37,7 +37,7 @@ fn handshake(addr: std::net::SocketAddr) -> Option<TcpStream> {
 fn backlog_is_bounded_and_hung_up_links_are_released() {
     raise_fd_limit();
     let l = LinkListener::bind_with("127.0.0.1:0", ListenerOptions::default()).unwrap();
-    let addr: std::net::SocketAddr = l.local_addr().parse().unwrap();
+    let addr = l.local_addr().as_tcp().unwrap();
     // The listener's own thread and socket are in the baseline.
     let (threads0, fds0) = (threads(), fds());
 

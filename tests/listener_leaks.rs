@@ -24,7 +24,7 @@ fn listener_and_links_leave_nothing_behind() {
         let unix = LinkListener::bind_unix_with(&path, opts).unwrap();
         // Silent clients keep handshakes pending until close.
         let silent: Vec<TcpStream> = (0..3)
-            .map(|_| TcpStream::connect(tcp.local_addr()).unwrap())
+            .map(|_| TcpStream::connect(tcp.local_addr().as_tcp().unwrap()).unwrap())
             .collect();
         let mut links = Vec::new();
         for _ in 0..3 {

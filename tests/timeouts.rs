@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use neonet::proto::{AnswerObject, GetObject, Message, Msg, Ping, Pong};
+use neonet::Op;
 use neonet::{ErrorKind, LinkRole, Packet, REPLY_CLOSED};
 
 /// Short enough to expire within a test, long enough to be an expiry.
@@ -47,7 +48,7 @@ fn recv_expect_ask_time_out(kind: Kind) {
     c.set_recv_timeout(Some(SHORT));
     assert_eq!(c.recv_timeout(), Some(SHORT));
     let e = assert_kind(c.recv_pkt(), ErrorKind::Timeout);
-    assert_eq!((e.op(), e.conn_id()), ("recv", Some(c.id())));
+    assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(c.id())));
     assert_kind(c.recv(), ErrorKind::Timeout);
     assert_kind(c.expect::<Pong>(), ErrorKind::Timeout);
     assert_kind(c.ask(&Ping {}), ErrorKind::Timeout);
@@ -106,7 +107,7 @@ fn answer_bytes() -> Vec<u8> {
 fn accept_and_recv1_time_out(kind: Kind) {
     let (client, server) = pair(kind);
     let e = assert_kind(server.accept_timeout(SHORT), ErrorKind::Timeout);
-    assert_eq!((e.op(), e.conn_id()), ("accept", None));
+    assert_eq!((e.op(), e.conn_id()), (Op::Accept, None));
     assert_kind(server.recv1_timeout(SHORT), ErrorKind::Timeout);
 
     client.send1(&Ping {}).unwrap();
@@ -156,7 +157,7 @@ fn write_timeout_takes_the_link_down(kind: Kind) {
         // Another sender waits for the writer held by the stuck one.
         let other = s.spawn(|| c.send_pkt(Packet::new(0, 0x20, &payload(2, LARGE))));
         let e = assert_kind(big.join().unwrap(), ErrorKind::Timeout);
-        assert_eq!((e.op(), e.conn_id()), ("send", Some(b.id())));
+        assert_eq!((e.op(), e.conn_id()), (Op::Send, Some(b.id())));
         assert_kind(other.join().unwrap(), ErrorKind::LinkDown);
         // The receiver sees the link down (the cause was a write).
         assert_kind(recv.join().unwrap(), ErrorKind::LinkDown);

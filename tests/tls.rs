@@ -20,6 +20,7 @@ use std::time::Duration;
 use common::{assert_io_kind, assert_kind, payload, watchdog, WatchedStream, LET_BLOCK};
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
 use neonet::tls::{TlsStream, TlsVersions};
+use neonet::Op;
 use neonet::{ErrorKind, LinkRole, NodeLink, Packet};
 use rustls::{CipherSuite, ProtocolVersion};
 use tls_support::*;
@@ -153,16 +154,16 @@ fn local_close_wakes_blocked_recv_send_accept() {
             thread::sleep(LET_BLOCK);
             link.close();
             let e = assert_kind(r.join().unwrap(), ErrorKind::LinkClosed);
-            assert_eq!((e.op(), e.conn_id()), ("recv", Some(a.id())));
+            assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(a.id())));
             let e = assert_kind(acc.join().unwrap(), ErrorKind::LinkClosed);
-            assert_eq!(e.op(), "accept");
+            assert_eq!(e.op(), Op::Accept);
             let e = w.join().unwrap();
             assert!(
                 matches!(e.kind(), ErrorKind::LinkClosed),
                 "blocked send after close: {:?} ({e})",
                 e.kind()
             );
-            assert_eq!((e.op(), e.conn_id()), ("send", Some(b.id())));
+            assert_eq!((e.op(), e.conn_id()), (Op::Send, Some(b.id())));
         });
         assert_kind(a.recv_pkt(), ErrorKind::LinkClosed);
         assert_kind(b.send_pkt(Packet::new(0, 2, b"x")), ErrorKind::LinkClosed);
@@ -186,7 +187,7 @@ fn peer_close_wakes_blocked_recv_and_accept() {
                 thread::sleep(LET_BLOCK);
                 closer.close();
                 let e = assert_io_kind(r.join().unwrap(), io::ErrorKind::UnexpectedEof);
-                assert_eq!((e.op(), e.conn_id()), ("recv", Some(ours.id())));
+                assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(ours.id())));
                 assert_kind(acc.join().unwrap(), ErrorKind::LinkDown);
             });
             assert_kind(ours.recv_pkt(), ErrorKind::LinkDown);
@@ -227,7 +228,7 @@ fn peer_hangup_wakes_blocked_send() {
                 "blocked send after the peer hung up: {:?} ({e})",
                 e.kind()
             );
-            assert_eq!(e.op(), "send");
+            assert_eq!(e.op(), Op::Send);
         });
         assert_kind(link.accept(), ErrorKind::LinkDown);
     });

@@ -20,6 +20,7 @@ use common::watchdog;
 use neonet::tls::{
     accept_link_tls, dial_link_tls, sniff, StreamStart, TlsConfig, TlsError, TLS_HANDSHAKE_BYTE,
 };
+use neonet::Op;
 use neonet::{dial_link, Error, ErrorKind, HandshakeError, LinkListener, NodeLink};
 use rustls::AlertDescription;
 use tls_support::*;
@@ -30,7 +31,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 #[track_caller]
 fn tls_error(res: neonet::Result<NodeLink>) -> (TlsError, Error) {
     let e = res.expect_err("the handshake must fail");
-    assert_eq!(e.op(), "handshake", "{e}");
+    assert_eq!(e.op(), Op::Handshake, "{e}");
     match e.kind() {
         ErrorKind::Handshake(HandshakeError::Tls(t)) => (t.clone(), e),
         k => panic!("expected a TLS handshake error, got {k:?} ({e})"),

@@ -303,7 +303,8 @@ fn truncated_record_takes_the_link_down() {
         cc.send_pkt(Packet::new(0, 0x20, &common::payload(5, 1000)))
             .unwrap();
         let e = assert_io_kind(c.recv_pkt(), io::ErrorKind::UnexpectedEof);
-        assert!(e.to_string().contains("without close_notify"), "{e}");
+        let cause = e.io_error().expect("an I/O error").to_string();
+        assert!(cause.contains("without close_notify"), "{e}: {cause}");
         assert_kind(server.accept(), ErrorKind::LinkDown);
     });
 }

@@ -1,13 +1,14 @@
 //! TLS links end to end: dialing, accepting an incoming stream, and
 //! telling a TLS client from a plain one by its first byte.
 
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::socket::peek_first_byte;
 use super::{TlsConfig, TlsError, TlsStream};
-use crate::error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
+use crate::addr::ToLinkAddrs;
+use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::handshake::{connect_tcp, io_err, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::link::{LinkRole, NodeLink};
 use crate::stream::LinkStream;
@@ -59,14 +60,14 @@ pub fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<S
 /// Connects to `addr` over TCP (TCP_NODELAY on), runs the TLS handshake
 /// as client, then NEO's handshake (DESIGN §6) inside TLS; waits at most
 /// `DEFAULT_HANDSHAKE_TIMEOUT` for all of it.
-pub fn dial_link_tls(addr: impl ToSocketAddrs, config: &TlsConfig) -> Result<NodeLink> {
+pub fn dial_link_tls(addr: impl ToLinkAddrs, config: &TlsConfig) -> Result<NodeLink> {
     dial_link_tls_timeout(addr, config, DEFAULT_HANDSHAKE_TIMEOUT)
 }
 
 /// Like [`dial_link_tls`], with `timeout` bounding the connect (per
 /// address tried) and the two handshakes together.
 pub fn dial_link_tls_timeout(
-    addr: impl ToSocketAddrs,
+    addr: impl ToLinkAddrs,
     config: &TlsConfig,
     timeout: Duration,
 ) -> Result<NodeLink> {
@@ -87,11 +88,18 @@ pub fn accept_link_tls(
     timeout: Option<Duration>,
 ) -> Result<NodeLink> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let addrs = LinkAddrs::new(
+    let (local, peer) = (
         LinkStream::local_addr(&stream),
         LinkStream::peer_addr(&stream),
     );
-    let fail = |e| Error::new(&addrs, None, "handshake", ErrorKind::Handshake(e));
+    let fail = |e| {
+        Error::at(
+            local.clone(),
+            peer.clone(),
+            Op::Handshake,
+            ErrorKind::Handshake(e),
+        )
+    };
     let start = sniff(&stream, timeout).map_err(|e| fail(io_err(e)))?;
     start
         .require_tls()
@@ -119,9 +127,9 @@ fn tls_cause(e: Error) -> Error {
         _ => None,
     };
     match tls {
-        Some(t) => Error::new(
-            e.addrs(),
-            e.conn_id(),
+        Some(t) => Error::at(
+            e.addrs().local.clone(),
+            e.addrs().peer.clone(),
             e.op(),
             ErrorKind::Handshake(HandshakeError::Tls(t)),
         ),

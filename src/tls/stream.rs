@@ -30,6 +30,7 @@ use rustls::Connection;
 
 use super::socket::{wait, TlsSocket};
 use super::TlsError;
+use crate::addr::Addr;
 use crate::handshake::HandshakeStream;
 use crate::stream::LinkStream;
 
@@ -567,11 +568,11 @@ impl<S: TlsSocket> LinkStream for TlsStream<S> {
         self.sock.shutdown()
     }
 
-    fn local_addr(&self) -> String {
+    fn local_addr(&self) -> Addr {
         self.sock.local_addr()
     }
 
-    fn peer_addr(&self) -> String {
+    fn peer_addr(&self) -> Addr {
         self.sock.peer_addr()
     }
 }

@@ -284,11 +284,11 @@ impl LinkStream for Raw {
         self.socket().shutdown()
     }
 
-    fn local_addr(&self) -> String {
+    fn local_addr(&self) -> neonet::Addr {
         self.socket().local_addr()
     }
 
-    fn peer_addr(&self) -> String {
+    fn peer_addr(&self) -> neonet::Addr {
         self.socket().peer_addr()
     }
 }
@@ -438,11 +438,11 @@ impl<S: LinkStream> LinkStream for WatchedStream<S> {
         self.inner.shutdown()
     }
 
-    fn local_addr(&self) -> String {
+    fn local_addr(&self) -> neonet::Addr {
         self.inner.local_addr()
     }
 
-    fn peer_addr(&self) -> String {
+    fn peer_addr(&self) -> neonet::Addr {
         self.inner.peer_addr()
     }
 }
