@@ -73,6 +73,21 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// Whether the stream holds bytes of its own to write once the socket
+    /// has room (TLS: records its non-blocking writes left behind, or
+    /// that its reader made, such as alerts). The reader thread then
+    /// sleeps until the socket is writable too and calls
+    /// [`flush_own`](Self::flush_own). The default holds none.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// Writes what [`wants_write`](Self::wants_write) said waits, without
+    /// blocking (what the socket does not take still waits).
+    fn flush_own(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Bounds every later blocking `write`: one that moves no byte for
     /// `timeout` fails with `WouldBlock` or `TimedOut` (`None`: no
     /// bound). Used for the link's write timeout and to bound a graceful

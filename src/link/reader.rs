@@ -388,7 +388,7 @@ impl Waiter {
         match (stream.fd(), &self.waker) {
             (Some(fd), Some(waker)) => {
                 let waker = waker.clone();
-                self.sleep(shared, fd, waker.as_fd())?;
+                self.sleep(shared, stream, fd, waker.as_fd())?;
                 Ok(None)
             }
             // Cannot poll this stream: block in read (no keepalive).
@@ -401,18 +401,21 @@ impl Waiter {
     fn sleep(
         &mut self,
         shared: &Shared,
+        stream: &dyn LinkStream,
         fd: BorrowedFd<'_>,
         waker: BorrowedFd<'_>,
     ) -> Result<(), ErrorKind> {
         let setting = *shared.keepalive.lock();
         let limit = self.keepalive.sleep_limit(setting, Instant::now());
-        let stuck = shared.outbox.stuck();
+        let stuck = shared.outbox.stuck() || stream.wants_write();
         let ready = poll_two(fd, stuck, waker, limit).map_err(ErrorKind::io)?;
         if ready.waker {
             let mut b = [0u8; 8];
             let _ = rustix::io::read(waker, &mut b);
         }
         if ready.write {
+            // The stream's own bytes first: ours come after them.
+            stream.flush_own().map_err(ErrorKind::io)?;
             shared.try_flush();
         }
         if !(ready.read || ready.write || ready.waker) {

@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
 use std::time::Duration;
 
@@ -561,6 +562,22 @@ impl<S: TlsSocket> LinkStream for TlsStream<S> {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(n)
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.sock.as_fd())
+    }
+
+    fn wants_write(&self) -> bool {
+        self.pending.load(SeqCst) || self.stuck.load(SeqCst)
+    }
+
+    fn flush_own(&self) -> io::Result<()> {
+        self.flush().map(drop)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
     }
 
     fn shutdown(&self) -> io::Result<()> {
