@@ -289,8 +289,8 @@ impl Conn {
     }
 
     /// Why receiving failed: the connection's state first (closed,
-    /// overflowed), then the link's (DESIGN's precedence rules, see
-    /// `ErrorKind`).
+    /// overflowed), then the link's (the precedence rules of ARCHITECTURE.md,
+    /// "Receive queues close themselves").
     fn recv_err(&self) -> Error {
         let flags = self.state.flags.load(SeqCst);
         let kind = if flags & CLOSED != 0 {

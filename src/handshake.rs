@@ -1,4 +1,4 @@
-//! Link establishment (DESIGN §6): the protocol version exchange that
+//! Link establishment (ARCHITECTURE.md, "The shape"): the protocol version exchange that
 //! starts every link, and dialing.
 //!
 //! Each side writes its version as a 4-byte big-endian word, then reads the

@@ -1,4 +1,4 @@
-//! Lightweight mode (DESIGN §8): one request, at most one reply, on a
+//! Lightweight mode (ARCHITECTURE.md, "Connection ids"): one request, at most one reply, on a
 //! connection of its own. This is how NEO/py talks, and the hot path of a
 //! storage server, so it reuses connection objects and send buffers and
 //! takes no lock beyond the link's table and writer mutexes.

@@ -32,7 +32,7 @@ pub use outbox::{REPLY_CLOSED, REPLY_REFUSED};
 /// How long a connection the peer opened is remembered after we close it.
 pub const KEEP_CLOSED: Duration = Duration::from_secs(60);
 
-/// Which end of the link we are (DESIGN §2).
+/// Which end of the link we are (ARCHITECTURE.md, "Connection ids").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkRole {
     /// The end that dialed: opens connections with odd ids.

@@ -1,4 +1,4 @@
-//! Packet framing (DESIGN §1): a 10-byte big-endian header, then the payload.
+//! Packet framing (ARCHITECTURE.md, "Wire format"): a 10-byte big-endian header, then the payload.
 //!
 //! Pure functions over bytes; no I/O here.
 

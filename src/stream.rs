@@ -23,7 +23,7 @@ use crate::addr::Addr;
 /// return `io::ErrorKind::WouldBlock` when nothing can be done now. The link
 /// uses them so that its reader thread can poll for a short while before it
 /// sleeps, and so that replies it sends to the peer on its own never block
-/// the reader (DESIGN §4).
+/// the reader (ARCHITECTURE.md, "Writing").
 pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
     /// Read some bytes, blocking until at least one is available.
     /// `Ok(0)` means end of stream.

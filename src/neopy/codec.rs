@@ -1,4 +1,4 @@
-//! Field codecs of the msgpack dialect (DESIGN §10).
+//! Field codecs of the msgpack dialect (ARCHITECTURE.md, "Messages").
 //!
 //! Every field type of a NEO/py message implements [`Field`]: its encoded
 //! length, how to append it to an [`Encoder`], how to read it back from a

@@ -1,4 +1,4 @@
-//! Framing of the msgpack dialect: where a packet ends (DESIGN §10).
+//! Framing of the msgpack dialect: where a packet ends (ARCHITECTURE.md, "Messages").
 //!
 //! A NEO/py packet is one msgpack value, the array `[msg_id, code, args]`,
 //! with no length prefix: the only way to know where it ends is to walk

@@ -1,4 +1,4 @@
-//! The handshake of the msgpack dialect (DESIGN §10), as pure functions.
+//! The handshake of the msgpack dialect (ARCHITECTURE.md, "Messages"), as pure functions.
 //!
 //! Each side sends the 6 bytes `92 a3 4e 45 4f 05` — msgpack of
 //! `["NEO", 5]` — as soon as the stream is up, without waiting for the

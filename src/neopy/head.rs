@@ -14,7 +14,7 @@ use crate::packet::ANSWER_BIT;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketHead {
     /// The packet's id: the sender's own counter for requests and
-    /// notifications, the request's id for answers (DESIGN §10).
+    /// notifications, the request's id for answers (ARCHITECTURE.md, "Messages").
     pub msg_id: u32,
     /// The message code; `ANSWER_BIT` (0x8000) is set on answers and on
     /// `Error`.

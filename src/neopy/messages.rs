@@ -1,4 +1,4 @@
-//! NEO/py's 111 messages: the declarative table (DESIGN §10).
+//! NEO/py's 111 messages: the declarative table (ARCHITECTURE.md, "Messages").
 //!
 //! Each entry of the `messages!` table is a message: its NEO/py name, its
 //! code (by NEO/py's registration order; answers have `0x8000`), the

@@ -1,5 +1,5 @@
 //! The dialect of today's NEO/py: protocol version 5 over msgpack
-//! (DESIGN §10).
+//! (ARCHITECTURE.md, "Messages").
 //!
 //! NEO as deployed is NEO/py, which since 2018 frames and encodes its
 //! packets with msgpack. This module is that dialect's wire layer, pure
@@ -45,7 +45,7 @@
 //! bit belongs to an exchange this side started (route it by id to the
 //! waiting `ask`); any other is a new request or notification from the
 //! peer. There are no multi-packet conversations: only the lightweight
-//! operations of DESIGN §8 make sense on such a link. [`decode_answer`]
+//! operations of light mode make sense on such a link. [`decode_answer`]
 //! turns the answer packet of a request into its typed answer.
 //!
 //! # Writing and reading packets (for the link)

@@ -1,4 +1,4 @@
-//! Typed answers: which message answers which request (DESIGN §7).
+//! Typed answers: which message answers which request (ARCHITECTURE.md, "Messages").
 //!
 //! NEO pairs a request of code `c` with the answer of code `c | 0x8000`
 //! (`ANSWER_BIT`). Eight requests have no answer message: the peer answers

@@ -1,4 +1,4 @@
-//! Field codecs of the binary "N" encoding (DESIGN §7).
+//! Field codecs of the binary "N" encoding (ARCHITECTURE.md, "Messages").
 //!
 //! Every field type of a message implements [`Field`]: its encoded length,
 //! how to append it to an [`Encoder`], how to read it back from a

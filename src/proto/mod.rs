@@ -1,4 +1,4 @@
-//! NEO protocol messages and their binary "N" encoding (DESIGN §7).
+//! NEO protocol messages and their binary "N" encoding (ARCHITECTURE.md, "Messages").
 //!
 //! # What a message is
 //!

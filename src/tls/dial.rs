@@ -58,7 +58,7 @@ pub fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<S
 }
 
 /// Connects to `addr` over TCP (TCP_NODELAY on), runs the TLS handshake
-/// as client, then NEO's handshake (DESIGN §6) inside TLS; waits at most
+/// as client, then NEO's handshake (ARCHITECTURE.md, "The shape") inside TLS; waits at most
 /// `DEFAULT_HANDSHAKE_TIMEOUT` for all of it.
 pub fn dial_link_tls(addr: impl ToLinkAddrs, config: &TlsConfig) -> Result<NodeLink> {
     dial_link_tls_timeout(addr, config, DEFAULT_HANDSHAKE_TIMEOUT)

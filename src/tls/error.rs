@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rustls::{AlertDescription, CertificateError};
 
-/// Why TLS failed (DESIGN §11). Carried by
+/// Why TLS failed (ARCHITECTURE.md, "TLS"). Carried by
 /// [`HandshakeError::Tls`](crate::HandshakeError::Tls) when a link could
 /// not be set up, and inside the `io::Error` of
 /// [`ErrorKind::Io`](crate::ErrorKind::Io) when a TLS link went down.

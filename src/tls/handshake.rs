@@ -1,5 +1,5 @@
-//! The TLS handshake that starts a TLS link, before NEO's own (DESIGN
-//! §11): blocking, bounded by one deadline, and reporting a peer that
+//! The TLS handshake that starts a TLS link, before NEO's own
+//! (ARCHITECTURE.md, "TLS"): blocking, bounded by one deadline, and reporting a peer that
 //! answers with something other than TLS as such.
 
 use std::io::{self, IoSlice};

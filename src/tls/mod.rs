@@ -1,4 +1,4 @@
-//! TLS links, as NEO/py runs them (DESIGN §11).
+//! TLS links, as NEO/py runs them (ARCHITECTURE.md, "TLS").
 //!
 //! TLS wraps the stream *before* NEO's handshake, which travels inside.
 //! Both ends present a certificate signed by the cluster's CA and verify

@@ -1,6 +1,6 @@
 //! neonet-rtt: measures round trips over raw sockets and over neonet links
 //! side by side, in one run, and prints µs per round trip with link/raw
-//! ratios (DESIGN §9).
+//! ratios (ARCHITECTURE.md, "Tests and measurements").
 //!
 //! Usage:
 //!   neonet-rtt [--quick] [--json]      measure in this process

@@ -12,7 +12,7 @@ macro_rules! link_messages {
             /// `ACK`).
             ///
             /// Also sent by a link itself with `PROTOCOL_ERROR` for
-            /// "connection closed" / "connection refused" (DESIGN §4).
+            /// "connection closed" / "connection refused" (ARCHITECTURE.md, "Writing").
             Error = 0x8000, error {
                 /// What kind of error (`ACK` for success).
                 code: ErrorCode,
