@@ -20,6 +20,7 @@
 //! assert_eq!(conn.recv_pkt().unwrap().msg_code(), 0x8002);
 //! ```
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod addr;
@@ -49,7 +50,7 @@ pub use link::{
     LinkRole, LinkStats, NodeLink, CLOSE_FLUSH_LIMIT, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED,
 };
 pub use listener::{
-    LinkListener, ListenerOptions, ListenerStats, DEFAULT_BACKLOG,
+    Incoming, LinkListener, ListenerOptions, ListenerStats, DEFAULT_BACKLOG,
     DEFAULT_LISTEN_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING,
 };
 pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};

@@ -369,15 +369,16 @@ impl NodeLink {
         self.shared.wake_reader();
     }
 
-    /// For tests: the next connection id `new_conn` tries (our parity).
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): the next connection id `new_conn`
+    /// tries (our parity).
+    #[cfg(feature = "test-hooks")]
     pub fn set_next_conn_id(&self, id: u32) {
         self.shared.table.lock().set_next_id(id);
     }
 
-    /// For tests: at most `limit` connections of ours at once, to reach
-    /// `TooManyConns` without opening 2^31 of them.
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): at most `limit` connections of
+    /// ours at once, to reach `TooManyConns` without opening 2^31 of them.
+    #[cfg(feature = "test-hooks")]
     pub fn set_conn_limit(&self, limit: usize) {
         self.shared.table.lock().set_limit(limit);
     }

@@ -74,7 +74,7 @@ impl Default for ListenerOptions {
 pub struct ListenerStats {
     /// Links that passed the handshake.
     pub handshaked: u64,
-    /// Incoming streams dropped because their handshake failed (not those
+    /// Accepted streams dropped because their handshake failed (not those
     /// displaced).
     pub failed: u64,
     /// Pending handshakes ended to make room for a newer client.
@@ -84,6 +84,21 @@ pub struct ListenerStats {
     pub rejected: u64,
 }
 
+/// The links a listener accepts (see [`LinkListener::incoming`]).
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a LinkListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = NodeLink;
+
+    fn next(&mut self) -> Option<NodeLink> {
+        // `accept` fails only once the listener is closed.
+        self.listener.accept().ok()
+    }
+}
+
 /// The listening socket.
 enum Socket {
     Tcp(TcpListener),
@@ -91,25 +106,25 @@ enum Socket {
 }
 
 /// An accepted stream, not yet handshaked.
-enum Incoming {
+enum Accepted {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
-impl Incoming {
+impl Accepted {
     /// A second handle on the same socket, to shut the handshake down from
     /// `close`.
-    fn try_clone(&self) -> io::Result<Incoming> {
+    fn try_clone(&self) -> io::Result<Accepted> {
         Ok(match self {
-            Incoming::Tcp(s) => Incoming::Tcp(s.try_clone()?),
-            Incoming::Unix(s) => Incoming::Unix(s.try_clone()?),
+            Accepted::Tcp(s) => Accepted::Tcp(s.try_clone()?),
+            Accepted::Unix(s) => Accepted::Unix(s.try_clone()?),
         })
     }
 
     fn shutdown(&self) {
         let _ = match self {
-            Incoming::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
-            Incoming::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Accepted::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Accepted::Unix(s) => s.shutdown(std::net::Shutdown::Both),
         };
     }
 
@@ -118,8 +133,8 @@ impl Incoming {
             NodeLink::handshake(s, LinkRole::Server, Some(t))
         }
         match self {
-            Incoming::Tcp(s) => go(s, timeout),
-            Incoming::Unix(s) => go(s, timeout),
+            Accepted::Tcp(s) => go(s, timeout),
+            Accepted::Unix(s) => go(s, timeout),
         }
     }
 }
@@ -127,7 +142,7 @@ impl Incoming {
 /// A handshake in progress.
 struct Pending {
     /// Shut down on `close` so the handshake ends at once.
-    stream: Incoming,
+    stream: Accepted,
     thread: JoinHandle<()>,
 }
 
@@ -254,6 +269,27 @@ impl LinkListener {
         }
     }
 
+    /// The links that pass the handshake, as they come: `accept` in a loop,
+    /// ending when the listener is closed.
+    ///
+    /// ```no_run
+    /// use neonet::LinkListener;
+    ///
+    /// let listener = LinkListener::bind("127.0.0.1:5551")?;
+    /// for link in listener.incoming() {
+    ///     std::thread::spawn(move || {
+    ///         while let Ok(req) = link.recv1() {
+    ///             // serve req
+    /// #           drop(req);
+    ///         }
+    ///     });
+    /// }
+    /// # Ok::<(), neonet::Error>(())
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
     /// Handshake counters.
     pub fn stats(&self) -> ListenerStats {
         ListenerStats {
@@ -338,9 +374,9 @@ impl Inner {
                 Socket::Tcp(l) => l.accept().map(|(s, _)| {
                     // Best effort: a link works without it, only slower.
                     let _ = s.set_nodelay(true);
-                    Incoming::Tcp(s)
+                    Accepted::Tcp(s)
                 }),
-                Socket::Unix(l, _) => l.accept().map(|(s, _)| Incoming::Unix(s)),
+                Socket::Unix(l, _) => l.accept().map(|(s, _)| Accepted::Unix(s)),
             };
             match incoming {
                 Ok(s) if !self.closed.load(SeqCst) => {
@@ -407,7 +443,7 @@ impl Inner {
         }
     }
 
-    fn start_handshake(self: &Arc<Self>, id: u64, stream: Incoming) {
+    fn start_handshake(self: &Arc<Self>, id: u64, stream: Accepted) {
         let Ok(clone) = stream.try_clone() else {
             self.failed.fetch_add(1, SeqCst);
             return;
@@ -434,7 +470,7 @@ impl Inner {
         }
     }
 
-    fn handshake(&self, id: u64, stream: Incoming) {
+    fn handshake(&self, id: u64, stream: Accepted) {
         let res = stream.handshake(self.handshake_timeout);
         // Unregister before handing the link out: `close` shuts down the
         // streams of pending handshakes through their second handle, which

@@ -18,7 +18,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use neonet::proto::codec::DecodeErrorKind;
+use neonet::proto::DecodeErrorKind;
 use neonet::proto::{
     AnswerObjectUndoSerial, CheckReplicas, DecodeError, FetchObjects, KnownMaster, Message, Msg,
     NodeUUID, NotPrimaryMaster, Replicate, RequestIdentification, RowInfo, SendPartitionTable,

@@ -214,3 +214,25 @@ fn closing_the_listener_leaves_accepted_links_working() {
         exchange(&client, &server);
     }
 }
+
+#[test]
+fn incoming_yields_links_until_closed() {
+    let l = LinkListener::bind("127.0.0.1:0").unwrap();
+    let clients: Vec<_> = (0..3).map(|_| dial_link(l.local_addr()).unwrap()).collect();
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|s| {
+        let served = s.spawn(|| {
+            for link in l.incoming() {
+                tx.send(link).unwrap();
+            }
+        });
+        let links: Vec<_> = (0..3).map(|_| rx.recv().unwrap()).collect();
+        // Each link handed out is one of the clients'.
+        for c in &clients {
+            assert!(links.iter().any(|s| s.addrs().peer == c.addrs().local));
+        }
+        l.close();
+        // The iteration ends with the listener.
+        served.join().unwrap();
+    });
+}

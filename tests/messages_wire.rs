@@ -14,7 +14,8 @@
 use std::io::IoSlice;
 use std::sync::Arc;
 
-use neonet::proto::codec::DecodeErrorKind;
+use neonet::proto::encoding::*;
+use neonet::proto::DecodeErrorKind;
 use neonet::proto::*;
 
 const VECTORS: &str = include_str!(concat!(

@@ -10,7 +10,7 @@ mod neopy_common;
 use std::sync::Arc;
 
 use neonet::neopy::*;
-use neonet::proto::codec::DecodeErrorKind;
+use neonet::proto::DecodeErrorKind;
 use neopy_common::counting::{allocated, Counting};
 use neopy_common::{scan_one, vectors};
 use proptest::prelude::*;

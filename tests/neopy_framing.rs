@@ -8,7 +8,7 @@ mod neopy_common;
 
 use neonet::neopy::*;
 use neonet::packet::MAX_PACKET_SIZE;
-use neonet::proto::codec::DecodeErrorKind;
+use neonet::proto::DecodeErrorKind;
 use neopy_common::counting::{allocated, Counting};
 use neopy_common::{scan_one, vectors};
 use proptest::prelude::*;

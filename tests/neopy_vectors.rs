@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use neonet::neopy::*;
-use neonet::proto::packet_io_slices;
+use neonet::proto::encoding::packet_io_slices;
 use neopy_common::{hex, shared, tsv, vectors, Vector};
 use serde_json::{json, Value as Json};
 

@@ -15,8 +15,9 @@
 use std::io::IoSlice;
 use std::sync::Arc;
 
-use neonet::proto::codec::DecodeErrorKind;
-use neonet::proto::{packet_io_slices, DecodeError, Message, MESSAGE_CODES};
+use neonet::proto::encoding::packet_io_slices;
+use neonet::proto::DecodeErrorKind;
+use neonet::proto::{DecodeError, Message, MESSAGE_CODES};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};

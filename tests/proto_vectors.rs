@@ -18,9 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IoSlice;
 use std::sync::Arc;
 
+use neonet::proto::encoding::packet_io_slices;
 use neonet::proto::{
-    message_name, packet_io_slices, Address, CheckReplicas, IdTime, Message, Msg, NodeUUID,
-    NotifyNodeInformation, RequestIdentification, StartOperation, Value, MESSAGE_CODES,
+    message_name, Address, CheckReplicas, IdTime, Message, Msg, NodeUUID, NotifyNodeInformation,
+    RequestIdentification, StartOperation, Value, MESSAGE_CODES,
 };
 use serde_json::Value as Json;
 

@@ -370,12 +370,14 @@ impl ConnTable {
     }
 
     /// Tests: the next id to try (must have our parity).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn set_next_id(&mut self, id: u32) {
         assert!(self.is_ours(id), "conn id {id} does not have our parity");
         self.next_id = id;
     }
 
     /// Tests: at most `limit` connections of ours at once.
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn set_limit(&mut self, limit: usize) {
         self.limit = limit.min(IDS_PER_PARITY);
     }

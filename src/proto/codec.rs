@@ -367,12 +367,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Bytes not read yet.
-    pub fn remaining(&self) -> usize {
-        self.rest.len()
-    }
-
     /// Whether everything was read.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
