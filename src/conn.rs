@@ -154,6 +154,26 @@ impl ConnState {
 ///
 /// Safe to use from many threads at once (share it by reference or in an
 /// `Arc`). Dropping it closes it.
+///
+/// ```
+/// use neonet::proto::{AnswerObject, GetObject};
+/// use neonet::NodeLink;
+///
+/// let (client, server) = NodeLink::pair()?;
+/// let conn = client.new_conn()?;
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         let peer = server.accept()?;
+///         let get: GetObject = peer.expect()?;
+///         peer.send(&AnswerObject { oid: get.oid, ..Default::default() })
+///     });
+///     // The answer's type comes from the message table.
+///     let obj = conn.ask(&GetObject { oid: 1, at: 2, before: 3 })?;
+///     assert_eq!(obj.oid, 1);
+///     Ok::<(), neonet::Error>(())
+/// })?;
+/// # Ok::<(), neonet::Error>(())
+/// ```
 pub struct Conn {
     state: Arc<ConnState>,
     link: Arc<Shared>,

@@ -130,6 +130,28 @@ pub enum HandshakeError {
 }
 
 /// What went wrong: the kind callers match on.
+///
+/// ```
+/// use std::time::Duration;
+/// use neonet::proto::Ping;
+/// use neonet::{ErrorKind, NodeLink};
+///
+/// let (client, _server) = NodeLink::pair()?;
+/// client.set_recv_timeout(Some(Duration::from_millis(10)));
+/// match client.ask1(&Ping {}) {
+///     Ok(_pong) => {}
+///     Err(e) => match e.kind() {
+///         // Nobody answered in time: the link is still usable.
+///         ErrorKind::Timeout => {}
+///         // The peer answered with an Error message.
+///         ErrorKind::Peer { code, message } => eprintln!("{code}: {message}"),
+///         // Closed or down: reconnect.
+///         ErrorKind::LinkClosed | ErrorKind::LinkDown => {}
+///         _ => return Err(e),
+///     },
+/// }
+/// # Ok::<(), neonet::Error>(())
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -92,6 +92,22 @@ impl NodeLink {
 /// A request received with [`NodeLink::recv1`]. Answer it with
 /// [`reply`](Request::reply); dropping it forgets its connection (no
 /// tombstone: the peer expects at most one reply).
+///
+/// ```
+/// use neonet::proto::{AnswerLastTransaction, LastTransaction, Message};
+/// use neonet::NodeLink;
+///
+/// let (client, server) = NodeLink::pair()?;
+/// std::thread::spawn(move || {
+///     while let Ok(req) = server.recv1() {
+///         if let Message::LastTransaction(_) = req.msg() {
+///             let _ = req.reply(&AnswerLastTransaction { tid: 0x03d3 });
+///         }
+///     }
+/// });
+/// assert_eq!(client.ask1(&LastTransaction {})?.tid, 0x03d3);
+/// # Ok::<(), neonet::Error>(())
+/// ```
 pub struct Request {
     conn: Conn,
     msg: Message,

@@ -173,6 +173,21 @@ struct Inner {
 }
 
 /// Listens for links and hands out those that passed the handshake.
+///
+/// Handshakes run in the background, so a client that says nothing delays
+/// nobody; what a flood of clients can make it hold is bounded
+/// ([`ListenerOptions`]).
+///
+/// ```
+/// use neonet::{dial_link, LinkListener};
+///
+/// let listener = LinkListener::bind("127.0.0.1:0")?; // port 0: any free one
+/// let client = dial_link(listener.local_addr())?;
+/// let server = listener.accept()?;
+/// client.send1(&neonet::proto::Ping {})?;
+/// assert_eq!(server.recv1()?.msg(), &neonet::proto::Message::Ping(neonet::proto::Ping {}));
+/// # Ok::<(), neonet::Error>(())
+/// ```
 pub struct LinkListener {
     inner: Arc<Inner>,
     /// Dropped on close: wakes blocked `accept`s.

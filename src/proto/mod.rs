@@ -87,7 +87,7 @@
 //!   bytes per payload byte plus [`DECODE_ALLOWANCE`] (1 MiB): lengths and
 //!   counts are checked against the remaining bytes, and allocations
 //!   against that budget, before anything is allocated (see
-//!   [`codec`]). `decode_shared` accepts and rejects exactly what `decode`
+//!   `codec.rs`). `decode_shared` accepts and rejects exactly what `decode`
 //!   does, with the same errors, and gives equal values.
 //!
 //! # Adding a message
@@ -108,7 +108,7 @@
 //! [`Message`] variant, the dispatch by code, [`Value`] and random values;
 //! the tests cover it from there (the vectors of `tests/vectors/all.tsv`
 //! name it, the property tests go through [`MESSAGE_CODES`]). Field types
-//! must implement [`codec::Field`]; the integers, `bool`, `String`,
+//! must implement `Field` (`codec.rs`); the integers, `bool`, `String`,
 //! `Vec<T>` (a list; `Vec<u8>` is a byte blob), `BTreeMap<K, V>`, [`Data`]
 //! (a byte blob that may share the packet buffer: use it for object data)
 //! and the types of this module already do. A nested struct is an entry

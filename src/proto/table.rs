@@ -276,6 +276,20 @@ macro_rules! messages {
         ///
         /// Non-exhaustive: a later protocol may add messages, so a `match`
         /// needs a `_` arm (e.g. to answer "not supported").
+        ///
+        /// ```
+        /// use neonet::proto::{Message, Msg, Ping};
+        /// use neonet::NodeLink;
+        ///
+        /// let (client, server) = NodeLink::pair()?;
+        /// client.send1(&Ping {})?;
+        /// let msg = server.accept()?.recv()?;
+        /// match &msg {
+        ///     Message::Ping(_) => assert_eq!(msg.code(), Ping::CODE),
+        ///     other => panic!("unexpected {}", other.name()),
+        /// }
+        /// # Ok::<(), neonet::Error>(())
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         pub enum Message {

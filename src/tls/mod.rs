@@ -10,8 +10,8 @@
 //! A TLS link is an ordinary [`NodeLink`](crate::NodeLink) over a
 //! [`TlsStream`]: one TLS session shared by the link's reader thread,
 //! which decrypts, and its senders, which encrypt. Neither waits for the
-//! other longer than one record (see `stream.rs` and
-//! docs/tls-architecture.md).
+//! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
+//! "TLS").
 //!
 //! ```no_run
 //! use std::net::TcpListener;
