@@ -29,10 +29,16 @@ struct Revision {
 type Store = BTreeMap<Oid, Vec<Revision>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:5551".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:5551".into());
     let store = Arc::new(sample_store());
     let listener = LinkListener::bind(addr.as_str())?;
-    eprintln!("serving {} objects on {}", store.len(), listener.local_addr());
+    eprintln!(
+        "serving {} objects on {}",
+        store.len(),
+        listener.local_addr()
+    );
     for link in listener.incoming() {
         let store = store.clone();
         thread::spawn(move || serve(&link, &store));
@@ -89,7 +95,9 @@ fn lookup(store: &Store, get: &GetObject) -> Option<AnswerObject> {
     Some(AnswerObject {
         oid: get.oid,
         serial: rev.serial,
-        next_serial: revs.get(i + 1).map_or(neonet::proto::INVALID_TID, |r| r.serial),
+        next_serial: revs
+            .get(i + 1)
+            .map_or(neonet::proto::INVALID_TID, |r| r.serial),
         compression: false,
         checksum: Checksum(checksum(&rev.data)),
         data: rev.data.clone().into(),

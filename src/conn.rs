@@ -291,7 +291,12 @@ impl Conn {
             let got = match self.state.rx.try_recv() {
                 Ok(pkt) => Ok(pkt),
                 Err(TryRecvError::Disconnected) => Err(WaitError::Closed),
-                Err(TryRecvError::Empty) => wait::recv(&self.state.rx, self.link.spin(), deadline),
+                Err(TryRecvError::Empty) => wait::recv(
+                    &self.state.rx,
+                    self.link.spin(),
+                    deadline,
+                    &self.link.recv_sleepers,
+                ),
             };
             let pkt = match got {
                 Ok(pkt) => pkt,

@@ -140,6 +140,10 @@ pub(crate) struct Shared {
     keepalive: Mutex<Option<(Duration, Duration)>>,
     limits: LimitCells,
     counters: Counters,
+    /// Threads asleep in a receive on one of the link's connections, and
+    /// in `accept` (counted for tests only).
+    pub(crate) recv_sleepers: wait::Sleepers,
+    accept_sleepers: wait::Sleepers,
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
@@ -188,6 +192,8 @@ impl NodeLink {
             keepalive: Mutex::new(None),
             limits: LimitCells::new(Limits::default()),
             counters: Counters::default(),
+            recv_sleepers: wait::Sleepers::default(),
+            accept_sleepers: wait::Sleepers::default(),
         });
         let reader = reader::spawn(shared.clone(), stream).map_err(new_err)?;
         Ok(NodeLink {
@@ -369,6 +375,20 @@ impl NodeLink {
         self.shared.wake_reader();
     }
 
+    /// Test hook (feature `test-hooks`): threads asleep in a receive on one
+    /// of this link's connections (`ask1`'s included).
+    #[cfg(feature = "test-hooks")]
+    pub fn blocked_recvs(&self) -> usize {
+        self.shared.recv_sleepers.count()
+    }
+
+    /// Test hook (feature `test-hooks`): threads asleep in `accept` (or
+    /// `recv1`) on this link.
+    #[cfg(feature = "test-hooks")]
+    pub fn blocked_accepts(&self) -> usize {
+        self.shared.accept_sleepers.count()
+    }
+
     /// Test hook (feature `test-hooks`): the next connection id `new_conn`
     /// tries (our parity).
     #[cfg(feature = "test-hooks")]
@@ -467,7 +487,12 @@ impl Shared {
     fn accept_state(&self, deadline: Option<Instant>) -> Result<Arc<ConnState>, ErrorKind> {
         loop {
             self.check_accepting()?;
-            match wait::recv(&self.accept_rx, self.spin(), deadline) {
+            match wait::recv(
+                &self.accept_rx,
+                self.spin(),
+                deadline,
+                &self.accept_sleepers,
+            ) {
                 Ok(c) => {
                     if self.check_accepting().is_ok() {
                         return Ok(c);

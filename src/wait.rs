@@ -66,12 +66,49 @@ pub(crate) enum WaitError {
     Closed,
 }
 
+/// Counts the threads asleep in a wait, so that a test can tell a thread
+/// is blocked instead of sleeping and hoping (feature `test-hooks`; without
+/// it, nothing is counted and this is empty).
+#[derive(Debug, Default)]
+pub(crate) struct Sleepers {
+    #[cfg(feature = "test-hooks")]
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl Sleepers {
+    /// Counts one sleeper until the guard is dropped.
+    fn enter(&self) -> impl Drop + '_ {
+        #[cfg(feature = "test-hooks")]
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SleepGuard(self)
+    }
+
+    /// Threads asleep now.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct SleepGuard<'a>(#[allow(dead_code)] &'a Sleepers);
+
+impl Drop for SleepGuard<'_> {
+    fn drop(&mut self) {
+        #[cfg(feature = "test-hooks")]
+        self.0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Receives from `rx`, polling for up to `spin` before sleeping until an
-/// item comes, the queue closes, or `deadline` passes.
+/// item comes, the queue closes, or `deadline` passes; counted in
+/// `sleepers` while asleep.
 pub(crate) fn recv<T>(
     rx: &Receiver<T>,
     spin: Duration,
     deadline: Option<Instant>,
+    sleepers: &Sleepers,
 ) -> Result<T, WaitError> {
     let polled = spin_until(spin, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
         Ok(v) => Some(Ok(v)),
@@ -81,6 +118,7 @@ pub(crate) fn recv<T>(
     if let Some(r) = polled {
         return r;
     }
+    let _asleep = sleepers.enter();
     match deadline {
         None => rx.recv().map_err(|_| WaitError::Closed),
         Some(d) => rx.recv_deadline(d).map_err(|e| match e {

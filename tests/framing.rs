@@ -114,7 +114,7 @@ fn too_big(kind: Kind, msg_len: u32) {
     };
     std::thread::scope(|s| {
         let r = s.spawn(|| ours.recv_pkt());
-        std::thread::sleep(LET_BLOCK);
+        until_blocked(|| server.blocked_recvs(), 1);
         let hdr = Header {
             conn_id: 1,
             msg_code: 0x20,

@@ -68,7 +68,7 @@ fn no_thread_or_fd_left_after_close() {
                 // other then down by itself, then closed.
                 _ => thread::scope(|s| {
                     let r = s.spawn(|| conns[0].recv_pkt());
-                    thread::sleep(LET_BLOCK);
+                    until_blocked(|| client.blocked_recvs(), 1);
                     client.close();
                     assert_kind(r.join().unwrap(), ErrorKind::LinkClosed);
                     assert_kind(server.accept(), ErrorKind::LinkDown);

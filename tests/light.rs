@@ -19,7 +19,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use common::{conns, pair, Kind, LET_BLOCK};
+use common::{conns, pair, Kind};
 use neonet::proto::{
     AnswerObject, Checksum, Error, ErrorCode, GetObject, Message, Msg, Ping, Pong, INVALID_TID,
 };
@@ -287,7 +287,7 @@ fn ask1_woken_when_peer_closes(kind: Kind) {
         let asker = scope.spawn(|| client.ask1(&request(5, 5)));
         // The request arrived: the client is in (or about to be in) recv.
         let req = server.recv1().unwrap();
-        thread::sleep(LET_BLOCK);
+        common::until_blocked(|| client.blocked_recvs(), 1);
         server.close();
         drop(req);
         let err = asker.join().unwrap().unwrap_err();

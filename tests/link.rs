@@ -24,7 +24,7 @@ fn wake_blocked_accepts(
 ) -> Vec<neonet::Error> {
     thread::scope(|s| {
         let acceptors: Vec<_> = (0..3).map(|_| s.spawn(|| link.accept())).collect();
-        thread::sleep(LET_BLOCK);
+        until_blocked(|| link.blocked_accepts(), 3);
         wake(link);
         acceptors
             .into_iter()
@@ -70,7 +70,7 @@ kind_test!(conn_close_wakes_blocked_recv, |kind| {
     let c = client.new_conn().unwrap();
     thread::scope(|s| {
         let receivers: Vec<_> = (0..2).map(|_| s.spawn(|| c.recv_pkt())).collect();
-        thread::sleep(LET_BLOCK);
+        until_blocked(|| client.blocked_recvs(), 2);
         c.close();
         for r in receivers {
             let e = assert_kind(r.join().unwrap(), ErrorKind::ClosedConn);
@@ -89,7 +89,7 @@ kind_test!(conn_close_wakes_blocked_recv, |kind| {
     let (_pc, sc) = open_and_accept(&client, &server, 2, b"first");
     thread::scope(|s| {
         let r = s.spawn(|| sc.recv_pkt());
-        thread::sleep(LET_BLOCK);
+        until_blocked(|| server.blocked_recvs(), 1);
         sc.close();
         assert_kind(r.join().unwrap(), ErrorKind::ClosedConn);
     });
@@ -105,7 +105,7 @@ kind_test!(close_recv_wakes_blocked_recv_send_still_works, |kind| {
     let c = client.new_conn().unwrap();
     thread::scope(|s| {
         let r = s.spawn(|| c.recv_pkt());
-        thread::sleep(LET_BLOCK);
+        until_blocked(|| client.blocked_recvs(), 1);
         c.close_recv();
         assert_kind(r.join().unwrap(), ErrorKind::ClosedConn);
     });
@@ -192,7 +192,8 @@ kind_test!(peer_close_takes_link_down, |kind| {
         let ra = s.spawn(|| a.recv_pkt());
         let rb = s.spawn(|| b.recv_pkt());
         let acc = s.spawn(|| server.accept());
-        thread::sleep(LET_BLOCK);
+        until_blocked(|| server.blocked_recvs(), 2);
+        until_blocked(|| server.blocked_accepts(), 1);
         client.close();
         let e = assert_io_kind(ra.join().unwrap(), io::ErrorKind::UnexpectedEof);
         assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(a.id())));
@@ -356,8 +357,8 @@ kind_test!(replies_in_reverse_order, |kind| {
                 .map(|c| s.spawn(move || c.recv_pkt()))
                 .collect();
             if round == 0 {
-                // Let the receivers block before any reply is sent.
-                thread::sleep(LET_BLOCK);
+                // The receivers block before any reply is sent.
+                until_blocked(|| client.blocked_recvs(), 3);
             }
             reply_reversed(&peers, round);
             for (c, r) in conns.iter().zip(receivers) {

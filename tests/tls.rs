@@ -17,7 +17,7 @@ use std::io;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_io_kind, assert_kind, payload, watchdog, WatchedStream, LET_BLOCK};
+use common::{assert_io_kind, assert_kind, payload, watchdog, WatchedStream};
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
 use neonet::tls::{TlsStream, TlsVersions};
 use neonet::Op;
@@ -151,7 +151,8 @@ fn local_close_wakes_blocked_recv_send_accept() {
                 }
             });
             watch.large_writes.recv().expect("the sender writes");
-            thread::sleep(LET_BLOCK);
+            common::until_blocked(|| link.blocked_recvs(), 1);
+            common::until_blocked(|| link.blocked_accepts(), 1);
             link.close();
             let e = assert_kind(r.join().unwrap(), ErrorKind::LinkClosed);
             assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(a.id())));
@@ -184,7 +185,8 @@ fn peer_close_wakes_blocked_recv_and_accept() {
             thread::scope(|s| {
                 let r = s.spawn(|| ours.recv_pkt());
                 let acc = s.spawn(|| other.accept());
-                thread::sleep(LET_BLOCK);
+                common::until_blocked(|| other.blocked_recvs(), 1);
+                common::until_blocked(|| other.blocked_accepts(), 1);
                 closer.close();
                 let e = assert_io_kind(r.join().unwrap(), io::ErrorKind::UnexpectedEof);
                 assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(ours.id())));

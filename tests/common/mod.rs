@@ -733,3 +733,15 @@ pub fn raise_fd_limit() {
     l.current = l.maximum;
     let _ = setrlimit(Resource::Nofile, l);
 }
+
+/// Waits until `count()` (a link's `blocked_recvs` or `blocked_accepts`
+/// test hook) reaches `n`: the threads a test wants asleep before it acts
+/// are asleep, observed rather than hoped for after a delay.
+#[track_caller]
+pub fn until_blocked(count: impl Fn() -> usize, n: usize) {
+    assert!(
+        wait_until(TEST_LIMIT, || count() >= n),
+        "{} of {n} threads blocked",
+        count()
+    );
+}
