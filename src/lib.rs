@@ -22,6 +22,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub(crate) mod codec;
 mod conn;
 pub mod error;
 mod handshake;
@@ -35,11 +36,12 @@ pub mod stream;
 pub mod tls;
 mod wait;
 
+pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Result};
 pub use handshake::{
-    dial_link, dial_link_timeout, dial_link_unix, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT,
-    PROTOCOL_VERSION,
+    dial_link, dial_link_timeout, dial_link_unix, dial_link_unix_with, dial_link_with,
+    dial_link_with_timeout, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_VERSION,
 };
 pub use light::Request;
 pub use link::limits::{Limits, PACKET_OVERHEAD};
