@@ -7,6 +7,12 @@
 //! them to the connections' receive queues; senders write under a mutex.
 //! Everything is blocking and thread-safe; there is no async runtime.
 //!
+//! A link speaks one of two wire [`Dialect`]s: protocol 6 (NEO/go's binary
+//! encoding, messages of [`proto`]), or NEO/py's protocol 5 over msgpack
+//! (messages of [`neopy`]), which offers the light operations only
+//! (`send1`, `ask1`, `recv1_as`, `Request::reply`). The dialer picks one
+//! ([`dial_link_with`]); a [`LinkListener`] serves both on one port.
+//!
 //! ```
 //! use neonet::{NodeLink, Packet};
 //!

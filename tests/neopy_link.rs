@@ -850,3 +850,74 @@ fn keepalive_pings_in_the_links_dialect() {
         assert!(client.is_up());
     });
 }
+
+kind_test!(the_link_queue_limit_overflows_neopy_requests, |kind| {
+    let (server, mut peer) = link_with_py_peer(kind, LinkRole::Server);
+    server.set_limits(Limits {
+        link_queue_bytes: 3000,
+        ..Limits::default()
+    });
+    // Five requests of ~1.2 KB each that nobody receives yet: past 3000
+    // queued bytes, the largest queued ones overflow, and their askers
+    // are answered "connection closed" with their ids.
+    let store = |oid| neopy::AskStoreObject {
+        oid,
+        data: vec![0x5a; 1000].into(),
+        ..Default::default()
+    };
+    for id in 0..5u32 {
+        peer.send(id, &store(u64::from(id)));
+    }
+    let mut closed = Vec::new();
+    for _ in 0..3 {
+        let (id, msg) = peer.next_msg();
+        let Message::Error(e) = msg else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::PROTOCOL_ERROR, neonet::REPLY_CLOSED)
+        );
+        closed.push(id);
+    }
+    assert_eq!(server.stats().overflows, 3);
+    assert!(server.stats().queued_bytes <= 3000);
+    // The other two are still there for recv1, which skips the dropped.
+    let mut got: Vec<u32> = (0..2)
+        .map(|_| server.recv1_as::<Message>().unwrap().conn_id())
+        .collect();
+    got.extend(closed);
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    assert_eq!(server.stats().queued_bytes, 0);
+});
+
+kind_test!(close_accept_refuses_neopy_requests, |kind| {
+    let (server, mut peer) = link_with_py_peer(kind, LinkRole::Server);
+    peer.send(0, &neopy::Ping {});
+    peer.send(1, &neopy::CloseClient {});
+    assert!(common::wait_until(Duration::from_secs(30), || {
+        server.stats().queued_bytes > 0
+    }));
+    server.close_accept();
+    peer.send(2, &neopy::Ping {});
+    peer.send(3, &neopy::CloseClient {});
+    // Requests queued and later ones are refused with their ids, in
+    // order; the notifications expect nothing.
+    for want in [0, 2] {
+        let (id, msg) = peer.next_msg();
+        let Message::Error(e) = msg else {
+            panic!("{msg:?}")
+        };
+        assert_eq!((id, e.message.as_str()), (want, neonet::REPLY_REFUSED));
+    }
+    assert_kind(server.recv1_as::<Message>(), ErrorKind::LinkNoListen);
+    // Our own asks still work.
+    thread::scope(|s| {
+        let asking = s.spawn(|| server.ask1(&neopy::Ping {}));
+        let (head, _) = peer.next();
+        assert_eq!((head.msg_id, head.code), (0, neopy::Ping::CODE));
+        peer.send(0, &neopy::Pong {});
+        asking.join().unwrap().unwrap();
+    });
+});

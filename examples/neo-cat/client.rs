@@ -3,7 +3,7 @@
 //! docs). A module of its own, so that the replay test can call it
 //! (`tests/neo_cat.rs` includes it).
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::error::Error;
 use std::io::Read;
 use std::time::Duration;
@@ -74,12 +74,15 @@ pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatE
             .storages_for(&pt, oid)
             .next()
             .ok_or_else(|| format!("oid {oid}: no running storage holds its partition"))?;
-        if !storages.contains_key(&uuid) {
-            let link = dial(&format!("{}:{}", addr.host, addr.port), cluster.timeout)?;
-            identify(&link, &cluster.name, Some(me), id_timestamp)?;
-            storages.insert(uuid, link);
-        }
-        objects.push(read_object(&storages[&uuid], oid, ltid)?);
+        let storage = match storages.entry(uuid) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let link = dial(&format!("{}:{}", addr.host, addr.port), cluster.timeout)?;
+                identify(&link, &cluster.name, Some(me), id_timestamp)?;
+                e.insert(link)
+            }
+        };
+        objects.push(read_object(storage, oid, ltid)?);
     }
     Ok(objects)
 }

@@ -1,5 +1,6 @@
 //! Dialects as codecs: what a link reads and writes in each dialect it can
-//! speak, under the same link (ARCHITECTURE.md, "Dialects").
+//! speak, under the same link (DESIGN §10): framing and message encoding
+//! differ, the link (reader thread, table, writer, limits) is one.
 //!
 //! A link speaks one [`Dialect`], fixed by its handshake:
 //!
@@ -33,7 +34,36 @@ use crate::packet::{Head, Packet};
 use crate::proto::{DecodeError, Payload, BIG_FIELD};
 
 /// The wire dialect of a link: which handshake, framing, ids and message
-/// table it uses (see the [module docs](self), and DESIGN §10).
+/// table it uses (DESIGN §10).
+///
+/// | | [`Dialect::Proto6`] | [`Dialect::NeoPy`] |
+/// |-|---------------------|--------------------|
+/// | who speaks it | NEO/go | NEO/py, as deployed |
+/// | handshake | version word `00 00 00 06` | `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]` |
+/// | framing | 10-byte header with the payload's length | one msgpack array `[msg_id, code, args]` |
+/// | ids | connections, by parity of their opener | each side numbers what it sends from 0; answers carry the request's id |
+/// | messages | [`proto`](crate::proto) | [`neopy`](crate::neopy) |
+/// | operations | connections and light mode | light mode only: `send1`, `ask1`, `recv1_as`, `Request::reply` |
+///
+/// The dialer chooses ([`dial_link_with`](crate::dial_link_with)); a
+/// [`LinkListener`](crate::LinkListener) serves both on one port, by the
+/// first byte of each client's handshake; [`NodeLink::dialect`](crate::NodeLink::dialect)
+/// tells which a link speaks.
+///
+/// ```
+/// use neonet::{dial_link_with, neopy, Dialect, LinkListener};
+///
+/// let listener = LinkListener::bind("127.0.0.1:0")?;
+/// let py = dial_link_with(listener.local_addr(), Dialect::NeoPy)?;
+/// let server = listener.accept()?;
+/// assert_eq!(server.dialect(), Dialect::NeoPy);
+/// std::thread::spawn(move || {
+///     let req = server.recv1_as::<neopy::Message>()?;
+///     req.reply(&neopy::Pong {})
+/// });
+/// let _pong: neopy::Pong = py.ask1(&neopy::Ping {})?;
+/// # Ok::<(), neonet::Error>(())
+/// ```
 ///
 /// The names follow the crate's two message modules: [`proto`](crate::proto)
 /// (protocol version 6, the binary encoding NEO/go speaks) and
