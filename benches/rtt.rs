@@ -150,6 +150,13 @@ fn link(c: &mut Criterion) {
     );
     bench_case(c, "link", "unix/ask1", cases::Ask1::unix().unwrap());
     bench_case(c, "link", "tcp/ask1", cases::Ask1::tcp().unwrap());
+    // The same over a NEO/py (msgpack) link: the dialect's own cost.
+    bench_case(
+        c,
+        "link",
+        "tcp/ask1_msgpack",
+        cases::Ask1::tcp_msgpack().unwrap(),
+    );
 }
 
 fn parallel(c: &mut Criterion) {
