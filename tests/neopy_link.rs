@@ -343,6 +343,30 @@ fn listener_serves_both_dialects_on_one_port() {
 }
 
 #[test]
+fn unix_listener_serves_a_neopy_client() {
+    watchdog(TEST_LIMIT, || {
+        let dir = std::env::temp_dir().join(format!("neonet-neopy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("listener");
+        let _ = std::fs::remove_file(&path);
+        let l = LinkListener::bind_unix(&path).unwrap();
+        let client = neonet::dial_link_unix_with(&path, Dialect::NeoPy).unwrap();
+        let server = l.accept().unwrap();
+        assert_eq!(
+            (client.dialect(), server.dialect()),
+            (Dialect::NeoPy, Dialect::NeoPy)
+        );
+        thread::scope(|s| {
+            s.spawn(|| serve_objects(&server));
+            assert_eq!(client.ask1(&ask_object(4)).unwrap().oid, 4);
+            client.close();
+        });
+        l.close();
+        let _ = std::fs::remove_dir(&dir);
+    });
+}
+
+#[test]
 fn listener_keeps_the_packet_that_follows_the_handshake() {
     // A NEO/py client writes its first request right behind its handshake
     // (trace.tsv): the listener must not read into it.
