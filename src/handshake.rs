@@ -111,7 +111,9 @@ impl NodeLink {
     /// client of another version or protocol gets our version word and a
     /// `VersionMismatch`, as with [`handshake`](Self::handshake). A client
     /// that sends nothing gets our version word too, and `Timeout`. Needs
-    /// a stream with a descriptor ([`LinkStream::fd`]).
+    /// a stream with a descriptor ([`LinkStream::fd`]), which it peeks
+    /// at: a plain socket (inside TLS, the byte to look at is the first of
+    /// the plaintext, which this does not see).
     pub fn handshake_as_server<S: HandshakeStream>(
         stream: S,
         timeout: Option<Duration>,

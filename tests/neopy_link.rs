@@ -945,3 +945,65 @@ kind_test!(close_accept_refuses_neopy_requests, |kind| {
         asking.join().unwrap().unwrap();
     });
 });
+
+// ---- any bytes ----
+
+/// Ends the raw peer's sending side: the link sees the end of the stream.
+fn shutdown_write(raw: &Raw) {
+    let res = match raw {
+        Raw::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        Raw::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+    };
+    res.expect("shutdown");
+}
+
+/// Packets of the vectors, whole, as a hostile peer's raw material.
+fn some_packets() -> Vec<Vec<u8>> {
+    neopy_common::vectors()
+        .into_iter()
+        .filter(|v| v.bytes.len() < 4096)
+        .map(|v| v.bytes)
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever a peer sends, then hanging up: the link takes the requests
+    /// it can frame and decode, and goes down with what was wrong (the
+    /// end of the stream, bytes that are no packet, a packet too big),
+    /// which a waiting `ask1` reports; the reader never panics.
+    #[test]
+    fn any_bytes_then_eof(
+        picks in proptest::collection::vec(0usize..1000, 0..6),
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        cut in 0usize..4096,
+    ) {
+        let packets = some_packets();
+        let mut bytes: Vec<u8> = picks.iter().flat_map(|&i| packets[i % packets.len()].clone()).collect();
+        bytes.extend(&junk);
+        // Cut anywhere: the stream may end mid-packet.
+        bytes.truncate(cut % (bytes.len() + 1));
+        let kind = watchdog(TEST_LIMIT, move || {
+            let (client, mut peer) = link_with_py_peer(Kind::Unix, LinkRole::Client);
+            thread::scope(|s| {
+                let asking = s.spawn(|| client.ask1(&neopy::Ping {}));
+                let _ = peer.next();
+                peer.write(&bytes);
+                shutdown_write(&peer.raw);
+                // Requests and notifications that came whole are taken
+                // (or skipped, if they do not decode).
+                while client.recv1_as_timeout::<Message>(Duration::from_millis(1)).is_ok() {}
+                asking.join().unwrap().map(|_| ()).map_err(|e| e.kind().clone())
+            })
+        });
+        match kind {
+            Ok(()) => {}
+            Err(ErrorKind::Io(e)) => proptest::prop_assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
+            Err(ErrorKind::Framing(_) | ErrorKind::PacketTooBig { .. }) => {}
+            // The bytes held an answer with our id 0 that is no Pong.
+            Err(ErrorKind::UnexpectedMessage { .. } | ErrorKind::Decode(_) | ErrorKind::Peer { .. }) => {}
+            Err(k) => proptest::prop_assert!(false, "{k:?}"),
+        }
+    }
+}
