@@ -1,4 +1,4 @@
-//! The layered RTT suite (DESIGN §9): each group adds one layer to the
+//! The layered RTT suite (ARCHITECTURE.md, "Tests and measurements"): each group adds one layer to the
 //! previous, so the cost of a layer shows by subtraction:
 //! `chan` (thread hand-off) → `raw` (sockets, then plus a reader thread)
 //! → `link` (neonet) → `parallel` and `bulk` (throughput).
@@ -150,6 +150,13 @@ fn link(c: &mut Criterion) {
     );
     bench_case(c, "link", "unix/ask1", cases::Ask1::unix().unwrap());
     bench_case(c, "link", "tcp/ask1", cases::Ask1::tcp().unwrap());
+    // The same over a NEO/py (msgpack) link: the dialect's own cost.
+    bench_case(
+        c,
+        "link",
+        "tcp/ask1_msgpack",
+        cases::Ask1::tcp_msgpack().unwrap(),
+    );
 }
 
 fn parallel(c: &mut Criterion) {

@@ -19,19 +19,19 @@
 //! an explicit `close`/`close_recv` (others may be blocked) drops it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use crate::codec::binary::{decode_answer, decode_as, decode_message};
+use crate::codec::LinkMsg;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::limits::cost;
 use crate::link::Shared;
-use crate::packet::{Packet, HEADER_SIZE};
-use crate::proto::{
-    message_name, Answer, AnswerError, Ask, DecodeError, Message, Msg, Payload, BIG_FIELD,
-};
+use crate::packet::Packet;
+use crate::proto::{Ask, Message, Msg};
 use crate::wait::{self, AtomicTimeout, WaitError};
 
 const CLOSED: u8 = 1;
@@ -42,12 +42,19 @@ const DOWN_REPORTED: u8 = 4;
 const OVERFLOW: u8 = 8;
 /// The first `recv` after the overflow reported it.
 const OVERFLOW_REPORTED: u8 = 16;
+/// The link never answers packets of this connection itself ("connection
+/// closed"): on a NEO/py link, where only requests are answered, our
+/// requests' connections (their packets are answers) and the peer's
+/// notifications.
+const QUIET: u8 = 32;
 
 /// The state of a connection shared by its `Conn` handle, the link's table
 /// and the reader thread. Reused for later connections: every field can be
 /// reset.
 pub(crate) struct ConnState {
-    id: AtomicU32,
+    /// The key of the connection in the link's table: its id, with
+    /// `table::PEER` set if the peer opened it.
+    key: AtomicU64,
     flags: AtomicU8,
     /// Bytes queued and not yet received, as counted by `limits::cost`:
     /// added by the reader thread before it queues a packet, taken off by
@@ -60,15 +67,19 @@ pub(crate) struct ConnState {
 
 impl ConnState {
     /// A new connection object and the `Sender` of its queue (kept by the
-    /// link's table).
-    pub(crate) fn new(id: u32, recv_timeout: Option<Duration>) -> (Arc<ConnState>, Sender<Packet>) {
+    /// link's table), for table key `key`; `quiet`: see `QUIET`.
+    pub(crate) fn new(
+        key: u64,
+        recv_timeout: Option<Duration>,
+        quiet: bool,
+    ) -> (Arc<ConnState>, Sender<Packet>) {
         // Unbounded: the reader thread must never block on a slow receiver
         // (no head-of-line blocking between connections); the limits bound
         // it instead (`link::limits`).
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = ConnState {
-            id: AtomicU32::new(id),
-            flags: AtomicU8::new(0),
+            key: AtomicU64::new(key),
+            flags: AtomicU8::new(if quiet { QUIET } else { 0 }),
             queued: AtomicUsize::new(0),
             recv_timeout: AtomicTimeout::new(recv_timeout),
             rx,
@@ -76,18 +87,30 @@ impl ConnState {
         (Arc::new(state), tx)
     }
 
-    /// Prepares a recycled connection for `id`. Called with the only
-    /// reference to it, under the table lock; its queue was emptied when it
-    /// was closed.
-    pub(crate) fn reset(&self, id: u32, recv_timeout: Option<Duration>) {
+    /// Prepares a recycled connection for table key `key`. Called with
+    /// the only reference to it, under the table lock; its queue was
+    /// emptied when it was closed.
+    pub(crate) fn reset(&self, key: u64, recv_timeout: Option<Duration>, quiet: bool) {
         debug_assert!(self.rx.is_empty());
-        self.id.store(id, SeqCst);
-        self.flags.store(0, SeqCst);
+        self.key.store(key, SeqCst);
+        self.flags.store(if quiet { QUIET } else { 0 }, SeqCst);
         self.recv_timeout.set(recv_timeout);
     }
 
+    /// The connection's id (on a NEO/py link: the msg_id of its request).
     pub(crate) fn id(&self) -> u32 {
-        self.id.load(SeqCst)
+        // The low 32 bits of the key: see `table::PEER`.
+        self.key.load(SeqCst) as u32
+    }
+
+    /// The connection's key in the link's table.
+    pub(crate) fn key(&self) -> u64 {
+        self.key.load(SeqCst)
+    }
+
+    /// Whether the link answers "connection closed" on it (see `QUIET`).
+    pub(crate) fn answers_closed(&self) -> bool {
+        self.flags.load(SeqCst) & QUIET == 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -191,6 +214,12 @@ impl Conn {
         }
     }
 
+    /// Whether the link answers "connection closed" on it (see `QUIET`):
+    /// on a NEO/py link, whether it is a request of the peer's.
+    pub(crate) fn answers_closed(&self) -> bool {
+        self.state.answers_closed()
+    }
+
     /// Closing will forget the id, leaving no tombstone (light mode).
     pub(crate) fn forget_on_close(&mut self) {
         self.tombstone = false;
@@ -244,6 +273,11 @@ impl Conn {
 
     /// Sends a message; returns like [`Conn::send_pkt`].
     pub fn send<M: Msg>(&self, msg: &M) -> Result<()> {
+        self.send_any(msg)
+    }
+
+    /// Sends a message of the link's dialect (light mode: any table).
+    pub(crate) fn send_any<M: LinkMsg>(&self, msg: &M) -> Result<()> {
         self.check_open()?;
         self.link
             .write_msg(self.id(), msg)
@@ -309,7 +343,7 @@ impl Conn {
             }
             // It was queued when receiving was closed: the closer drained
             // the queue, and we took this one before it could.
-            self.link.reply_closed(self.id());
+            self.link.reply_closed(&self.state);
         }
     }
 
@@ -377,7 +411,7 @@ impl Conn {
     /// anything was.
     fn discard_queue(&self) {
         if self.state.drain(&self.link) > 0 {
-            self.link.reply_closed(self.id());
+            self.link.reply_closed(&self.state);
         }
     }
 
@@ -401,53 +435,4 @@ impl fmt::Debug for Conn {
             .field("closed", &self.state.is_closed())
             .finish()
     }
-}
-
-/// Decodes `pkt` as an `M`; anything else is `UnexpectedMessage`.
-pub(crate) fn decode_as<M: Msg>(pkt: Packet) -> Result<M, ErrorKind> {
-    let code = pkt.msg_code();
-    if code == M::CODE {
-        return with_payload(pkt, M::decode_payload).map_err(ErrorKind::Decode);
-    }
-    Err(unexpected(code, M::NAME))
-}
-
-/// Decodes `pkt` as the answer `A` to a request: an `Error` message (but
-/// the `ACK` that `()` expects) is `ErrorKind::Peer`.
-pub(crate) fn decode_answer<A: Answer>(pkt: Packet) -> Result<A, ErrorKind> {
-    let code = pkt.msg_code();
-    with_payload(pkt, |payload| A::from_answer(code, payload)).map_err(|e| match e {
-        AnswerError::Peer(e) => ErrorKind::Peer {
-            code: e.code,
-            message: e.message,
-        },
-        AnswerError::Unexpected(code) => unexpected(code, A::ANSWER_NAME),
-        AnswerError::Decode(e) => ErrorKind::Decode(e),
-    })
-}
-
-/// The error for a message of code `code` where `expected` was expected.
-fn unexpected(code: u16, expected: &'static str) -> ErrorKind {
-    match message_name(code) {
-        Some(got) => ErrorKind::UnexpectedMessage { got, expected },
-        // Not a message we know: the decode error names the code.
-        None => ErrorKind::Decode(DecodeError::unknown_code(code)),
-    }
-}
-
-/// Decodes `pkt` as whichever message its code says.
-pub(crate) fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
-    let code = pkt.msg_code();
-    with_payload(pkt, |payload| Message::decode_payload(code, payload))
-}
-
-/// Hands a packet's payload to a decoder: a big one as the shared packet
-/// buffer, so that its large fields (object data) share it instead of
-/// being copied out of it; a small one as a slice, which costs no extra
-/// allocation.
-fn with_payload<T>(pkt: Packet, decode: impl FnOnce(Payload<'_>) -> T) -> T {
-    if pkt.payload().len() < BIG_FIELD {
-        return decode(Payload::Bytes(pkt.payload()));
-    }
-    decode(Payload::Shared(&Arc::new(pkt.into_bytes()), HEADER_SIZE))
 }

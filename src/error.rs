@@ -127,6 +127,26 @@ pub enum HandshakeError {
     /// which side was refused, and why.
     #[error(transparent)]
     Tls(crate::tls::TlsError),
+    /// What the peer sent is no NEO handshake of the dialect expected: its
+    /// first bytes, at most 6. (A NEO/py handshake of another version is
+    /// `VersionMismatch`, with the versions.)
+    #[error("not a NEO stream: got {}", Hex(.got))]
+    NotNeo {
+        /// The peer's first bytes.
+        got: Vec<u8>,
+    },
+}
+
+/// Bytes in hex, for messages.
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What went wrong: the kind callers match on.
@@ -215,6 +235,27 @@ pub enum ErrorKind {
     /// A listener was closed while an operation waited on it.
     #[error("listener is closed")]
     ListenerClosed,
+    /// The peer sent bytes that are no packet of the link's dialect
+    /// (malformed msgpack, a head that is not `[msg_id, code, args]`, ...):
+    /// the stream cannot be resynchronised, so the link went down.
+    #[error("bad packet: {0}")]
+    Framing(#[source] crate::neopy::FramingError),
+    /// The link's dialect has no connections: on a NEO/py link, `new_conn`
+    /// and `accept` fail with this; use `send1`, `ask1`, `recv1`.
+    #[error("{dialect} links have no connections: use send1, ask1, recv1")]
+    LightOnly {
+        /// The link's dialect.
+        dialect: crate::Dialect,
+    },
+    /// A message of one dialect's table used on a link of the other (a
+    /// `proto` message on a NEO/py link, or the reverse).
+    #[error("a {msg} message on a {link} link")]
+    WrongDialect {
+        /// The link's dialect.
+        link: crate::Dialect,
+        /// The message's.
+        msg: crate::Dialect,
+    },
 }
 
 impl ErrorKind {

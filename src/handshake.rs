@@ -1,11 +1,24 @@
-//! Link establishment (ARCHITECTURE.md, "The shape"): the protocol version exchange that
-//! starts every link, and dialing.
+//! Link establishment (ARCHITECTURE.md, "The shape"): the exchange that
+//! starts every link, in the dialect of the link, and dialing.
 //!
-//! Each side writes its version as a 4-byte big-endian word, then reads the
-//! peer's. Writing first means two sides handshaking at once never wait on
-//! each other, and that a peer with another version always sees ours
-//! before we hang up, so both report the mismatch rather than a closed
-//! stream.
+//! - Protocol 6: each side writes its version as a 4-byte big-endian word,
+//!   then reads the peer's.
+//! - NEO/py: each side writes `92 a3 4e 45 4f 05` (msgpack of
+//!   `["NEO", 5]`), then reads the peer's 6 bytes; 5 equal bytes and
+//!   another 6th is a version mismatch, anything else "not a NEO stream".
+//!   NEO/py sends no error packet in either case: it closes, and so do we.
+//!
+//! Writing first means two sides handshaking at once never wait on each
+//! other, and that a peer with another version always sees ours before we
+//! hang up, so both report the mismatch rather than a closed stream. We
+//! read exactly the handshake's bytes: the peer's first packet may follow
+//! at once, and is the link reader's.
+//!
+//! A server that serves both dialects ([`NodeLink::handshake_as_server`],
+//! the [`LinkListener`](crate::LinkListener)) cannot write first: it
+//! looks at the client's first byte, without consuming it, then
+//! handshakes in that client's dialect. Both NEO/go and NEO/py write
+//! their handshake without waiting, so this costs them nothing.
 
 use std::io;
 use std::net::TcpStream;
@@ -14,9 +27,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::addr::{Addr, ToLinkAddrs};
+use crate::codec::Dialect;
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
+use crate::neopy::{self, HandshakeMismatch, HandshakeProgress};
 use crate::stream::{write_all, LinkStream};
+use crate::tls::TLS_HANDSHAKE_BYTE;
 
 /// The NEO protocol version we speak by default.
 pub const PROTOCOL_VERSION: u32 = 6;
@@ -65,20 +81,155 @@ impl NodeLink {
         timeout: Option<Duration>,
         version: u32,
     ) -> Result<NodeLink> {
-        let (local, peer) = (stream.local_addr(), stream.peer_addr());
-        let fail = |e: HandshakeError| {
-            log::info!("neonet {local} - {peer}: handshake failed: {e}");
-            Error::at(
-                local.clone(),
-                peer.clone(),
-                Op::Handshake,
-                ErrorKind::Handshake(e),
-            )
+        let deadline = timeout.map(|t| Instant::now() + t);
+        finish(stream, role, Dialect::Proto6, |s| {
+            exchange(s, version, deadline)
+        })
+    }
+
+    /// Handshakes over `stream` in `dialect` (protocol 6: version 6;
+    /// NEO/py: `["NEO", 5]`) and returns the link, speaking that dialect.
+    /// On error the stream is closed; the error names what the peer sent
+    /// (`HandshakeError::VersionMismatch`, `HandshakeError::NotNeo`).
+    pub fn handshake_with<S: HandshakeStream>(
+        stream: S,
+        role: LinkRole,
+        timeout: Option<Duration>,
+        dialect: Dialect,
+    ) -> Result<NodeLink> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        finish(stream, role, dialect, |s| match dialect {
+            Dialect::Proto6 => exchange(s, PROTOCOL_VERSION, deadline),
+            Dialect::NeoPy => exchange_neopy(s, deadline),
+        })
+    }
+
+    /// The server side of a link in whichever dialect the client speaks:
+    /// looks at the client's first byte without consuming it (waiting for
+    /// it within `timeout`), then handshakes in that dialect, as server.
+    /// `0x92` starts NEO/py's handshake; anything else is taken for
+    /// protocol 6's (whose version word starts with `0x00`), so that a
+    /// client of another version or protocol gets our version word and a
+    /// `VersionMismatch`, as with [`handshake`](Self::handshake). A client
+    /// that sends nothing gets our version word too, and `Timeout`. Needs
+    /// a stream with a descriptor ([`LinkStream::fd`]), which it peeks
+    /// at: a plain socket (inside TLS, the byte to look at is the first of
+    /// the plaintext, which this does not see).
+    pub fn handshake_as_server<S: HandshakeStream>(
+        stream: S,
+        timeout: Option<Duration>,
+    ) -> Result<NodeLink> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let dialect = match sniff(&stream, deadline) {
+            Ok(d) => d,
+            Err(e) => {
+                log::info!(
+                    "neonet {} - {}: handshake failed: {e}",
+                    stream.local_addr(),
+                    stream.peer_addr()
+                );
+                return Err(Error::at(
+                    stream.local_addr(),
+                    stream.peer_addr(),
+                    Op::Handshake,
+                    ErrorKind::Handshake(e),
+                ));
+            }
         };
-        exchange(&stream, version, timeout).map_err(fail)?;
-        // The link's reader blocks for as long as the link lives.
-        stream.set_io_timeout(None).map_err(|e| fail(io_err(e)))?;
-        NodeLink::new(stream, role)
+        NodeLink::handshake_with(stream, LinkRole::Server, left(deadline), dialect)
+    }
+}
+
+/// What is left until `deadline` (zero once passed).
+fn left(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// Runs `exchange` on `stream`, then makes the link of `dialect`; on
+/// error the stream is dropped (closed) and the error names the link.
+fn finish<S: HandshakeStream>(
+    stream: S,
+    role: LinkRole,
+    dialect: Dialect,
+    exchange: impl FnOnce(&S) -> Result<(), HandshakeError>,
+) -> Result<NodeLink> {
+    let (local, peer) = (stream.local_addr(), stream.peer_addr());
+    let fail = |e: HandshakeError| {
+        log::info!("neonet {local} - {peer}: handshake failed: {e}");
+        Error::at(
+            local.clone(),
+            peer.clone(),
+            Op::Handshake,
+            ErrorKind::Handshake(e),
+        )
+    };
+    exchange(&stream).map_err(fail)?;
+    // The link's reader blocks for as long as the link lives.
+    stream.set_io_timeout(None).map_err(|e| fail(io_err(e)))?;
+    NodeLink::new_with(stream, role, dialect)
+}
+
+/// The dialect of a client, by its first byte (see
+/// [`NodeLink::handshake_as_server`]). A client that sent nothing by
+/// `deadline`, or hung up, fails, after our version word was written: to
+/// a client that says nothing, we are a protocol 6 server, which always
+/// writes its word.
+fn sniff<S: HandshakeStream>(
+    stream: &S,
+    deadline: Option<Instant>,
+) -> Result<Dialect, HandshakeError> {
+    let Some(fd) = stream.fd() else {
+        let e = io::Error::new(io::ErrorKind::Unsupported, "no descriptor to peek at");
+        return Err(HandshakeError::Io(std::sync::Arc::new(e)));
+    };
+    match crate::tls::socket::peek_first_byte(fd, left(deadline)) {
+        Ok(b) if b == Dialect::NeoPy.handshake_first_byte() => Ok(Dialect::NeoPy),
+        // Where a listener that accepts TLS would start it (ARCHITECTURE.md,
+        // "TLS");
+        // without it, a TLS client is a peer of another protocol.
+        Ok(TLS_HANDSHAKE_BYTE) => Ok(Dialect::Proto6),
+        Ok(_) => Ok(Dialect::Proto6),
+        Err(e) => {
+            // Best effort, and it cannot block long: 4 bytes into an
+            // empty socket buffer.
+            let _ = stream.set_io_timeout(Some(Duration::from_millis(100)));
+            let _ = write_all(stream, &PROTOCOL_VERSION.to_be_bytes());
+            Err(io_err(e))
+        }
+    }
+}
+
+/// NEO/py's handshake: writes ours, reads the peer's 6 bytes and checks
+/// them as they come (an HTTP client is refused at its first byte).
+fn exchange_neopy<S: HandshakeStream>(
+    stream: &S,
+    deadline: Option<Instant>,
+) -> Result<(), HandshakeError> {
+    set_deadline(stream, deadline)?;
+    // As for protocol 6: read even if the write failed, to report what
+    // the peer sent.
+    let written = write_all(stream, &neopy::HANDSHAKE).map_err(io_err);
+    let mut got = [0u8; neopy::HANDSHAKE.len()];
+    let mut n = 0;
+    loop {
+        match neopy::check_handshake(&got[..n]) {
+            Ok(HandshakeProgress::Done) => return written,
+            Ok(HandshakeProgress::Incomplete { .. }) => {}
+            Err(HandshakeMismatch::VersionMismatch { peer, ours }) => {
+                return Err(HandshakeError::VersionMismatch {
+                    peer: u32::from(peer),
+                    ours: u32::from(ours),
+                })
+            }
+            Err(HandshakeMismatch::NotNeo { got }) => return Err(HandshakeError::NotNeo { got }),
+        }
+        set_deadline(stream, deadline)?;
+        match stream.read(&mut got[n..]) {
+            Ok(0) => return Err(HandshakeError::UnexpectedEof),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
     }
 }
 
@@ -86,9 +237,8 @@ impl NodeLink {
 fn exchange<S: HandshakeStream>(
     stream: &S,
     version: u32,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
 ) -> Result<(), HandshakeError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
     set_deadline(stream, deadline)?;
     // A peer that already hung up makes the write fail; read anyway, so
     // that what it sent before (a mismatching version) is what we report.
@@ -150,8 +300,8 @@ pub(crate) fn io_err(e: io::Error) -> HandshakeError {
     }
 }
 
-/// Connects to `addr` and handshakes as client, waiting at most
-/// `DEFAULT_HANDSHAKE_TIMEOUT` for the connection and for the peer's
+/// Connects to `addr` and handshakes as client in protocol 6, waiting at
+/// most `DEFAULT_HANDSHAKE_TIMEOUT` for the connection and for the peer's
 /// version. `addr` is anything std resolves to TCP addresses (TCP_NODELAY
 /// is set), or an [`Addr`] such as a listener's
 /// [`local_addr`](crate::LinkListener::local_addr), TCP or Unix.
@@ -172,15 +322,40 @@ pub fn dial_link(addr: impl ToLinkAddrs) -> Result<NodeLink> {
 /// Like [`dial_link`], with `timeout` bounding the connect (per address
 /// tried) and the handshake.
 pub fn dial_link_timeout(addr: impl ToLinkAddrs, timeout: Duration) -> Result<NodeLink> {
+    dial_link_with_timeout(addr, Dialect::Proto6, timeout)
+}
+
+/// Connects to `addr` (as [`dial_link`]) and handshakes as client in
+/// `dialect`, waiting at most `DEFAULT_HANDSHAKE_TIMEOUT` for the peer's
+/// handshake: `dial_link_with(master, Dialect::NeoPy)` to talk to a
+/// NEO/py node.
+pub fn dial_link_with(addr: impl ToLinkAddrs, dialect: Dialect) -> Result<NodeLink> {
+    dial_link_with_timeout(addr, dialect, DEFAULT_HANDSHAKE_TIMEOUT)
+}
+
+/// Like [`dial_link_with`], with `timeout` bounding the connect (per
+/// address tried) and the handshake.
+pub fn dial_link_with_timeout(
+    addr: impl ToLinkAddrs,
+    dialect: Dialect,
+    timeout: Duration,
+) -> Result<NodeLink> {
+    let t = Some(timeout);
     match connect(addr, timeout)? {
-        Connected::Tcp(s) => NodeLink::handshake(s, LinkRole::Client, Some(timeout)),
-        Connected::Unix(s) => NodeLink::handshake(s, LinkRole::Client, Some(timeout)),
+        Connected::Tcp(s) => NodeLink::handshake_with(s, LinkRole::Client, t, dialect),
+        Connected::Unix(s) => NodeLink::handshake_with(s, LinkRole::Client, t, dialect),
     }
 }
 
 /// Connects to the Unix socket at `path` and handshakes as client.
 pub fn dial_link_unix(path: impl AsRef<Path>) -> Result<NodeLink> {
     dial_link(Addr::from(path.as_ref()))
+}
+
+/// Connects to the Unix socket at `path` and handshakes as client in
+/// `dialect`.
+pub fn dial_link_unix_with(path: impl AsRef<Path>, dialect: Dialect) -> Result<NodeLink> {
+    dial_link_with(Addr::from(path.as_ref()), dialect)
 }
 
 /// A stream `connect` opened.
@@ -217,10 +392,8 @@ pub(crate) fn connect(addr: impl ToLinkAddrs, timeout: Duration) -> Result<Conne
             Err(e) => last = e,
         }
     }
-    Err(dial_err(
-        addrs.first().cloned().unwrap_or(Addr::Unknown),
-        last,
-    ))
+    let first = addrs.first().cloned().unwrap_or(Addr::Unknown);
+    Err(dial_err(first, last))
 }
 
 /// Connects over TCP like [`connect`]; a Unix address is an error.
@@ -229,13 +402,8 @@ pub(crate) fn connect_tcp(addr: impl ToLinkAddrs, timeout: Duration) -> Result<T
         Connected::Tcp(s) => Ok(s),
         Connected::Unix(s) => {
             let e = io::Error::new(io::ErrorKind::InvalidInput, "not a TCP address");
-            Err(Error::at(
-                Addr::Unknown,
-                s.peer_addr()
-                    .map_or(Addr::Unknown, |a| Addr::from_unix(Ok(a))),
-                Op::Dial,
-                ErrorKind::io(e),
-            ))
+            let peer = Addr::from_unix(s.peer_addr());
+            Err(Error::at(Addr::Unknown, peer, Op::Dial, ErrorKind::io(e)))
         }
     }
 }

@@ -31,6 +31,12 @@
 //! that accepted (the *server*) even ones. A packet for a connection that
 //! is gone is answered "connection closed" by the link itself.
 //!
+//! A link speaks one of two wire [`Dialect`]s: protocol 6 (NEO/go's binary
+//! encoding, messages of [`proto`]), or NEO/py's protocol 5 over msgpack
+//! (messages of [`neopy`]), which offers the light operations only
+//! (`send1`, `ask1`, `recv1_as`, `Request::reply`). The dialer picks one
+//! ([`dial_link_with`]); a [`LinkListener`] serves both on one port.
+//!
 //! ```
 //! use neonet::proto::{Ping, Pong};
 //! use neonet::NodeLink;
@@ -134,6 +140,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod addr;
+pub(crate) mod codec;
 mod conn;
 pub mod error;
 mod handshake;
@@ -148,11 +155,12 @@ pub mod tls;
 mod wait;
 
 pub use addr::{Addr, ToLinkAddrs};
+pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};
 pub use handshake::{
-    dial_link, dial_link_timeout, dial_link_unix, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT,
-    PROTOCOL_VERSION,
+    dial_link, dial_link_timeout, dial_link_unix, dial_link_unix_with, dial_link_with,
+    dial_link_with_timeout, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_VERSION,
 };
 pub use light::Request;
 pub use link::limits::{Limits, PACKET_OVERHEAD};

@@ -5,6 +5,7 @@ mod keepalive;
 pub(crate) mod limits;
 mod outbox;
 mod reader;
+mod route;
 pub(crate) mod table;
 mod writer;
 
@@ -20,6 +21,7 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use crate::addr::Addr;
+use crate::codec::Dialect;
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
 use crate::stream::LinkStream;
@@ -82,6 +84,10 @@ pub struct LinkStats {
     pub bad_requests: u64,
     /// Keepalive pings sent.
     pub pings: u64,
+    /// Answers that came for no request of ours, dropped (NEO/py links:
+    /// the late answer of an `ask1` that timed out, typically; protocol 6
+    /// links answer those "connection closed" instead).
+    pub stray_answers: u64,
 }
 
 impl LinkStats {
@@ -116,6 +122,7 @@ pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 /// reader thread.
 pub(crate) struct Shared {
     pub(crate) role: LinkRole,
+    pub(crate) dialect: Dialect,
     pub(crate) addrs: Arc<LinkAddrs>,
     state: AtomicU8,
     down: OnceLock<DownCause>,
@@ -166,9 +173,21 @@ pub struct NodeLink {
 
 impl NodeLink {
     /// A link over an established stream (after the handshake, see
-    /// [`NodeLink::handshake`](crate::NodeLink::handshake)). Spawns the
-    /// link's reader thread.
+    /// [`NodeLink::handshake`](crate::NodeLink::handshake)), speaking
+    /// protocol 6. Spawns the link's reader thread.
     pub fn new<S: LinkStream>(stream: S, role: LinkRole) -> Result<NodeLink> {
+        NodeLink::new_with(stream, role, Dialect::Proto6)
+    }
+
+    /// A link over an established stream that speaks `dialect` (after the
+    /// handshake of that dialect, see
+    /// [`NodeLink::handshake_with`](crate::NodeLink::handshake_with)).
+    /// Spawns the link's reader thread.
+    pub fn new_with<S: LinkStream>(
+        stream: S,
+        role: LinkRole,
+        dialect: Dialect,
+    ) -> Result<NodeLink> {
         let stream: Arc<dyn LinkStream> = Arc::new(stream);
         let addrs = Arc::new(LinkAddrs::new(stream.local_addr(), stream.peer_addr()));
         let new_err = |e: std::io::Error| Error::new(&addrs, None, Op::NewLink, ErrorKind::io(e));
@@ -176,10 +195,11 @@ impl NodeLink {
         let (accept_tx, accept_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             role,
+            dialect,
             addrs: addrs.clone(),
             state: AtomicU8::new(0),
             down: OnceLock::new(),
-            table: Mutex::new(ConnTable::new(role, accept_tx)),
+            table: Mutex::new(ConnTable::new(role, dialect, accept_tx)),
             accept_rx,
             writer: Mutex::new(writer::Writer::new(stream.clone())),
             outbox: outbox::Outbox::default(),
@@ -205,13 +225,18 @@ impl NodeLink {
     /// A connected (client, server) pair of links over a socketpair, for
     /// tests and for embedding two nodes in one process.
     pub fn pair() -> Result<(NodeLink, NodeLink)> {
+        NodeLink::pair_with(Dialect::Proto6)
+    }
+
+    /// Like [`pair`](Self::pair), speaking `dialect`.
+    pub fn pair_with(dialect: Dialect) -> Result<(NodeLink, NodeLink)> {
         let (a, b) = UnixStream::pair().map_err(|e| {
             let unnamed = Addr::Unix(None);
             Error::at(unnamed.clone(), unnamed, Op::NewLink, ErrorKind::io(e))
         })?;
         Ok((
-            NodeLink::new(a, LinkRole::Client)?,
-            NodeLink::new(b, LinkRole::Server)?,
+            NodeLink::new_with(a, LinkRole::Client, dialect)?,
+            NodeLink::new_with(b, LinkRole::Server, dialect)?,
         ))
     }
 
@@ -225,13 +250,26 @@ impl NodeLink {
         self.shared.role
     }
 
+    /// The dialect the link speaks, as its handshake settled it.
+    pub fn dialect(&self) -> Dialect {
+        self.shared.dialect
+    }
+
     /// Local and peer address of the link's stream.
     pub fn addrs(&self) -> &LinkAddrs {
         &self.shared.addrs
     }
 
     /// Opens a connection with the next id of our parity. Nothing is sent.
+    /// On a NEO/py link, which has no connections, fails with
+    /// `ErrorKind::LightOnly`.
     pub fn new_conn(&self) -> Result<Conn> {
+        self.check_conns(Op::NewConn)?;
+        self.new_conn_light()
+    }
+
+    /// `new_conn` in any dialect: the connection of one light operation.
+    pub(crate) fn new_conn_light(&self) -> Result<Conn> {
         let state = self
             .shared
             .new_conn_state()
@@ -240,8 +278,10 @@ impl NodeLink {
     }
 
     /// Blocks until the peer opens a connection, and returns it with its
-    /// first packet queued.
+    /// first packet queued. On a NEO/py link, which has no connections,
+    /// fails with `ErrorKind::LightOnly` (use `recv1`).
     pub fn accept(&self) -> Result<Conn> {
+        self.check_conns(Op::Accept)?;
         self.accept_until(None)
     }
 
@@ -249,7 +289,18 @@ impl NodeLink {
     /// after `timeout` (the link stays usable), so that a server loop can
     /// wake up periodically.
     pub fn accept_timeout(&self, timeout: Duration) -> Result<Conn> {
+        self.check_conns(Op::Accept)?;
         self.accept_until(wait::deadline(Some(timeout)))
+    }
+
+    /// Fails `op` with `LightOnly` if the link's dialect has no
+    /// connections.
+    fn check_conns(&self, op: Op) -> Result<()> {
+        let dialect = self.shared.dialect;
+        if dialect.has_conns() {
+            return Ok(());
+        }
+        Err(self.err(op, ErrorKind::LightOnly { dialect }))
     }
 
     /// `accept` waiting until `deadline` at most.
@@ -309,6 +360,7 @@ impl NodeLink {
             dropped_replies: c.dropped_replies.load(Relaxed),
             bad_requests: c.bad_requests.load(Relaxed),
             pings: c.pings.load(Relaxed),
+            stray_answers: c.stray_answers.load(Relaxed),
         }
     }
 
@@ -407,7 +459,7 @@ impl NodeLink {
         &self.shared
     }
 
-    fn err(&self, op: Op, kind: ErrorKind) -> Error {
+    pub(crate) fn err(&self, op: Op, kind: ErrorKind) -> Error {
         Error::new(&self.shared.addrs, None, op, kind)
     }
 }
@@ -535,7 +587,7 @@ impl Shared {
             Counters::bump(&self.counters.refused);
             log::debug!("neonet {}: conn {id}: refused (limit reached)", self.addrs);
         }
-        if self.is_up() {
+        if self.is_up() && conn.answers_closed() {
             self.reply(id, REPLY_REFUSED);
         }
     }
@@ -575,7 +627,7 @@ impl Shared {
             self.addrs,
             conn.id()
         );
-        self.reply_closed(conn.id());
+        self.reply_closed(conn);
     }
 
     /// The link holds more than its limit: the connections holding the
@@ -591,10 +643,11 @@ impl Shared {
         }
     }
 
-    /// Answers "connection closed" on `id`.
-    pub(crate) fn reply_closed(&self, id: u32) {
-        if self.is_up() {
-            self.reply(id, REPLY_CLOSED);
+    /// Answers "connection closed" on `conn`, unless the link never
+    /// answers it (a NEO/py link answers only the peer's requests).
+    pub(crate) fn reply_closed(&self, conn: &ConnState) {
+        if self.is_up() && conn.answers_closed() {
+            self.reply(conn.id(), REPLY_CLOSED);
         }
     }
 

@@ -1,4 +1,7 @@
-//! LinkListener: accepts links over TCP or a Unix socket.
+//! LinkListener: accepts links over TCP or a Unix socket, in either
+//! dialect: each client's first byte tells which (see
+//! `NodeLink::handshake_as_server`), so protocol 6 and NEO/py clients share
+//! one port, and `link.dialect()` says which one a link speaks.
 //!
 //! An acceptor thread takes incoming streams and handshakes each one in a
 //! thread of its own, so a client that connects and says nothing delays
@@ -32,7 +35,7 @@ use parking_lot::Mutex;
 use crate::addr::Addr;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::handshake::HandshakeStream;
-use crate::link::{LinkRole, NodeLink};
+use crate::link::NodeLink;
 
 /// Default bound on the handshake of an incoming stream.
 pub const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -130,7 +133,7 @@ impl Accepted {
 
     fn handshake(self, timeout: Duration) -> Result<NodeLink> {
         fn go<S: HandshakeStream>(s: S, t: Duration) -> Result<NodeLink> {
-            NodeLink::handshake(s, LinkRole::Server, Some(t))
+            NodeLink::handshake_as_server(s, Some(t))
         }
         match self {
             Accepted::Tcp(s) => go(s, timeout),

@@ -1,6 +1,10 @@
 //! Packet framing (ARCHITECTURE.md, "Wire format"): a 10-byte big-endian header, then the payload.
 //!
 //! Pure functions over bytes; no I/O here.
+//!
+//! A [`Packet`] may also hold a packet of NEO/py's msgpack dialect, as a link of that dialect hands it over: the array
+//! `[msg_id, code, args]`, whose id, code and arguments the same accessors
+//! give (see [`Packet::payload`]).
 
 use byteorder::{BigEndian, ByteOrder};
 
@@ -61,6 +65,31 @@ impl Header {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Packet {
     buf: Vec<u8>,
+    head: Head,
+}
+
+/// What the accessors of a packet read, found once when it was framed: a
+/// msgpack packet has no fixed header to read them from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// The connection id (protocol 6), or the msg_id (NEO/py).
+    pub(crate) id: u32,
+    /// The message code.
+    pub(crate) code: u16,
+    /// Where the payload starts: `HEADER_SIZE`, or where a msgpack
+    /// packet's `args` start (at most 9: the head is `[`, two integers).
+    pub(crate) payload_at: u8,
+}
+
+impl Head {
+    /// The head of a protocol 6 packet from its header.
+    pub(crate) fn binary(hdr: &Header) -> Head {
+        Head {
+            id: hdr.conn_id,
+            code: hdr.msg_code,
+            payload_at: HEADER_SIZE as u8,
+        }
+    }
 }
 
 impl Packet {
@@ -83,7 +112,10 @@ impl Packet {
         };
         buf.extend_from_slice(&hdr.encode());
         buf.extend_from_slice(payload);
-        Packet { buf }
+        Packet {
+            buf,
+            head: Head::binary(&hdr),
+        }
     }
 
     /// A packet from a buffer that holds a whole packet (header included)
@@ -93,32 +125,54 @@ impl Packet {
         if hdr.packet_size() != buf.len() as u64 || !hdr.size_ok() {
             return None;
         }
-        Some(Packet { buf })
+        Some(Packet {
+            head: Head::binary(&hdr),
+            buf,
+        })
     }
 
-    /// A packet read off the wire by the link, whose header was checked.
-    pub(crate) fn from_wire(buf: Vec<u8>) -> Packet {
-        Packet { buf }
+    /// A packet framed by the link's codec: `buf` is the whole packet and
+    /// `head` what its framing found.
+    pub(crate) fn framed(buf: Vec<u8>, head: Head) -> Packet {
+        Packet { buf, head }
     }
 
-    /// The header.
+    /// The header. On a NEO/py packet, which has none: its msg_id, code
+    /// and the length of its `args`, as a protocol 6 header would say.
     pub fn header(&self) -> Header {
-        Header::decode(self.buf[..HEADER_SIZE].try_into().expect("header size"))
+        Header {
+            conn_id: self.head.id,
+            msg_code: self.head.code,
+            // At most MAX_PACKET_SIZE: fits.
+            msg_len: self.payload().len() as u32,
+        }
     }
 
-    /// Id of the connection the packet belongs to.
+    /// Id of the connection the packet belongs to (on a NEO/py link: the
+    /// packet's msg_id).
     pub fn conn_id(&self) -> u32 {
-        BigEndian::read_u32(&self.buf[0..4])
+        self.head.id
     }
 
     /// Message code.
     pub fn msg_code(&self) -> u16 {
-        BigEndian::read_u16(&self.buf[4..6])
+        self.head.code
     }
 
-    /// The payload, header excluded.
+    /// Whether the code has [`ANSWER_BIT`]: an answer (or `Error`).
+    pub fn is_answer(&self) -> bool {
+        self.head.code & ANSWER_BIT != 0
+    }
+
+    /// The payload, header excluded (on a NEO/py packet: its `args`
+    /// array).
     pub fn payload(&self) -> &[u8] {
-        &self.buf[HEADER_SIZE..]
+        &self.buf[self.payload_offset()..]
+    }
+
+    /// Where the payload starts in [`as_bytes`](Self::as_bytes).
+    pub fn payload_offset(&self) -> usize {
+        usize::from(self.head.payload_at)
     }
 
     /// The whole packet as it goes on the wire.
@@ -131,9 +185,16 @@ impl Packet {
         self.buf
     }
 
-    /// Stamp the connection id into the header (done by `Conn::send_pkt`).
+    /// Stamp the connection id into the header (done by `Conn::send_pkt`,
+    /// on protocol 6 links only: a msgpack head has no fixed place for it).
     pub(crate) fn set_conn_id(&mut self, conn_id: u32) {
+        debug_assert_eq!(
+            self.payload_offset(),
+            HEADER_SIZE,
+            "not a protocol 6 packet"
+        );
         BigEndian::write_u32(&mut self.buf[0..4], conn_id);
+        self.head.id = conn_id;
     }
 }
 

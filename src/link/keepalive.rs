@@ -9,8 +9,9 @@
 use std::time::{Duration, Instant};
 
 use super::Shared;
+use crate::codec::Dialect;
 use crate::error::ErrorKind;
-use crate::proto::{encode_packet, Ping};
+use crate::{neopy, proto};
 
 /// The reader's keepalive state.
 #[derive(Debug)]
@@ -109,6 +110,9 @@ fn send_ping(shared: &Shared, last: Option<u32>) -> Option<u32> {
         .counters
         .pings
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared.queue_own_packet(|q| encode_packet(q, id, &Ping {}));
+    shared.queue_own_packet(|q| match shared.dialect {
+        Dialect::Proto6 => proto::encode_packet(q, id, &proto::Ping {}),
+        Dialect::NeoPy => neopy::encode_packet(q, id, &neopy::Ping {}),
+    });
     Some(id)
 }

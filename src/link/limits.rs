@@ -121,6 +121,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_replies: AtomicU64,
     pub(crate) bad_requests: AtomicU64,
     pub(crate) pings: AtomicU64,
+    pub(crate) stray_answers: AtomicU64,
 }
 
 impl Counters {

@@ -1,7 +1,9 @@
-//! The reader thread of a link: reads packets with a read-ahead buffer and
-//! hands each to its connection's queue, opens the connections the peer
-//! initiates, answers packets for closed ones, enforces the memory limits
-//! (`limits`), and runs dead-peer detection (`keepalive`).
+//! The reader thread of a link: reads packets with a read-ahead buffer,
+//! asks the link's codec where each ends (`codec::Framer`: either dialect)
+//! and hands each to `route`, which queues it on its connection, opens the
+//! connections the peer initiates, answers packets for closed ones and
+//! enforces the memory limits (`limits`); runs dead-peer detection
+//! (`keepalive`).
 //!
 //! It never blocks on anything but the stream: queues are unbounded
 //! channels bounded by the limits (a full connection overflows rather
@@ -12,22 +14,18 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags, Timespec};
 
 use super::keepalive::Keepalive;
-use super::limits::{cost, Counters, Limits};
-use super::table::{AcceptTx, Entry};
-use super::{Shared, CLOSED, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
-use crate::conn::ConnState;
+use super::route::route;
+use super::{Shared, CLOSED};
+use crate::codec::{Framed, Framer};
 use crate::error::ErrorKind;
-use crate::packet::{Header, Packet, HEADER_SIZE};
-use crate::proto::{self, Msg};
+use crate::packet::{Head, Packet};
 use crate::stream::LinkStream;
 use crate::wait;
 
@@ -61,6 +59,7 @@ fn run(shared: &Shared, stream: &dyn LinkStream) {
     let waker = shared.waker.lock().clone();
     let mut rx = Reader {
         buf: ReadAhead::new(),
+        framer: Framer::new(shared.dialect),
         waiter: Waiter {
             keepalive: Keepalive::new(),
             waker,
@@ -98,157 +97,11 @@ impl Drop for DownOnPanic<'_> {
     }
 }
 
-/// Where a packet goes.
-enum Route {
-    Deliver(Arc<ConnState>, Sender<Packet>),
-    Accept(Arc<ConnState>, Sender<Packet>, AcceptTx),
-    Reply(&'static str),
-    /// Refused because a limit is reached.
-    Refuse,
-    /// The answer to a keepalive ping of ours: consumed.
-    Consume,
-}
-
-/// Hands a packet to its connection, or opens one, or answers the peer.
-fn route(shared: &Shared, pkt: Packet) {
-    let id = pkt.conn_id();
-    let limits = shared.limits.get();
-    let route = {
-        let mut table = shared.table.lock();
-        let ours = table.is_ours(id);
-        let full = shared.accept_rx.len() >= limits.accept_backlog
-            || table.peer_conns() >= limits.peer_conns;
-        let known = match table.get(id) {
-            Some(Entry::Live(l)) => Some(match &l.tx {
-                Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
-                None => Route::Reply(REPLY_CLOSED),
-            }),
-            Some(Entry::Tombstone(_)) => Some(Route::Reply(REPLY_CLOSED)),
-            Some(Entry::Ping) => Some(Route::Consume),
-            None => None,
-        };
-        match known {
-            Some(Route::Consume) => {
-                table.remove_ping(id);
-                Route::Consume
-            }
-            Some(route) => route,
-            // Ours but unknown: addressed to a connection that is gone.
-            None if ours => Route::Reply(REPLY_CLOSED),
-            None if shared.has(NO_ACCEPT) => Route::Reply(REPLY_REFUSED),
-            None if full => Route::Refuse,
-            None => match table.new_peer_conn(id, shared.recv_timeout.get()) {
-                Some((conn, tx, atx)) => Route::Accept(conn, tx, atx),
-                None => Route::Reply(REPLY_REFUSED),
-            },
-        }
-    };
-    // The table lock is released: waking a receiver may be a syscall.
-    match route {
-        Route::Deliver(conn, tx) => deliver(shared, &conn, tx, pkt, &limits),
-        Route::Accept(conn, tx, atx) => accept(shared, conn, tx, atx, pkt, &limits),
-        Route::Reply(text) => shared.reply(id, text),
-        Route::Refuse => {
-            Counters::bump(&shared.counters.refused);
-            log::debug!(
-                "neonet {}: conn {id}: refused (limit reached)",
-                shared.addrs
-            );
-            shared.reply(id, REPLY_REFUSED);
-        }
-        Route::Consume => {}
-    }
-}
-
-/// Answers `pkt` with one of the link's replies, unless it is an `Error`
-/// itself: an answer to an answer tells nothing, and two links that
-/// answered each other's "connection closed" would never stop.
-fn answer(shared: &Shared, pkt: &Packet, text: &str) {
-    if pkt.msg_code() != <proto::Error as Msg>::CODE {
-        shared.reply(pkt.conn_id(), text);
-    }
-}
-
-/// Queues a packet on a live connection, within the limits.
-fn deliver(
-    shared: &Shared,
-    conn: &Arc<ConnState>,
-    tx: Sender<Packet>,
-    pkt: Packet,
-    limits: &Limits,
-) {
-    let id = pkt.conn_id();
-    if conn.is_recv_closed() {
-        answer(shared, &pkt, REPLY_CLOSED);
-        return;
-    }
-    if !push(shared, conn, &tx, pkt, limits) {
-        drop(tx);
-        shared.overflow(conn, "connection queue limit");
-        return;
-    }
-    drop(tx);
-    // Receiving may have been closed between the check and the push, after
-    // the closer drained the queue: drain it again so nothing is left
-    // unanswered in a queue nobody reads.
-    if conn.is_recv_closed() && conn.drain(shared) > 0 {
-        shared.reply(id, REPLY_CLOSED);
-    }
-    check_link_limit(shared, limits);
-}
-
-/// Queues the first packet of a connection the peer opened, then the
-/// connection for `accept`.
-fn accept(
-    shared: &Shared,
-    conn: Arc<ConnState>,
-    tx: Sender<Packet>,
-    atx: AcceptTx,
-    pkt: Packet,
-    limits: &Limits,
-) {
-    // An empty queue always takes a packet.
-    push(shared, &conn, &tx, pkt, limits);
-    drop(tx);
-    // Cannot fail: the link holds the accept queue's receiver.
-    let _ = atx.send(conn);
-    drop(atx);
-    // close_accept may have drained the queue between our check and the
-    // send: drain again so nothing stays stuck in it.
-    if shared.has(NO_ACCEPT) {
-        shared.refuse_queued();
-    }
-    check_link_limit(shared, limits);
-}
-
-/// Counts and queues `pkt` on `conn`, unless that takes the connection
-/// over its limit.
-fn push(
-    shared: &Shared,
-    conn: &ConnState,
-    tx: &Sender<Packet>,
-    pkt: Packet,
-    limits: &Limits,
-) -> bool {
-    let c = cost(&pkt);
-    if !conn.admit(c, limits.conn_queue_bytes) {
-        return false;
-    }
-    shared.counters.queued.fetch_add(c, SeqCst);
-    // Cannot fail: the connection object holds the receiver.
-    let _ = tx.send(pkt);
-    true
-}
-
-fn check_link_limit(shared: &Shared, limits: &Limits) {
-    if shared.counters.queued.load(SeqCst) > limits.link_queue_bytes {
-        shared.overflow_largest(limits.link_queue_bytes);
-    }
-}
-
-/// The reader's state: the read-ahead buffer, and what it needs to wait.
+/// The reader's state: the read-ahead buffer, the codec that finds where
+/// packets end in it, and what it needs to wait.
 struct Reader {
     buf: ReadAhead,
+    framer: Framer,
     waiter: Waiter,
 }
 
@@ -260,28 +113,23 @@ struct Waiter {
 }
 
 impl Reader {
-    /// Reads the next whole packet.
+    /// Reads the next whole packet. The codec says where it ends, or how
+    /// long it is at least; a read fetches all that is there, so a packet
+    /// usually takes one read (and several small ones share it).
     fn next_packet(
         &mut self,
         shared: &Shared,
         stream: &dyn LinkStream,
     ) -> Result<Packet, ErrorKind> {
-        self.fill(shared, stream, HEADER_SIZE)?;
-        let b = &self.buf;
-        let hdr_bytes = &b.buf[b.start..b.start + HEADER_SIZE];
-        let hdr = Header::decode(hdr_bytes.try_into().expect("header size"));
-        // Checked before anything of that size is allocated.
-        if !hdr.size_ok() {
-            return Err(ErrorKind::PacketTooBig {
-                size: hdr.packet_size(),
-            });
+        loop {
+            match self.framer.frame(self.buf.bytes())? {
+                Framed::Whole { len, head } => return Ok(self.buf.take(len, head)),
+                Framed::Need(n) if n > self.buf.buf.len() => {
+                    return self.read_big(shared, stream, n)
+                }
+                Framed::Need(n) => self.fill(shared, stream, n)?,
+            }
         }
-        let size = hdr.packet_size() as usize;
-        if size > self.buf.buf.len() {
-            return self.read_big(shared, stream, size);
-        }
-        self.fill(shared, stream, size)?;
-        Ok(self.buf.take(size))
     }
 
     /// Reads until at least `n` bytes are buffered.
@@ -300,29 +148,42 @@ impl Reader {
     }
 
     /// Reads a packet larger than the read-ahead buffer straight into its
-    /// own buffer: the payload is copied once, by the kernel.
+    /// own buffer: the payload is copied once, by the kernel. `need` is
+    /// its size, or a least size (a msgpack packet whose last lengths are
+    /// still to come): the buffer grows to what the codec says next, and
+    /// never past the packet's end, so nothing of the next packet is read
+    /// into it.
     fn read_big(
         &mut self,
         shared: &Shared,
         stream: &dyn LinkStream,
-        size: usize,
+        need: usize,
     ) -> Result<Packet, ErrorKind> {
         // A zeroed allocation this large comes fresh from the kernel
         // (calloc → mmap): no memset, and pages are only committed as the
         // kernel copies data into them, so a peer that announces a big
-        // packet and sends nothing costs address space, not memory.
-        let mut bytes = vec![0u8; size];
+        // packet and sends nothing costs address space, not memory. The
+        // codec refused what is over MAX_PACKET_SIZE before we got here.
+        let mut bytes = vec![0u8; need];
         // Everything buffered belongs to this packet: it is larger than the
         // buffer.
         let mut filled = self.buf.len();
-        bytes[..filled].copy_from_slice(&self.buf.buf[self.buf.start..self.buf.end]);
+        bytes[..filled].copy_from_slice(self.buf.bytes());
         (self.buf.start, self.buf.end) = (0, 0);
-        while filled < size {
-            filled += self
-                .waiter
-                .read_some(shared, stream, &mut bytes[filled..])?;
+        loop {
+            while filled < bytes.len() {
+                filled += self
+                    .waiter
+                    .read_some(shared, stream, &mut bytes[filled..])?;
+            }
+            match self.framer.frame(&bytes)? {
+                Framed::Whole { len, head } => {
+                    debug_assert_eq!(len, bytes.len(), "read past the packet's end");
+                    return Ok(Packet::framed(bytes, head));
+                }
+                Framed::Need(n) => bytes.resize(n, 0),
+            }
         }
-        Ok(Packet::from_wire(bytes))
     }
 }
 
@@ -486,6 +347,11 @@ impl ReadAhead {
         self.end - self.start
     }
 
+    /// The bytes read and not consumed.
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
     /// Makes room for `n` bytes from `start`: moves the partial packet to
     /// the front if it would not fit.
     fn make_room(&mut self, n: usize) {
@@ -496,12 +362,12 @@ impl ReadAhead {
     }
 
     /// Consumes the `size` bytes of a whole packet.
-    fn take(&mut self, size: usize) -> Packet {
+    fn take(&mut self, size: usize, head: Head) -> Packet {
         let bytes = self.buf[self.start..self.start + size].to_vec();
         self.start += size;
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         }
-        Packet::from_wire(bytes)
+        Packet::framed(bytes, head)
     }
 }

@@ -3,6 +3,14 @@
 //! allocation (see the crate docs, "Connection ids"), the accept queue's
 //! `Sender`, and a free list of connection objects for reuse.
 //!
+//! Entries are keyed by the connection's id for those we open, and by
+//! [`PEER`]` | id` for those the peer opens. On a protocol 6 link the
+//! parity of ids keeps the two apart already; on a NEO/py link each
+//! side numbers its requests from 0, so the peer's request 5 and
+//! our request 5 are two different exchanges, and the key tells them
+//! apart. There, our ids follow one another (+1, not +2), and an entry
+//! of the peer's is one request waiting for `recv1`.
+//!
 //! The table owns the only long-lived `Sender` of every queue: dropping it
 //! is how a queue closes (see `conn`'s module docs). The reader thread
 //! clones one for the packet it delivers, outside the table lock.
@@ -15,9 +23,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use crate::codec::Dialect;
 use crate::conn::ConnState;
 use crate::link::LinkRole;
 use crate::packet::Packet;
+
+/// Set in the table key of a connection the peer opened (see the module
+/// docs).
+pub(crate) const PEER: u64 = 1 << 32;
 
 /// How many closed connection objects a link keeps for reuse. Enough for
 /// the requests in flight of a busy link; a bound so a burst does not pin
@@ -60,7 +73,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// A connection in use.
 pub(crate) struct Live {
@@ -89,11 +102,14 @@ pub(crate) type AcceptTx = Sender<Arc<ConnState>>;
 /// held across a blocking call.
 pub(crate) struct ConnTable {
     role: LinkRole,
+    /// What the ids we allocate are: by parity (protocol 6), or in
+    /// sequence (NEO/py).
+    dialect: Dialect,
     entries: IdMap<Entry>,
     /// Tombstones by deadline, soonest first (a min-heap: `keep_closed`
     /// can change, so creation order is not expiry order). Expired ones are
     /// dropped whenever the table is used, so they never accumulate.
-    tombstones: BinaryHeap<Reverse<(Instant, u32)>>,
+    tombstones: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u32,
     /// Live connections we opened (ids of our parity), keepalive pings
     /// included.
@@ -116,12 +132,16 @@ pub(crate) struct ConnTable {
 pub(crate) struct NoFreeId;
 
 impl ConnTable {
-    pub(crate) fn new(role: LinkRole, accept_tx: AcceptTx) -> ConnTable {
+    pub(crate) fn new(role: LinkRole, dialect: Dialect, accept_tx: AcceptTx) -> ConnTable {
         ConnTable {
             role,
+            dialect,
             entries: IdMap::default(),
             tombstones: BinaryHeap::new(),
-            next_id: role.first_id(),
+            next_id: match dialect {
+                Dialect::Proto6 => role.first_id(),
+                Dialect::NeoPy => 0,
+            },
             ours: 0,
             theirs: 0,
             limit: IDS_PER_PARITY,
@@ -131,53 +151,72 @@ impl ConnTable {
         }
     }
 
-    /// Whether `id` has our parity (we allocate it).
+    /// Whether `id` has our parity (we allocate it), on a protocol 6 link.
     pub(crate) fn is_ours(&self, id: u32) -> bool {
         self.role.owns(id)
     }
 
-    /// What the table holds for `id`, after dropping expired tombstones.
-    pub(crate) fn get(&mut self, id: u32) -> Option<&Entry> {
-        self.purge_expired();
-        self.entries.get(&id)
+    /// The key of a protocol 6 connection by its id: by parity, ours or
+    /// the peer's.
+    pub(crate) fn key_of(&self, id: u32) -> u64 {
+        if self.is_ours(id) {
+            u64::from(id)
+        } else {
+            PEER | u64::from(id)
+        }
     }
 
-    /// A new connection with the next free id of our parity, whose
-    /// receives are bounded by `timeout`.
+    /// What the table holds for `key`, after dropping expired tombstones.
+    pub(crate) fn get(&mut self, key: u64) -> Option<&Entry> {
+        self.purge_expired();
+        self.entries.get(&key)
+    }
+
+    /// A new connection with the next free id of ours, whose receives are
+    /// bounded by `timeout`.
     pub(crate) fn new_conn(
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Arc<ConnState>, NoFreeId> {
         let id = self.alloc_id()?;
-        Ok(self.insert_live(id, timeout))
+        // On a NEO/py link, what comes to our ids are answers: the link
+        // never answers them itself.
+        let quiet = self.dialect == Dialect::NeoPy;
+        Ok(self.insert_live(u64::from(id), timeout, quiet))
     }
 
-    /// An id of our parity for a keepalive `Ping`.
+    /// An id of ours for a keepalive `Ping`.
     pub(crate) fn new_ping(&mut self) -> Option<u32> {
         let id = self.alloc_id().ok()?;
-        self.entries.insert(id, Entry::Ping);
+        self.entries.insert(u64::from(id), Entry::Ping);
         Some(id)
     }
 
     /// Forgets a keepalive `Ping` (answered, or replaced by the next).
     pub(crate) fn remove_ping(&mut self, id: u32) {
-        if matches!(self.entries.get(&id), Some(Entry::Ping)) {
-            self.entries.remove(&id);
+        let key = u64::from(id);
+        if matches!(self.entries.get(&key), Some(Entry::Ping)) {
+            self.entries.remove(&key);
             self.ours -= 1;
         }
     }
 
-    /// The next free id of our parity, counted as ours.
+    /// The next free id of ours, counted as ours: the next of our parity
+    /// (protocol 6), or simply the next (NEO/py).
     fn alloc_id(&mut self) -> Result<u32, NoFreeId> {
         if self.ours >= self.limit || self.dead {
             return Err(NoFreeId);
         }
-        // Terminates: fewer than 2^31 ids of our parity are in use, and
-        // tombstones only hold ids of the peer's parity.
+        let step = match self.dialect {
+            Dialect::Proto6 => 2,
+            Dialect::NeoPy => 1,
+        };
+        // Terminates: fewer than 2^31 ids of ours are in use, and
+        // tombstones and the peer's entries have other keys.
         let id = loop {
             let id = self.next_id;
-            self.next_id = id.wrapping_add(2);
-            if !self.entries.contains_key(&id) {
+            self.next_id = id.wrapping_add(step);
+            if !self.entries.contains_key(&u64::from(id)) {
                 break id;
             }
         };
@@ -187,21 +226,25 @@ impl ConnTable {
 
     /// A new connection for `id`, opened by the peer, with the accept
     /// queue's sender to queue it on; `None` if we do not accept (or the
-    /// link is dead).
+    /// link is dead). `quiet`: the link never answers it (a NEO/py
+    /// notification, which expects no answer).
     pub(crate) fn new_peer_conn(
         &mut self,
         id: u32,
         timeout: Option<Duration>,
+        quiet: bool,
     ) -> Option<(Arc<ConnState>, Sender<Packet>, AcceptTx)> {
-        debug_assert!(!self.is_ours(id));
+        debug_assert!(self.dialect == Dialect::NeoPy || !self.is_ours(id));
+        let key = PEER | u64::from(id);
+        debug_assert!(!self.entries.contains_key(&key));
         let accept_tx = self.accept_tx.clone()?;
         self.theirs += 1;
-        let (conn, tx) = self.take_free(id, timeout);
+        let (conn, tx) = self.take_free(key, timeout, quiet);
         let live = Live {
             conn: conn.clone(),
             tx: Some(tx.clone()),
         };
-        self.entries.insert(id, Entry::Live(live));
+        self.entries.insert(key, Entry::Live(live));
         Some((conn, tx, accept_tx))
     }
 
@@ -210,13 +253,13 @@ impl ConnTable {
         self.theirs
     }
 
-    fn insert_live(&mut self, id: u32, timeout: Option<Duration>) -> Arc<ConnState> {
-        let (conn, tx) = self.take_free(id, timeout);
+    fn insert_live(&mut self, key: u64, timeout: Option<Duration>, quiet: bool) -> Arc<ConnState> {
+        let (conn, tx) = self.take_free(key, timeout, quiet);
         let live = Live {
             conn: conn.clone(),
             tx: Some(tx),
         };
-        self.entries.insert(id, Entry::Live(live));
+        self.entries.insert(key, Entry::Live(live));
         conn
     }
 
@@ -224,24 +267,25 @@ impl ConnTable {
     /// holds it, else a new one.
     fn take_free(
         &mut self,
-        id: u32,
+        key: u64,
         timeout: Option<Duration>,
+        quiet: bool,
     ) -> (Arc<ConnState>, Sender<Packet>) {
         if let Some((c, _)) = self.free.last() {
             // Only the table can hand out new references to a freed conn,
             // and it is locked: a count of 1 cannot grow under us.
             if Arc::strong_count(c) == 1 {
                 let (c, tx) = self.free.pop().expect("checked");
-                c.reset(id, timeout);
+                c.reset(key, timeout, quiet);
                 return (c, tx);
             }
         }
-        ConnState::new(id, timeout)
+        ConnState::new(key, timeout, quiet)
     }
 
     /// The live entry of `conn`, if it is still the one for its id.
     fn live_mut(&mut self, conn: &Arc<ConnState>) -> Option<&mut Live> {
-        match self.entries.get_mut(&conn.id()) {
+        match self.entries.get_mut(&conn.key()) {
             Some(Entry::Live(l)) if Arc::ptr_eq(&l.conn, conn) => Some(l),
             _ => None,
         }
@@ -265,21 +309,21 @@ impl ConnTable {
         recycle: bool,
     ) -> Option<Sender<Packet>> {
         let tx = self.live_mut(conn)?.tx.take();
-        let id = conn.id();
-        if self.is_ours(id) {
-            self.entries.remove(&id);
+        let key = conn.key();
+        if key & PEER == 0 {
+            self.entries.remove(&key);
             self.ours -= 1;
         } else {
             self.theirs -= 1;
             match keep {
                 Some(keep) if !keep.is_zero() => {
                     let deadline = Instant::now() + keep;
-                    self.entries.insert(id, Entry::Tombstone(deadline));
-                    self.tombstones.push(Reverse((deadline, id)));
+                    self.entries.insert(key, Entry::Tombstone(deadline));
+                    self.tombstones.push(Reverse((deadline, key)));
                     self.purge_expired();
                 }
                 _ => {
-                    self.entries.remove(&id);
+                    self.entries.remove(&key);
                 }
             }
         }
@@ -369,10 +413,14 @@ impl ConnTable {
         (self.entries.len() - tombstones - pings, tombstones)
     }
 
-    /// Tests: the next id to try (must have our parity).
+    /// Tests: the next id to try (must have our parity on a protocol 6
+    /// link).
     #[cfg(feature = "test-hooks")]
     pub(crate) fn set_next_id(&mut self, id: u32) {
-        assert!(self.is_ours(id), "conn id {id} does not have our parity");
+        assert!(
+            self.dialect == Dialect::NeoPy || self.is_ours(id),
+            "conn id {id} does not have our parity"
+        );
         self.next_id = id;
     }
 

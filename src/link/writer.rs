@@ -17,10 +17,11 @@ use parking_lot::MutexGuard;
 use super::limits::Counters;
 use super::outbox::{Pushed, MAX_PACKETS};
 use super::Shared;
+use crate::codec::{LinkMsg, Segments};
 use crate::error::ErrorKind;
 use crate::packet::MAX_PACKET_SIZE;
+use crate::proto::packet_io_slices;
 use crate::proto::BIG_FIELD;
-use crate::proto::{encode_packet_parts, packet_io_slices, packet_size, Msg};
 use crate::stream::{write_all, write_all_vectored, write_nonblocking, LinkStream};
 
 /// What the writer lock guards.
@@ -61,22 +62,23 @@ const QUEUE_BELOW: usize = BIG_FIELD;
 /// packet before it hands off (see `outbox`): bounded work per `send`.
 pub(super) const FLUSH_ROUNDS: usize = 4;
 
-/// The borrowed parts of an encoded packet: `(position, bytes)` segments,
-/// see [`packet_io_slices`].
-type Segments<'a> = Vec<(usize, &'a [u8])>;
-
 impl Shared {
-    /// Sends `msg` on connection `id`.
-    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
-        let size = packet_size(msg);
+    /// Sends `msg` on connection `id` (on a NEO/py link: with msg_id
+    /// `id`). A message of the other dialect's table is refused.
+    pub(crate) fn write_msg<M: LinkMsg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
+        if M::DIALECT != self.dialect {
+            return Err(ErrorKind::WrongDialect {
+                link: self.dialect,
+                msg: M::DIALECT,
+            });
+        }
+        let size = msg.link_packet_size(id);
         if size > MAX_PACKET_SIZE as u64 {
             return Err(ErrorKind::PacketTooBig { size });
         }
         // A packet queued (below `QUEUE_BELOW` = `BIG_FIELD`) has no field
         // large enough to be borrowed: the encoder copies all of it.
-        self.send(size < QUEUE_BELOW as u64, |buf, _| {
-            encode_packet_parts(buf, id, msg)
-        })
+        self.send(size < QUEUE_BELOW as u64, |buf, _| msg.link_encode(buf, id))
     }
 
     /// Sends one whole packet (`bytes`); a large one is not copied.
@@ -251,7 +253,10 @@ impl Shared {
     /// is possible without blocking (the reader thread calls this). O(1)
     /// whatever is queued; dropped and counted past the reply limit.
     pub(super) fn reply(&self, id: u32, text: &str) {
-        if !self.outbox.push_reply(id, text, self.limits.reply_bytes()) {
+        if !self
+            .outbox
+            .push_reply(self.dialect, id, text, self.limits.reply_bytes())
+        {
             Counters::bump(&self.counters.dropped_replies);
             return;
         }

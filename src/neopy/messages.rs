@@ -122,6 +122,45 @@ macro_rules! messages {
 
             $( impl Ask for $name { type Answer = $answer; } )?
 
+            // What the message is to a link (see `codec::msgpack`).
+            impl crate::codec::sealed::Sealed for $name {}
+
+            impl crate::codec::LinkMsg for $name {
+                const DIALECT: crate::Dialect = crate::Dialect::NeoPy;
+                type Set = Message;
+
+                fn link_code() -> u16 {
+                    $code
+                }
+
+                fn link_name() -> &'static str {
+                    stringify!($name)
+                }
+
+                fn link_packet_size(&self, id: u32) -> u64 {
+                    super::packet_size(id, self)
+                }
+
+                fn link_encode<'a>(&'a self, buf: &mut Vec<u8>, id: u32) -> Vec<(usize, &'a [u8])> {
+                    super::encode_packet_parts(buf, id, self)
+                }
+
+                #[allow(clippy::result_large_err)]
+                fn link_from_set(m: Message) -> Result<Self, Message> {
+                    <Self as Msg>::from_message(m)
+                }
+            }
+
+            $(
+                impl crate::codec::LinkAsk for $name {
+                    type Answer = $answer;
+
+                    fn link_decode_answer(pkt: crate::Packet) -> Result<$answer, crate::ErrorKind> {
+                        crate::codec::msgpack::decode_answer::<Self>(pkt)
+                    }
+                }
+            )?
+
             impl From<$name> for Message {
                 fn from(m: $name) -> Message {
                     Message::$name(m)

@@ -138,6 +138,7 @@ pub use types::{
     UndoSerial, ERROR_CODES_EXT,
 };
 
+use crate::proto::Payload;
 pub use crate::proto::{Checksum, Data, DecodeError, ErrorCode};
 
 /// Object id (on the wire: `p64`, an 8-byte `bin`).
@@ -238,17 +239,29 @@ pub trait Answer: Sized {
 
     /// Decode the answer packet `buf` (its code, and where its `args`
     /// start); see [`decode_answer`].
-    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, AnswerError>;
+    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, AnswerError> {
+        Self::decode_answer_payload(code, Payload::Shared(buf, offset))
+    }
+
+    /// Decode an answer from its code and `args` alone (object data
+    /// copied), as [`decode_answer`] does from a shared packet: what a link
+    /// uses for small packets, which then need no shared buffer.
+    fn decode_answer_args(code: u16, args: &[u8]) -> Result<Self, AnswerError> {
+        Self::decode_answer_payload(code, Payload::Bytes(args))
+    }
+
+    /// Decode an answer from either form of its arguments.
+    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<Self, AnswerError>;
 }
 
 impl<M: Msg> Answer for M {
     const EXPECTED: &'static str = M::NAME;
 
-    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<M, AnswerError> {
+    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<M, AnswerError> {
         if code == M::CODE {
-            M::decode_shared(buf, offset).map_err(AnswerError::Decode)
+            decode_payload::<M>(payload).map_err(AnswerError::Decode)
         } else {
-            Err(peer_error(code, buf, offset, M::NAME))
+            Err(peer_error(code, payload, M::NAME))
         }
     }
 }
@@ -257,21 +270,29 @@ impl<M: Msg> Answer for M {
 impl Answer for () {
     const EXPECTED: &'static str = "Error (ACK)";
 
-    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<(), AnswerError> {
-        match peer_error(code, buf, offset, Self::EXPECTED) {
+    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<(), AnswerError> {
+        match peer_error(code, payload, Self::EXPECTED) {
             AnswerError::Peer(e) if e.code == ErrorCode::ACK => Ok(()),
             other => Err(other),
         }
     }
 }
 
+/// Decode the arguments of an `M` in either form.
+fn decode_payload<M: Msg>(payload: Payload<'_>) -> Result<M, DecodeError> {
+    match payload {
+        Payload::Bytes(args) => M::decode(args),
+        Payload::Shared(buf, offset) => M::decode_shared(buf, offset),
+    }
+}
+
 /// The error for an answer packet of code `code` that is not the answer
 /// expected: the peer's `Error`, or an unexpected message.
-fn peer_error(code: u16, buf: &Arc<Vec<u8>>, offset: usize, expected: &'static str) -> AnswerError {
+fn peer_error(code: u16, payload: Payload<'_>, expected: &'static str) -> AnswerError {
     if code != Error::CODE {
         return AnswerError::Unexpected { code, expected };
     }
-    match Error::decode_shared(buf, offset) {
+    match decode_payload::<Error>(payload) {
         Ok(e) => AnswerError::Peer(e),
         Err(e) => AnswerError::Decode(e),
     }

@@ -33,7 +33,7 @@ mod config;
 mod dial;
 mod error;
 mod handshake;
-mod socket;
+pub(crate) mod socket;
 mod stream;
 
 pub use config::{TlsConfig, TlsVersions};

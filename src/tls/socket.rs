@@ -54,7 +54,7 @@ fn timespec(d: Duration) -> Timespec {
 
 /// The first byte the peer sent, left unread, waiting at most `timeout`
 /// for it (`TimedOut` then; `UnexpectedEof` if the peer closed first).
-pub(super) fn peek_first_byte(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<u8> {
+pub(crate) fn peek_first_byte(fd: impl AsFd, timeout: Option<Duration>) -> io::Result<u8> {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));

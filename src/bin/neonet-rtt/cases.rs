@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use neonet::proto::{AnswerObject, GetObject, Message, Ping, Pong};
-use neonet::{LinkRole, LinkStream, NodeLink, Packet};
+use neonet::{neopy, Dialect, LinkRole, LinkStream, NodeLink, Packet};
 
 /// How long the `*_spin` raw cases busy-poll before a blocking read.
 pub const RAW_SPIN: Duration = Duration::from_micros(20);
@@ -199,6 +199,63 @@ pub fn serve_light(link: &NodeLink) {
     }
 }
 
+/// The answer a NEO/py server gives to `AskObject`: as `answer_for`.
+pub fn answer_for_py(req: &neopy::AskObject) -> neopy::AnswerObject {
+    neopy::AnswerObject {
+        oid: req.oid,
+        serial: req.at.unwrap_or_default(),
+        data_serial: req.before,
+        ..Default::default()
+    }
+}
+
+/// Serves light-mode requests on a NEO/py link until it fails: `AskObject`
+/// is answered with `answer_for_py`, `Ping` with `Pong`.
+pub fn serve_light_py(link: &NodeLink) {
+    while let Ok(req) = link.recv1_as::<neopy::Message>() {
+        let sent = match req.msg() {
+            neopy::Message::AskObject(a) => req.reply(&answer_for_py(a)),
+            neopy::Message::Ping(_) => req.reply(&neopy::Pong {}),
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+}
+
+/// Serves light-mode requests in the link's dialect.
+pub fn serve_light_any(link: &NodeLink) {
+    match link.dialect() {
+        Dialect::Proto6 => serve_light(link),
+        Dialect::NeoPy => serve_light_py(link),
+    }
+}
+
+/// Asks object number `i` with `ask1` in the link's dialect (`GetObject`
+/// or `AskObject`) and checks the answer.
+pub fn ask_object_any(link: &NodeLink, i: u64) -> neonet::Result<()> {
+    match link.dialect() {
+        Dialect::Proto6 => ask_object(link, i),
+        Dialect::NeoPy => ask_object_py(link, i),
+    }
+}
+
+/// Asks `AskObject` number `i` with `ask1` over a NEO/py link and checks
+/// the answer.
+pub fn ask_object_py(link: &NodeLink, i: u64) -> neonet::Result<()> {
+    let req = neopy::AskObject {
+        oid: i,
+        at: Some(i.wrapping_add(1)),
+        before: Some(i.wrapping_add(2)),
+    };
+    let a: neopy::AnswerObject = link.ask1(&req)?;
+    if (a.oid, Some(a.serial), a.data_serial) != (req.oid, req.at, req.before) {
+        panic!("answer {a:?} does not match request {req:?}");
+    }
+    Ok(())
+}
+
 /// Asks `GetObject` number `i` with `ask1` and checks the answer.
 pub fn ask_object(link: &NodeLink, i: u64) -> neonet::Result<()> {
     let req = GetObject {
@@ -229,8 +286,23 @@ impl LinkPair {
         S: LinkStream,
         F: Fn(&NodeLink) + Clone + Send + 'static,
     {
-        let client = NodeLink::new(c, LinkRole::Client)?;
-        let server = std::sync::Arc::new(NodeLink::new(s, LinkRole::Server)?);
+        LinkPair::new_with(c, s, Dialect::Proto6, nserve, serve)
+    }
+
+    /// Like [`LinkPair::new`], the links speaking `dialect`.
+    pub fn new_with<S, F>(
+        c: S,
+        s: S,
+        dialect: Dialect,
+        nserve: usize,
+        serve: F,
+    ) -> neonet::Result<LinkPair>
+    where
+        S: LinkStream,
+        F: Fn(&NodeLink) + Clone + Send + 'static,
+    {
+        let client = NodeLink::new_with(c, LinkRole::Client, dialect)?;
+        let server = std::sync::Arc::new(NodeLink::new_with(s, LinkRole::Server, dialect)?);
         let servers = (0..nserve)
             .map(|_| {
                 let (server, serve) = (server.clone(), serve.clone());
@@ -288,6 +360,14 @@ impl Ask1 {
     pub fn unix() -> neonet::Result<Ask1> {
         Ok(Ask1(LinkPair::unix(1, serve_light)?, 0))
     }
+
+    /// Over TCP loopback, in NEO/py's dialect: `AskObject` →
+    /// `AnswerObject` over a msgpack link.
+    pub fn tcp_msgpack() -> neonet::Result<Ask1> {
+        let (c, s) = tcp_pair().expect("a TCP loopback pair");
+        let pair = LinkPair::new_with(c, s, Dialect::NeoPy, 1, serve_light_py)?;
+        Ok(Ask1(pair, 0))
+    }
 }
 
 impl Case for Ask1 {
@@ -295,7 +375,7 @@ impl Case for Ask1 {
         let start = Instant::now();
         for _ in 0..n {
             self.1 += 1;
-            ask_object(&self.0.client, self.1).expect("ask1");
+            ask_object_any(&self.0.client, self.1).expect("ask1");
         }
         start.elapsed()
     }

@@ -5,8 +5,11 @@
 //! Usage:
 //!   neonet-rtt [--quick] [--json]      measure in this process
 //!   neonet-rtt --throughput [--quick]  parallel ask1 and bulk transfer rates
-//!   neonet-rtt --listen ADDR           serve GetObject/Ping over TCP until killed
-//!   neonet-rtt --connect ADDR [-n N]   ask1 GetObject N times against a server
+//!   neonet-rtt --listen ADDR [--dialect D]          serve GetObject/AskObject/Ping over TCP until killed
+//!   neonet-rtt --connect ADDR [--dialect D] [-n N]  ask1 an object N times against a server
+//!
+//! D is `proto6` (protocol 6, binary: `GetObject`) or `neopy` (NEO/py's
+//! msgpack dialect: `AskObject`). A listener serves both unless told one.
 
 // Shared with benches/rtt.rs, which uses the cases this binary does not.
 #[allow(dead_code)]
@@ -18,12 +21,13 @@ use std::time::{Duration, Instant};
 use cases::Case;
 
 /// The measured rows, in table order; `--json` prints exactly these keys.
-const ROWS: [&str; 7] = [
+const ROWS: [&str; 8] = [
     "raw_tcp",
     "raw_tcp_spin",
     "raw_unix",
     "raw_unix_spin",
     "link_tcp_ask1",
+    "link_tcp_ask1_msgpack",
     "link_unix_ask1",
     "link_tcp_conn",
 ];
@@ -32,8 +36,9 @@ const ROWS: [&str; 7] = [
 const EXTRA_ROWS: [&str; 4] = ["link_unix_conn", "link_tcp_pkt", "model_tcp", "model_unix"];
 
 /// Ratios printed under the table: (row, baseline).
-const RATIOS: [(&str, &str); 10] = [
+const RATIOS: [(&str, &str); 11] = [
     ("link_tcp_ask1", "raw_tcp_spin"),
+    ("link_tcp_ask1_msgpack", "link_tcp_ask1"),
     ("link_unix_ask1", "raw_unix_spin"),
     ("link_tcp_conn", "raw_tcp_spin"),
     ("link_unix_conn", "raw_unix_spin"),
@@ -56,6 +61,7 @@ fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
         "raw_unix" => Box::new(cases::raw_unix(false).map_err(|x| e(&x))?),
         "raw_unix_spin" => Box::new(cases::raw_unix(true).map_err(|x| e(&x))?),
         "link_tcp_ask1" => Box::new(cases::Ask1::tcp().map_err(|x| e(&x))?),
+        "link_tcp_ask1_msgpack" => Box::new(cases::Ask1::tcp_msgpack().map_err(|x| e(&x))?),
         "link_unix_ask1" => Box::new(cases::Ask1::unix().map_err(|x| e(&x))?),
         "link_tcp_conn" => Box::new(pong(LinkPair::tcp(1, serve_pong)).map_err(|x| e(&x))?),
         "link_unix_conn" => Box::new(pong(LinkPair::unix(1, serve_pong)).map_err(|x| e(&x))?),
@@ -72,6 +78,8 @@ struct Options {
     throughput: bool,
     listen: Option<String>,
     connect: Option<String>,
+    /// `--dialect`: the one to dial, or the only one to serve.
+    dialect: Option<neonet::Dialect>,
     n: u64,
 }
 
@@ -82,6 +90,7 @@ fn parse_args() -> Result<Options, String> {
         throughput: false,
         listen: None,
         connect: None,
+        dialect: None,
         n: 10_000,
     };
     let mut args = std::env::args().skip(1);
@@ -92,6 +101,14 @@ fn parse_args() -> Result<Options, String> {
             "--throughput" => o.throughput = true,
             "--listen" => o.listen = Some(args.next().ok_or("--listen needs ADDR")?),
             "--connect" => o.connect = Some(args.next().ok_or("--connect needs ADDR")?),
+            "--dialect" => {
+                let d = args.next().ok_or("--dialect needs proto6 or neopy")?;
+                o.dialect = Some(match d.as_str() {
+                    "proto6" => neonet::Dialect::Proto6,
+                    "neopy" => neonet::Dialect::NeoPy,
+                    _ => return Err(format!("--dialect: proto6 or neopy, not {d}")),
+                });
+            }
             "-n" => {
                 let v = args.next().ok_or("-n needs a number")?;
                 o.n = v.parse().map_err(|_| format!("-n: not a number: {v}"))?;
@@ -105,8 +122,8 @@ fn parse_args() -> Result<Options, String> {
 
 const USAGE: &str = "usage: neonet-rtt [--quick] [--json]
        neonet-rtt --throughput [--quick]
-       neonet-rtt --listen ADDR
-       neonet-rtt --connect ADDR [-n N]";
+       neonet-rtt --listen ADDR [--dialect proto6|neopy]
+       neonet-rtt --connect ADDR [--dialect proto6|neopy] [-n N]";
 
 fn main() -> ExitCode {
     let opts = match parse_args() {
@@ -117,9 +134,9 @@ fn main() -> ExitCode {
         }
     };
     let res = if let Some(addr) = &opts.listen {
-        listen(addr)
+        listen(addr, opts.dialect)
     } else if let Some(addr) = &opts.connect {
-        connect(addr, opts.n)
+        connect(addr, opts.dialect.unwrap_or_default(), opts.n)
     } else if opts.throughput {
         throughput(opts.quick)
     } else {
@@ -183,13 +200,13 @@ fn measure(opts: &Options) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "{:<16} {:>10} {:>10} {:>10}",
+        "{:<22} {:>10} {:>10} {:>10}",
         "round trip", "µs (med)", "min", "max"
     );
     for (i, n) in names.iter().enumerate() {
         let s = &samples[i];
         println!(
-            "{:<16} {:>10.2} {:>10.2} {:>10.2}",
+            "{:<22} {:>10.2} {:>10.2} {:>10.2}",
             n,
             medians[i],
             s[0],
@@ -198,7 +215,7 @@ fn measure(opts: &Options) -> Result<(), String> {
     }
     println!();
     for (row, base) in RATIOS {
-        println!("{row:>16} / {base:<14} = {:.2}", get(row) / get(base));
+        println!("{row:>22} / {base:<14} = {:.2}", get(row) / get(base));
     }
     Ok(())
 }
@@ -214,37 +231,52 @@ fn median(s: &mut [f64]) -> f64 {
     }
 }
 
-/// Serves light-mode `GetObject` and `Ping` over TCP on `addr` until
-/// killed: a few serving threads per link, one thread per link accepted.
-fn listen(addr: &str) -> Result<(), String> {
+/// Serves light-mode `GetObject`/`AskObject` and `Ping` over TCP on
+/// `addr` until killed, in either dialect (each link in its own; only
+/// `only`'s if given): a few serving threads per link, one thread per
+/// link accepted.
+fn listen(addr: &str, only: Option<neonet::Dialect>) -> Result<(), String> {
     let l = neonet::LinkListener::bind(addr).map_err(|e| e.to_string())?;
     eprintln!("neonet-rtt: listening on {}", l.local_addr());
     loop {
         let link = std::sync::Arc::new(l.accept().map_err(|e| e.to_string())?);
-        eprintln!("neonet-rtt: link from {}", link.addrs().peer);
+        let dialect = link.dialect();
+        if only.is_some_and(|d| d != dialect) {
+            eprintln!(
+                "neonet-rtt: link from {} speaks {dialect}: closed",
+                link.addrs().peer
+            );
+            continue;
+        }
+        eprintln!("neonet-rtt: link from {} ({dialect})", link.addrs().peer);
         for _ in 0..2 {
             let link = link.clone();
-            std::thread::spawn(move || cases::serve_light(&link));
+            std::thread::spawn(move || cases::serve_light_any(&link));
         }
     }
 }
 
-/// Asks `GetObject` `n` times over a link dialed to `addr`, checking every
-/// answer, and prints µs per round trip.
-fn connect(addr: &str, n: u64) -> Result<(), String> {
-    let link = neonet::dial_link(addr).map_err(|e| e.to_string())?;
+/// Asks an object `n` times over a link dialed to `addr` in `dialect`
+/// (`GetObject`, or `AskObject` for NEO/py), checking every answer, and
+/// prints µs per round trip.
+fn connect(addr: &str, dialect: neonet::Dialect, n: u64) -> Result<(), String> {
+    let link = neonet::dial_link_with(addr, dialect).map_err(|e| e.to_string())?;
     // Warm up the link and both ends' caches.
     let warm = n.min(1000);
     for i in 0..warm {
-        cases::ask_object(&link, i).map_err(|e| e.to_string())?;
+        cases::ask_object_any(&link, i).map_err(|e| e.to_string())?;
     }
     let start = Instant::now();
     for i in warm..warm + n {
-        cases::ask_object(&link, i).map_err(|e| e.to_string())?;
+        cases::ask_object_any(&link, i).map_err(|e| e.to_string())?;
     }
     let t = start.elapsed();
+    let what = match dialect {
+        neonet::Dialect::Proto6 => "GetObject",
+        neonet::Dialect::NeoPy => "AskObject (NEO/py)",
+    };
     println!(
-        "{n} ask1 GetObject round trips to {addr}: {:.2} µs per round trip",
+        "{n} ask1 {what} round trips to {addr}: {:.2} µs per round trip",
         t.as_secs_f64() * 1e6 / n as f64
     );
     Ok(())

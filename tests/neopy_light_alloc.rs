@@ -1,0 +1,115 @@
+//! Allocations per light-mode round trip over a NEO/py link (DESIGN §8,
+//! §10): `ask1(AskObject)` → `recv1_as` → `reply(AnswerObject)` over a
+//! socketpair link speaking msgpack, counted by a global allocator that
+//! wraps the system one. A test binary of its own, with a single test, so
+//! that nothing else allocates while it counts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::thread;
+
+use neonet::neopy::{AnswerObject, AskObject, Checksum, Message};
+use neonet::{Dialect, NodeLink};
+
+/// Calls of `alloc` and `realloc` (`alloc_zeroed` goes through `alloc` by
+/// its default implementation), all threads together.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, counting allocations.
+struct Counting;
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which
+// implements `GlobalAlloc` soundly; the only thing added is an atomic
+// increment, which neither allocates nor touches the memory handed out. So
+// `Counting` upholds exactly the contract `System` does. (A `GlobalAlloc`
+// impl is `unsafe` by definition: there is no safe way to write one.)
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: our caller upholds `alloc`'s contract for `layout`.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` (every allocation is) with
+        // `layout`, as our caller guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        // SAFETY: as for `dealloc`, and our caller upholds `realloc`'s
+        // contract for `new_size`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WARMUP: usize = 1_000;
+const MEASURED: usize = 10_000;
+/// The budget per round trip, both sides and all threads together.
+const MAX_PER_ROUND_TRIP: f64 = 6.0;
+
+#[test]
+fn neopy_light_round_trip_allocations() {
+    let (client, server) = NodeLink::pair_with(Dialect::NeoPy).expect("NodeLink::pair_with");
+    let per_rt = thread::scope(|scope| {
+        let server = &server;
+        let served = scope.spawn(move || {
+            // One answer value, updated in place: the test itself does not
+            // allocate per request.
+            let mut ans = AnswerObject {
+                oid: 0,
+                serial: 0,
+                next_serial: None,
+                compression: Some(0),
+                checksum: Checksum([0x5a; 20]),
+                data: (0..16).collect::<Vec<u8>>().into(),
+                data_serial: None,
+            };
+            for _ in 0..WARMUP + MEASURED {
+                let req = server.recv1_as::<Message>().expect("recv1_as");
+                let ask = req.msg_as::<AskObject>().expect("an AskObject");
+                ans.oid = ask.oid;
+                ans.serial = ask.before.expect("before");
+                ans.data[0] = ask.oid as u8;
+                req.reply(&ans).expect("reply");
+            }
+        });
+
+        let round_trip = |i: usize| {
+            let ask = AskObject {
+                oid: i as u64,
+                at: None,
+                before: Some(i as u64 + 2),
+            };
+            let ans = client.ask1(&ask).expect("ask1");
+            assert_eq!((ans.oid, Some(ans.serial)), (ask.oid, ask.before));
+            assert_eq!(ans.data.len(), 16);
+            assert_eq!(ans.data[0], i as u8);
+        };
+        for i in 0..WARMUP {
+            round_trip(i);
+        }
+        let before = ALLOCS.load(Relaxed);
+        for i in WARMUP..WARMUP + MEASURED {
+            round_trip(i);
+        }
+        // The server is done once it sent the last answer; joining it
+        // counts what it did after that (dropping the last request).
+        served.join().expect("server thread");
+        let allocs = ALLOCS.load(Relaxed) - before;
+        allocs as f64 / MEASURED as f64
+    });
+    eprintln!(
+        "NEO/py light mode: {per_rt:.3} allocations per round trip \
+         (ask1 AskObject → recv1_as → reply AnswerObject, 16 bytes of data; \
+         {MEASURED} round trips, both sides, all threads)"
+    );
+    assert!(
+        per_rt <= MAX_PER_ROUND_TRIP,
+        "{per_rt:.3} allocations per round trip > {MAX_PER_ROUND_TRIP}"
+    );
+}
