@@ -239,7 +239,7 @@ pub enum ErrorKind {
     /// (malformed msgpack, a head that is not `[msg_id, code, args]`, ...):
     /// the stream cannot be resynchronised, so the link went down.
     #[error("bad packet: {0}")]
-    Framing(#[source] crate::neopy::FramingError),
+    Framing(crate::neopy::FramingError),
     /// The link's dialect has no connections: on a NEO/py link, `new_conn`
     /// and `accept` fail with this; use `send1`, `ask1`, `recv1`.
     #[error("{dialect} links have no connections: use send1, ask1, recv1")]
