@@ -215,6 +215,7 @@ impl NodeLink {
             recv_sleepers: wait::Sleepers::default(),
             accept_sleepers: wait::Sleepers::default(),
         });
+        log::debug!("neonet {addrs}: link up ({role:?}, {dialect})");
         let reader = reader::spawn(shared.clone(), stream).map_err(new_err)?;
         Ok(NodeLink {
             shared,

@@ -224,7 +224,7 @@ fn malformed_packets() {
     // nesting: the packet, args and 30 more arrays are fine, 31 are not
     let nested = |n: usize| {
         let mut p = vec![0x93, 0x00, 0x06, 0x91];
-        p.extend(std::iter::repeat(0x91).take(n));
+        p.extend(std::iter::repeat_n(0x91, n));
         p.push(0xc0);
         p
     };

@@ -118,7 +118,7 @@ kind_test!(many_senders_many_conns_all_arrive_in_order, |kind| {
     const SENDERS: usize = 8;
     const EACH: usize = 400;
     let size = |t: usize, i: usize| {
-        if i % 97 == 0 {
+        if i.is_multiple_of(97) {
             70_000
         } else {
             10 + (t * 31 + i) % 500
