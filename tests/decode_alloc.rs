@@ -14,8 +14,6 @@
 //! A test binary of its own: the allocator counts per thread, so the tests
 //! may run in parallel.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use neonet::proto::DecodeErrorKind;
@@ -29,70 +27,15 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 
-thread_local! {
-    /// Bytes this thread holds (allocated minus freed); may go negative
-    /// when it frees what another thread allocated.
-    static HELD: Cell<isize> = const { Cell::new(0) };
-    /// The most `HELD` was since the last [`measure`] began.
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-/// Adds `delta` to this thread's held bytes. `try_with`: an allocation
-/// while the thread's locals are torn down is not counted (and must not
-/// panic).
-fn count(delta: isize) {
-    let _ = HELD.try_with(|held| {
-        let now = held.get() + delta;
-        held.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-}
-
-/// The system allocator, counting bytes per thread.
-struct Counting;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// implements `GlobalAlloc` soundly; the only thing added is arithmetic on
-// thread-local cells with const initializers, which neither allocates nor
-// touches the memory handed out. So `Counting` upholds exactly the
-// contract `System` does. (A `GlobalAlloc` impl is `unsafe` by
-// definition: there is no safe way to write one.)
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: our caller upholds `alloc`'s contract for `layout`.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as our
-        // caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Counted as if the new block came before the old one went: the
-        // most a realloc can hold at once.
-        count(new_size as isize);
-        // SAFETY: as for `dealloc`, and our caller upholds `realloc`'s
-        // contract for `new_size`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        count(-(layout.size() as isize));
-        p
-    }
-}
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// The most bytes held at once while `f` ran (its result dropped inside),
 /// beyond what was held before.
 fn measure<T>(f: impl FnOnce() -> T) -> usize {
-    let before = HELD.with(Cell::get);
-    PEAK.with(|p| p.set(before));
-    drop(f());
-    (PEAK.with(Cell::get) - before).max(0) as usize
+    counting_alloc::peak_held(f)
 }
 
 /// The allocation budget of a payload of `len` bytes.

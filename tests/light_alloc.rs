@@ -4,48 +4,15 @@
 //! allocator that wraps the system one. A test binary of its own, with a
 //! single test, so that nothing else allocates while it counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::thread;
 
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
 use neonet::NodeLink;
 
-/// Calls of `alloc` and `realloc` (`alloc_zeroed` goes through `alloc` by
-/// its default implementation), all threads together.
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, counting allocations.
-struct Counting;
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which
-// implements `GlobalAlloc` soundly; the only thing added is an atomic
-// increment, which neither allocates nor touches the memory handed out. So
-// `Counting` upholds exactly the contract `System` does. (A `GlobalAlloc`
-// impl is `unsafe` by definition: there is no safe way to write one.)
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: our caller upholds `alloc`'s contract for `layout`.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` (every allocation is) with
-        // `layout`, as our caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        // SAFETY: as for `dealloc`, and our caller upholds `realloc`'s
-        // contract for `new_size`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 const WARMUP: usize = 1_000;
 const MEASURED: usize = 10_000;
@@ -97,14 +64,14 @@ fn light_round_trip_allocations() {
         for i in 0..WARMUP {
             round_trip(i);
         }
-        let before = ALLOCS.load(Relaxed);
+        let before = counting_alloc::allocs();
         for i in WARMUP..WARMUP + MEASURED {
             round_trip(i);
         }
         // The server is done once it sent the last answer; joining it
         // counts what it did after that (dropping the last request).
         served.join().expect("server thread");
-        let allocs = ALLOCS.load(Relaxed) - before;
+        let allocs = counting_alloc::allocs() - before;
         allocs as f64 / MEASURED as f64
     });
     eprintln!(

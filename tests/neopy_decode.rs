@@ -5,13 +5,14 @@
 //! by allocator; and what decodes re-encodes to something that decodes to
 //! the same message.
 
+mod counting_alloc;
 mod neopy_common;
 
 use std::sync::Arc;
 
+use counting_alloc::{allocated, Counting};
 use neonet::neopy::*;
 use neonet::proto::DecodeErrorKind;
-use neopy_common::counting::{allocated, Counting};
 use neopy_common::{scan_one, vectors};
 use proptest::prelude::*;
 

@@ -4,12 +4,13 @@
 //! malformed packets with the exact error; it never panics on any input,
 //! and agrees with a full msgpack decode on where a packet ends.
 
+mod counting_alloc;
 mod neopy_common;
 
+use counting_alloc::{allocated, Counting};
 use neonet::neopy::*;
 use neonet::packet::MAX_PACKET_SIZE;
 use neonet::proto::DecodeErrorKind;
-use neopy_common::counting::{allocated, Counting};
 use neopy_common::{scan_one, vectors};
 use proptest::prelude::*;
 

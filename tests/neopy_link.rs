@@ -7,13 +7,13 @@
 
 #[macro_use]
 mod common;
+mod counting_alloc;
 mod neopy_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::Duration;
 
@@ -30,46 +30,10 @@ use neonet::{
 
 // ---- the largest single allocation of the process ----
 
-/// The largest size any one allocation asked for, all threads together:
-/// a link that allocated a packet its peer only announced would show it.
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, remembering the largest allocation.
-struct Largest;
-
-// SAFETY: every method forwards its arguments unchanged to `System`,
-// which implements `GlobalAlloc` soundly; the only thing added is an
-// atomic update, which neither allocates nor touches the memory handed
-// out. (A `GlobalAlloc` impl is `unsafe` by definition.)
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Relaxed);
-        // SAFETY: our caller upholds `alloc`'s contract for `layout`.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Relaxed);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`, as our
-        // caller guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Relaxed);
-        // SAFETY: as for `dealloc`, and our caller upholds `realloc`'s
-        // contract for `new_size`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Counts allocations: a link that allocated a packet its peer only
+/// announced would show in `counting_alloc::largest()`.
 #[global_allocator]
-static GLOBAL: Largest = Largest;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 // ---- helpers ----
 
@@ -490,9 +454,9 @@ kind_test!(
         assert_eq!(read_to_eof(&peer.raw).unwrap(), b"");
         // Nothing in this test binary allocates 64 MiB or more.
         assert!(
-            LARGEST.load(Relaxed) < MAX_PACKET_SIZE,
+            counting_alloc::largest() < MAX_PACKET_SIZE,
             "{} bytes allocated at once",
-            LARGEST.load(Relaxed)
+            counting_alloc::largest()
         );
     }
 );
