@@ -24,12 +24,6 @@ fn send_expect_replies(c: &Conn, code: u16, payloads: &[&[u8]], text: &str) {
 /// Two one-byte packets, 0 then 1.
 const TWO: [&[u8]; 2] = [&[0], &[1]];
 
-#[test]
-fn reply_texts() {
-    assert_eq!(REPLY_CLOSED, "connection closed");
-    assert_eq!(REPLY_REFUSED, "connection refused");
-}
-
 // ---- "connection closed" ----
 
 kind_test!(reply_closed_after_peer_closed_its_end, |kind| {
@@ -365,4 +359,24 @@ kind_test!(replies_do_not_wait_for_a_blocked_sender, |kind| {
         server.close();
         let _ = sender.join().unwrap();
     });
+});
+
+kind_test!(reply_texts_on_the_wire, |kind| {
+    // The texts NEO peers see, as DESIGN §4 words them: a packet for a
+    // connection of ours that does not exist, and a connection opened while
+    // we do not accept.
+    let (link, peer) = link_with_raw_peer(kind, LinkRole::Server);
+    write_raw_packet(&peer, 4, 0x20, b"");
+    let p = read_raw_packet(&peer).unwrap();
+    assert_eq!(
+        decode_error_reply(&p),
+        (PROTOCOL_ERROR, "connection closed".into())
+    );
+    link.close_accept();
+    write_raw_packet(&peer, 7, 0x20, b"");
+    let p = read_raw_packet(&peer).unwrap();
+    assert_eq!(
+        decode_error_reply(&p),
+        (PROTOCOL_ERROR, "connection refused".into())
+    );
 });
