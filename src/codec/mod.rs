@@ -1,12 +1,13 @@
 //! Dialects as codecs: what a link reads and writes in each dialect it can
-//! speak, under the same link (ARCHITECTURE.md, "Dialects"): framing and message encoding
-//! differ, the link (reader thread, table, writer, limits) is one.
+//! speak, under the same link (ARCHITECTURE.md, "Dialects"): framing and
+//! message encoding differ, the link (reader thread, table, writer,
+//! limits) is one.
 //!
 //! A link speaks one [`Dialect`], fixed by its handshake:
 //!
 //! | | [`Dialect::Proto6`] | [`Dialect::NeoPy`] |
 //! |-|---------------------|--------------------|
-//! | who speaks it | NEO/go | NEO/py as deployed (ARCHITECTURE.md, "Dialects") |
+//! | who speaks it | NEO/go | NEO/py as deployed |
 //! | handshake | version word `00 00 00 06` | `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]` |
 //! | framing | 10-byte header with the payload's length ([`binary`]) | one msgpack array `[msg_id, code, args]`, no length ([`msgpack`]) |
 //! | ids | connections, by parity of their opener | each side numbers what it sends; answers carry the request's id |

@@ -6,8 +6,8 @@
 //! - **Protocol 6**: by connection id. An unknown id of the peer's parity
 //!   opens a connection; an unknown id of ours, or a closed connection's,
 //!   is answered "connection closed" (ARCHITECTURE.md, "Reading").
-//! - **NEO/py** (ARCHITECTURE.md, "Dialects"): by the answer bit. An answer goes to our
-//!   `ask1` waiting with that id; with none waiting (it timed out), it is
+//! - **NEO/py** (ARCHITECTURE.md, "Dialects"): by the answer bit. An
+//!   answer goes to our `ask1` waiting with that id; with none waiting (it timed out), it is
 //!   dropped and counted: NEO/py, whose requests never time out one by
 //!   one, answers such an answer `Error(PROTOCOL_ERROR)` and closes the
 //!   link, but for us a late answer is normal. Any other packet is a
