@@ -145,6 +145,8 @@ pub(crate) struct Shared {
     write_timeout: AtomicTimeout,
     /// `(idle, timeout)` of dead-peer detection, or `None`.
     keepalive: Mutex<Option<(Duration, Duration)>>,
+    /// Whether `keepalive` is `Some`, readable without its lock.
+    keepalive_on: std::sync::atomic::AtomicBool,
     limits: LimitCells,
     counters: Counters,
     /// Threads asleep in a receive on one of the link's connections, and
@@ -210,6 +212,7 @@ impl NodeLink {
             recv_timeout: AtomicTimeout::new(None),
             write_timeout: AtomicTimeout::new(None),
             keepalive: Mutex::new(None),
+            keepalive_on: std::sync::atomic::AtomicBool::new(false),
             limits: LimitCells::new(Limits::default()),
             counters: Counters::default(),
             recv_sleepers: wait::Sleepers::default(),
@@ -425,6 +428,7 @@ impl NodeLink {
     /// descriptor ([`LinkStream::fd`]).
     pub fn set_keepalive(&self, keepalive: Option<(Duration, Duration)>) {
         *self.shared.keepalive.lock() = keepalive;
+        self.shared.keepalive_on.store(keepalive.is_some(), SeqCst);
         self.shared.wake_reader();
     }
 
@@ -709,6 +713,15 @@ impl Shared {
                 "neonet {}: close: queued packets not written: {e}",
                 self.addrs
             );
+        }
+    }
+
+    /// The keepalive setting (its lock taken only when it is on).
+    pub(crate) fn keepalive(&self) -> Option<(Duration, Duration)> {
+        if self.keepalive_on.load(SeqCst) {
+            *self.keepalive.lock()
+        } else {
+            None
         }
     }
 

@@ -43,6 +43,14 @@ impl Keepalive {
         self.fresh = true;
     }
 
+    /// Keepalive is off: no limit on sleeping; when it is turned on, the
+    /// idle time counts from then.
+    pub(super) fn off(&mut self) -> Option<Duration> {
+        self.fresh = true;
+        self.ping = None;
+        None
+    }
+
     /// How long the reader may sleep before it must act (`None`: no
     /// limit, keepalive is off).
     pub(super) fn sleep_limit(

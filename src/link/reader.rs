@@ -266,8 +266,13 @@ impl Waiter {
         fd: BorrowedFd<'_>,
         waker: BorrowedFd<'_>,
     ) -> Result<(), ErrorKind> {
-        let setting = *shared.keepalive.lock();
-        let limit = self.keepalive.sleep_limit(setting, Instant::now());
+        // The lock and the clock only with keepalive on: this runs every
+        // time the reader goes to sleep.
+        let setting = shared.keepalive();
+        let limit = match setting {
+            Some(_) => self.keepalive.sleep_limit(setting, Instant::now()),
+            None => self.keepalive.off(),
+        };
         let stuck = shared.outbox.stuck() || stream.wants_write();
         let ready = poll_two(fd, stuck, waker, limit).map_err(ErrorKind::io)?;
         if ready.waker {

@@ -88,7 +88,6 @@ fn full(shared: &Shared, table: &ConnTable, limits: &Limits) -> bool {
 /// Protocol 6: by connection id.
 fn route_binary(shared: &Shared, table: &mut ConnTable, id: u32, limits: &Limits) -> Route {
     let ours = table.is_ours(id);
-    let full = full(shared, table, limits);
     let known = match table.get(table.key_of(id)) {
         Some(Entry::Live(l)) => Some(match &l.tx {
             Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
@@ -107,7 +106,8 @@ fn route_binary(shared: &Shared, table: &mut ConnTable, id: u32, limits: &Limits
         // Ours but unknown: addressed to a connection that is gone.
         None if ours => Route::Reply(REPLY_CLOSED),
         None if shared.has(NO_ACCEPT) => Route::Reply(REPLY_REFUSED),
-        None if full => Route::Refuse { reply: true },
+        // Looked at only for a new connection: not per packet.
+        None if full(shared, table, limits) => Route::Refuse { reply: true },
         None => match table.new_peer_conn(id, shared.recv_timeout.get(), false) {
             Some((conn, tx, atx)) => Route::Accept(conn, tx, atx),
             None => Route::Reply(REPLY_REFUSED),
