@@ -1,5 +1,5 @@
 //! One TLS session shared by a link's reader and its senders (DESIGN
-//! §11, docs/tls-architecture.md).
+//! §11, ARCHITECTURE.md "TLS").
 //!
 //! 1. plaintext already decrypted is seen and delivered without more
 //!    bytes from the socket: many small packets in one record; the first

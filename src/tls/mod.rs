@@ -13,6 +13,13 @@
 //! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
 //! "TLS").
 //!
+//! Both dialects run inside TLS: [`dial_link_tls_with`] picks one, and
+//! the accepting side ([`accept_link_tls`], a
+//! [`LinkListener`](crate::LinkListener) with
+//! [`ListenerOptions::tls`](crate::ListenerOptions::tls) or
+//! [`bind_tls`](crate::LinkListener::bind_tls)) tells them apart by the
+//! first byte of the plaintext, as it does on a plain socket.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
 //! use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig};

@@ -1,5 +1,5 @@
 //! [`TlsStream`]: one TLS session shared by a link's reader thread, which
-//! decrypts, and its senders, which encrypt (docs/tls-architecture.md).
+//! decrypts, and its senders, which encrypt (ARCHITECTURE.md, "TLS").
 //!
 //! Three locks, always taken in this order, none ever waited for while a
 //! later one is held:
