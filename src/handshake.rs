@@ -32,7 +32,7 @@ use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
 use crate::neopy::{self, HandshakeMismatch, HandshakeProgress};
 use crate::stream::{write_all, LinkStream};
-use crate::tls::TLS_HANDSHAKE_BYTE;
+use crate::tls::{TlsError, TLS_HANDSHAKE_BYTE};
 
 /// The NEO protocol version we speak by default.
 pub const PROTOCOL_VERSION: u32 = 6;
@@ -46,6 +46,23 @@ pub trait HandshakeStream: LinkStream + Sized {
     /// Bounds every later blocking read and write by `timeout` (`None`:
     /// unbounded).
     fn set_io_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// The first byte the peer sent, left unread, waiting at most
+    /// `timeout` for it (`TimedOut` then; `UnexpectedEof` if the peer
+    /// closed before sending anything).
+    /// [`NodeLink::handshake_as_server`] tells the client's dialect by it.
+    /// The default peeks at the socket ([`LinkStream::fd`]; `Unsupported`
+    /// without one); a stream that transforms what it reads (TLS) peeks
+    /// at what it would read out.
+    fn peek_first_byte(&self, timeout: Option<Duration>) -> io::Result<u8> {
+        let Some(fd) = self.fd() else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no descriptor to peek at",
+            ));
+        };
+        crate::tls::socket::peek_first_byte(fd, timeout)
+    }
 }
 
 impl HandshakeStream for TcpStream {
@@ -106,15 +123,18 @@ impl NodeLink {
 
     /// The server side of a link in whichever dialect the client speaks:
     /// looks at the client's first byte without consuming it (waiting for
-    /// it within `timeout`), then handshakes in that dialect, as server.
-    /// `0x92` starts NEO/py's handshake; anything else is taken for
-    /// protocol 6's (whose version word starts with `0x00`), so that a
-    /// client of another version or protocol gets our version word and a
-    /// `VersionMismatch`, as with [`handshake`](Self::handshake). A client
-    /// that sends nothing gets our version word too, and `Timeout`. Needs
-    /// a stream with a descriptor ([`LinkStream::fd`]), which it peeks
-    /// at: a plain socket (inside TLS, the byte to look at is the first of
-    /// the plaintext, which this does not see).
+    /// it within `timeout`, [`HandshakeStream::peek_first_byte`]), then
+    /// handshakes in that dialect, as server. `0x92` starts NEO/py's
+    /// handshake; `0x16` a TLS ClientHello, which a plain end refuses
+    /// ([`TlsError::TlsClient`](crate::tls::TlsError::TlsClient)); anything
+    /// else is taken for protocol 6's (whose version word starts with
+    /// `0x00`), so that a client of another version or protocol gets our
+    /// version word and a `VersionMismatch`, as with
+    /// [`handshake`](Self::handshake). A client that sends nothing, or a
+    /// TLS client, gets our version word too (and `Timeout`, or the TLS
+    /// error). Over a [`TlsStream`](crate::tls::TlsStream) the byte
+    /// looked at is the first of the plaintext: the dialects are told
+    /// apart inside TLS as outside.
     pub fn handshake_as_server<S: HandshakeStream>(
         stream: S,
         timeout: Option<Duration>,
@@ -171,31 +191,27 @@ fn finish<S: HandshakeStream>(
 
 /// The dialect of a client, by its first byte (see
 /// [`NodeLink::handshake_as_server`]). A client that sent nothing by
-/// `deadline`, or hung up, fails, after our version word was written: to
-/// a client that says nothing, we are a protocol 6 server, which always
-/// writes its word.
+/// `deadline`, that hung up, or that starts TLS fails, after our version
+/// word was written: to a client that is not one of ours, we are a
+/// protocol 6 server, which always writes its word (and a TLS client
+/// reports a peer that does not speak TLS).
 fn sniff<S: HandshakeStream>(
     stream: &S,
     deadline: Option<Instant>,
 ) -> Result<Dialect, HandshakeError> {
-    let Some(fd) = stream.fd() else {
-        let e = io::Error::new(io::ErrorKind::Unsupported, "no descriptor to peek at");
-        return Err(HandshakeError::Io(std::sync::Arc::new(e)));
+    let refuse = |e: HandshakeError| {
+        // Best effort, and it cannot block long: 4 bytes into an empty
+        // socket buffer.
+        let _ = stream.set_io_timeout(Some(Duration::from_millis(100)));
+        let _ = write_all(stream, &PROTOCOL_VERSION.to_be_bytes());
+        Err(e)
     };
-    match crate::tls::socket::peek_first_byte(fd, left(deadline)) {
+    match stream.peek_first_byte(left(deadline)) {
         Ok(b) if b == Dialect::NeoPy.handshake_first_byte() => Ok(Dialect::NeoPy),
-        // Where a listener that accepts TLS would start it (ARCHITECTURE.md,
-        // "TLS");
-        // without it, a TLS client is a peer of another protocol.
-        Ok(TLS_HANDSHAKE_BYTE) => Ok(Dialect::Proto6),
+        Ok(TLS_HANDSHAKE_BYTE) => refuse(HandshakeError::Tls(TlsError::TlsClient)),
         Ok(_) => Ok(Dialect::Proto6),
-        Err(e) => {
-            // Best effort, and it cannot block long: 4 bytes into an
-            // empty socket buffer.
-            let _ = stream.set_io_timeout(Some(Duration::from_millis(100)));
-            let _ = write_all(stream, &PROTOCOL_VERSION.to_be_bytes());
-            Err(io_err(e))
-        }
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => Err(io_err(e)),
+        Err(e) => refuse(io_err(e)),
     }
 }
 

@@ -1,7 +1,10 @@
 //! LinkListener: accepts links over TCP or a Unix socket, in either
 //! dialect: each client's first byte tells which (see
 //! `NodeLink::handshake_as_server`), so protocol 6 and NEO/py clients share
-//! one port, and `link.dialect()` says which one a link speaks.
+//! one port, and `link.dialect()` says which one a link speaks. With TLS
+//! configured, the first byte on the socket tells TLS (`0x16`) from plain,
+//! and the first byte of the plaintext the dialect (ARCHITECTURE.md,
+//! "TLS").
 //!
 //! An acceptor thread takes incoming streams and handshakes each one in a
 //! thread of its own, so a client that connects and says nothing delays
@@ -34,8 +37,11 @@ use parking_lot::Mutex;
 
 use crate::addr::Addr;
 use crate::error::{Error, ErrorKind, Op, Result};
-use crate::handshake::HandshakeStream;
 use crate::link::NodeLink;
+#[cfg(doc)]
+use crate::tls::TlsError;
+use crate::tls::{accept_any, TlsConfig, TlsSocket};
+use crate::wait::Sleepers;
 
 /// Default bound on the handshake of an incoming stream.
 pub const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,7 +55,18 @@ pub const DEFAULT_BACKLOG: usize = 128;
 /// Settings of a listener. Build them from the default, so that settings
 /// added later keep their default:
 /// `ListenerOptions { backlog: 16, ..Default::default() }`.
-#[derive(Debug, Clone, Copy)]
+///
+/// ```no_run
+/// use neonet::tls::TlsConfig;
+/// use neonet::{LinkListener, ListenerOptions};
+///
+/// // TLS required (NEO's --ca --cert --key), both dialects inside it.
+/// let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
+/// let opts = ListenerOptions { tls: Some(tls), ..Default::default() };
+/// let listener = LinkListener::bind_with("0.0.0.0:5551", opts)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
 pub struct ListenerOptions {
     /// Bound on the handshake of each incoming stream.
     pub handshake_timeout: Duration,
@@ -59,6 +76,17 @@ pub struct ListenerOptions {
     /// Cap on links that passed the handshake and wait for `accept`; a
     /// stream that comes while it is full is closed at once.
     pub backlog: usize,
+    /// TLS: with a configuration, a client must start TLS (its first byte
+    /// is `0x16`), and NEO's handshake runs inside, in either dialect; a
+    /// plain client is refused ([`TlsError::PlainClient`], counted as a
+    /// failed handshake and logged) unless `allow_plain`. The TLS
+    /// handshake is bounded by `handshake_timeout` and ended by `close`
+    /// as any other. Without (the default), a TLS client is refused
+    /// ([`TlsError::TlsClient`]).
+    pub tls: Option<TlsConfig>,
+    /// With `tls`: serve plain clients too, on the same port (a cluster
+    /// moving to TLS). Off by default: NEO refuses them.
+    pub allow_plain: bool,
 }
 
 impl Default for ListenerOptions {
@@ -67,6 +95,8 @@ impl Default for ListenerOptions {
             handshake_timeout: DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
             max_pending: DEFAULT_MAX_PENDING,
             backlog: DEFAULT_BACKLOG,
+            tls: None,
+            allow_plain: false,
         }
     }
 }
@@ -131,13 +161,28 @@ impl Accepted {
         };
     }
 
-    fn handshake(self, timeout: Duration) -> Result<NodeLink> {
-        fn go<S: HandshakeStream>(s: S, t: Duration) -> Result<NodeLink> {
-            NodeLink::handshake_as_server(s, Some(t))
+    /// The handshakes of a client, TLS (if `tls`) then NEO's, by
+    /// `timeout`.
+    fn handshake(
+        self,
+        timeout: Duration,
+        tls: Option<&TlsConfig>,
+        plain_ok: bool,
+    ) -> Result<NodeLink> {
+        fn go<S: TlsSocket>(
+            s: S,
+            t: Duration,
+            tls: Option<&TlsConfig>,
+            plain_ok: bool,
+        ) -> Result<NodeLink> {
+            match tls {
+                None => NodeLink::handshake_as_server(s, Some(t)),
+                Some(config) => accept_any(s, config, plain_ok, Some(t)),
+            }
         }
         match self {
-            Accepted::Tcp(s) => go(s, timeout),
-            Accepted::Unix(s) => go(s, timeout),
+            Accepted::Tcp(s) => go(s, timeout, tls, plain_ok),
+            Accepted::Unix(s) => go(s, timeout, tls, plain_ok),
         }
     }
 }
@@ -157,6 +202,8 @@ struct Inner {
     handshake_timeout: Duration,
     max_pending: usize,
     backlog: usize,
+    tls: Option<TlsConfig>,
+    allow_plain: bool,
     /// Handshakes in progress, oldest first (ids increase).
     pending: Mutex<BTreeMap<u64, Pending>>,
     /// Threads of finished or displaced handshakes, to be joined. A
@@ -197,6 +244,8 @@ pub struct LinkListener {
     close_tx: Mutex<Option<Sender<()>>>,
     close_rx: Receiver<()>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
+    /// Threads asleep in `accept` (counted for the tests only).
+    accept_sleepers: Sleepers,
 }
 
 impl LinkListener {
@@ -208,6 +257,29 @@ impl LinkListener {
     /// Listens on a Unix socket at `path` (removed again on close).
     pub fn bind_unix(path: impl AsRef<Path>) -> Result<LinkListener> {
         LinkListener::bind_unix_with(path, ListenerOptions::default())
+    }
+
+    /// Listens on a TCP address for TLS links only (both dialects inside
+    /// TLS): [`bind_with`](Self::bind_with) with
+    /// [`ListenerOptions::tls`] set.
+    ///
+    /// ```no_run
+    /// use neonet::tls::TlsConfig;
+    /// use neonet::LinkListener;
+    ///
+    /// let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
+    /// let listener = LinkListener::bind_tls("0.0.0.0:5551", &tls)?;
+    /// for link in listener.incoming() {
+    ///     println!("{} speaks {}", link.addrs().peer, link.dialect());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bind_tls(addr: impl ToSocketAddrs, tls: &TlsConfig) -> Result<LinkListener> {
+        let opts = ListenerOptions {
+            tls: Some(tls.clone()),
+            ..Default::default()
+        };
+        LinkListener::bind_with(addr, opts)
     }
 
     /// Like [`bind`](Self::bind), with options.
@@ -240,6 +312,8 @@ impl LinkListener {
             handshake_timeout: opts.handshake_timeout,
             max_pending: opts.max_pending.max(1),
             backlog: opts.backlog.max(1),
+            tls: opts.tls,
+            allow_plain: opts.allow_plain,
             pending: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(Vec::new()),
             links_tx: Mutex::new(links_tx),
@@ -261,6 +335,7 @@ impl LinkListener {
             close_tx: Mutex::new(Some(close_tx)),
             close_rx,
             acceptor: Mutex::new(Some(acceptor)),
+            accept_sleepers: Sleepers::default(),
         })
     }
 
@@ -277,10 +352,12 @@ impl LinkListener {
             if self.inner.closed.load(SeqCst) {
                 return Err(self.err(ErrorKind::ListenerClosed));
             }
+            let asleep = self.accept_sleepers.enter();
             let link = crossbeam_channel::select! {
                 recv(self.inner.links_rx) -> link => link.map_err(|_| self.err(ErrorKind::ListenerClosed))?,
                 recv(self.close_rx) -> _ => return Err(self.err(ErrorKind::ListenerClosed)),
             };
+            drop(asleep);
             if link.is_up() {
                 return Ok(link);
             }
@@ -306,6 +383,13 @@ impl LinkListener {
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
+    }
+
+    /// Test hook (feature `test-hooks`): threads in `accept` (or its
+    /// iterator) waiting for a link.
+    #[cfg(feature = "test-hooks")]
+    pub fn blocked_accepts(&self) -> usize {
+        self.accept_sleepers.count()
     }
 
     /// Handshake counters.
@@ -489,7 +573,7 @@ impl Inner {
     }
 
     fn handshake(&self, id: u64, stream: Accepted) {
-        let res = stream.handshake(self.handshake_timeout);
+        let res = stream.handshake(self.handshake_timeout, self.tls.as_ref(), self.allow_plain);
         // Unregister before handing the link out: `close` shuts down the
         // streams of pending handshakes through their second handle, which
         // would kill a link already given to the user. The pending lock

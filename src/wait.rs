@@ -77,7 +77,7 @@ pub(crate) struct Sleepers {
 
 impl Sleepers {
     /// Counts one sleeper until the guard is dropped.
-    fn enter(&self) -> impl Drop + '_ {
+    pub(crate) fn enter(&self) -> impl Drop + '_ {
         #[cfg(feature = "test-hooks")]
         self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         SleepGuard(self)

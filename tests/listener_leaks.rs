@@ -20,7 +20,7 @@ fn listener_and_links_leave_nothing_behind() {
             handshake_timeout: Duration::from_secs(30),
             ..Default::default()
         };
-        let tcp = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
+        let tcp = LinkListener::bind_with("127.0.0.1:0", opts.clone()).unwrap();
         let unix = LinkListener::bind_unix_with(&path, opts).unwrap();
         // Silent clients keep handshakes pending until close.
         let silent: Vec<TcpStream> = (0..3)

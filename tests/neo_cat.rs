@@ -4,21 +4,25 @@
 //! the client's own msg_ids. The client reads oids 0–3; each record's
 //! data as sent has the SHA-1 of the storage's checksum, and decompresses
 //! to the length that zlib gives; the client numbered its packets as the
-//! NEO/py client of the trace did.
+//! NEO/py client of the trace did. The same over TLS (neo-cat's `--ca
+//! --cert --key`), the fake nodes speaking TLS 1.2 only, as NEO/py does.
 
 #[path = "../examples/neo-cat/client.rs"]
 mod client;
 mod neopy_common;
+mod tls_support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use client::{read_objects, sha1, Cluster};
 use neonet::neopy::{self, Message, NodeType, PacketHead, Scan, Scanner, HANDSHAKE};
+use neonet::tls::{TlsConfig, TlsStream, TlsVersions};
+use neonet::{HandshakeStream, LinkStream};
 use neopy_common::{tsv, unhex};
 
 /// One packet of the trace, as the node sent or received it.
@@ -75,25 +79,42 @@ fn with_id(t: &Traced, id: u32) -> Vec<u8> {
 
 /// A fake node's end of the stream.
 struct Fake {
-    stream: TcpStream,
+    stream: Box<dyn LinkStream>,
     buf: Vec<u8>,
 }
 
 impl Fake {
-    /// Accepts the client and exchanges handshakes.
-    fn accept(listener: &TcpListener) -> Fake {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream.write_all(&HANDSHAKE).unwrap();
-        let mut theirs = [0u8; 6];
-        stream.read_exact(&mut theirs).unwrap();
-        assert_eq!(theirs, HANDSHAKE);
-        Fake {
+    /// Accepts the client (over TLS 1.2 if `tls`, as NEO/py) and
+    /// exchanges handshakes.
+    fn accept(listener: &TcpListener, tls: Option<&TlsConfig>) -> Fake {
+        let limit = Some(Duration::from_secs(30));
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(limit).unwrap();
+        let stream: Box<dyn LinkStream> = match tls {
+            None => Box::new(stream),
+            Some(config) => {
+                let config = config.with_versions(TlsVersions::Tls12Only).unwrap();
+                let tls = TlsStream::accept(stream, &config, limit).unwrap();
+                let version = tls.protocol_version();
+                assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+                tls.set_io_timeout(limit).unwrap();
+                Box::new(tls)
+            }
+        };
+        let mut fake = Fake {
             stream,
             buf: Vec::new(),
+        };
+        fake.send(&HANDSHAKE);
+        let mut theirs = [0u8; 6];
+        let mut got = 0;
+        while got < theirs.len() {
+            let n = fake.stream.read(&mut theirs[got..]).unwrap();
+            assert_ne!(n, 0, "the client hung up during the handshake");
+            got += n;
         }
+        assert_eq!(theirs, HANDSHAKE);
+        fake
     }
 
     /// The client's next packet (id and message), or `None` once it hung up.
@@ -112,8 +133,11 @@ impl Fake {
         }
     }
 
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
+    fn send(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let n = self.stream.write(bytes).unwrap();
+            bytes = &bytes[n..];
+        }
     }
 }
 
@@ -133,9 +157,14 @@ fn sent_by<'a>(trace: &'a [Traced], node: &str) -> BTreeMap<String, &'a Traced> 
 /// The fake master: identification, the node list (with the fake
 /// storage's port) and the partition table, then answers. Returns the
 /// (msg_id, name) of what the client sent.
-fn serve_master(listener: TcpListener, trace: &[Traced], storage_port: u16) -> Vec<(u32, String)> {
+fn serve_master(
+    listener: TcpListener,
+    tls: Option<&TlsConfig>,
+    trace: &[Traced],
+    storage_port: u16,
+) -> Vec<(u32, String)> {
     let sent = sent_by(trace, "master");
-    let mut fake = Fake::accept(&listener);
+    let mut fake = Fake::accept(&listener, tls);
     let mut asked = Vec::new();
     while let Some((id, msg)) = fake.next() {
         asked.push((id, msg.name().to_owned()));
@@ -174,7 +203,11 @@ fn node_list(t: &Traced, port: u16) -> Vec<u8> {
 
 /// The fake storage: identification (with the id the master gave and its
 /// timestamp), then objects. Returns what the client sent.
-fn serve_storage(listener: TcpListener, trace: &[Traced]) -> Vec<(u32, String)> {
+fn serve_storage(
+    listener: TcpListener,
+    tls: Option<&TlsConfig>,
+    trace: &[Traced],
+) -> Vec<(u32, String)> {
     let sent = sent_by(trace, "storage");
     let identified = trace
         .iter()
@@ -185,7 +218,7 @@ fn serve_storage(listener: TcpListener, trace: &[Traced]) -> Vec<(u32, String)> 
             _ => None,
         })
         .unwrap();
-    let mut fake = Fake::accept(&listener);
+    let mut fake = Fake::accept(&listener, tls);
     let mut asked = Vec::new();
     while let Some((id, msg)) = fake.next() {
         asked.push((id, msg.name().to_owned()));
@@ -205,6 +238,18 @@ fn serve_storage(listener: TcpListener, trace: &[Traced]) -> Vec<(u32, String)> 
 
 #[test]
 fn neo_cat_reads_the_traced_objects_from_fake_nodes() {
+    replay(None);
+}
+
+#[test]
+fn neo_cat_reads_the_traced_objects_over_tls() {
+    let c = tls_support::cluster();
+    replay(Some((&c.client, &c.server)));
+}
+
+/// neo-cat's client against the fake nodes, over TLS if `tls` (the
+/// client's configuration, the nodes').
+fn replay(tls: Option<(&TlsConfig, &TlsConfig)>) {
     let trace = trace();
     let master = TcpListener::bind("127.0.0.1:0").unwrap();
     let storage = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -212,11 +257,13 @@ fn neo_cat_reads_the_traced_objects_from_fake_nodes() {
         master: master.local_addr().unwrap().to_string(),
         name: "test".into(),
         timeout: Duration::from_secs(30),
+        tls: tls.map(|(client, _)| client.clone()),
     };
+    let nodes = tls.map(|(_, node)| node);
     let storage_port = storage.local_addr().unwrap().port();
     let (objects, asked_master, asked_storage) = thread::scope(|s| {
-        let m = s.spawn(|| serve_master(master, &trace, storage_port));
-        let st = s.spawn(|| serve_storage(storage, &trace));
+        let m = s.spawn(|| serve_master(master, nodes, &trace, storage_port));
+        let st = s.spawn(|| serve_storage(storage, nodes, &trace));
         // The client's links close when it returns: the fakes see EOF.
         let objects = read_objects(&cluster, &[0, 1, 2, 3]).unwrap();
         (objects, m.join().unwrap(), st.join().unwrap())

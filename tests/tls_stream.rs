@@ -1,8 +1,9 @@
 //! One TLS session shared by a link's reader and its senders (DESIGN
-//! §11, docs/tls-architecture.md).
+//! §11, ARCHITECTURE.md "TLS").
 //!
 //! 1. plaintext already decrypted is seen and delivered without more
-//!    bytes from the socket: many small packets in one record;
+//!    bytes from the socket: many small packets in one record; the first
+//!    byte of plaintext can be looked at without taking it (`peek_plain`);
 //! 2. a sender blocked on a full socket does not block the reader, and
 //!    the reader's own replies still go out once the peer reads; what a
 //!    non-blocking write left behind goes out when there is room, though
@@ -100,6 +101,33 @@ fn many_small_packets_in_one_record_all_reach_the_link() {
         }
         assert_eq!(relay.records.load(SeqCst), before + 1);
         drop(client);
+    });
+}
+
+#[test]
+fn peek_plain_leaves_the_first_byte_to_read() {
+    watchdog(LIMIT, || {
+        let (client, server, _relay) = relayed_streams();
+        // Nothing sent yet: the peek gives up.
+        let e = server
+            .peek_plain(Some(Duration::from_millis(20)))
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        send_all(&client, b"\x92abc");
+        // Looked at as often as wanted, it stays for the read.
+        assert_eq!(server.peek_plain(Some(HANDSHAKE_LIMIT)).unwrap(), 0x92);
+        assert_eq!(server.peek_plain(None).unwrap(), 0x92);
+        assert!(server.readable().unwrap());
+        let mut got = [0u8; 4];
+        let mut n = 0;
+        while n < got.len() {
+            n += server.read(&mut got[n..]).unwrap();
+        }
+        assert_eq!(&got, b"\x92abc");
+        // A peer that ends the session before a byte came.
+        drop(client);
+        let e = server.peek_plain(Some(HANDSHAKE_LIMIT)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     });
 }
 

@@ -12,6 +12,7 @@ use neonet::neopy::{
     AcceptIdentification, AskLastTransaction, AskObject, Message, NodeId, NodeTable, NodeType, Oid,
     PartitionTable, RequestIdentification, Tid,
 };
+use neonet::tls::{dial_link_tls_with_timeout, TlsConfig};
 use neonet::{dial_link_with_timeout, Dialect, ErrorKind, NodeLink};
 
 /// What the client reports when it cannot read an object.
@@ -43,6 +44,8 @@ pub struct Cluster {
     pub name: String,
     /// Bound on each connect, handshake and answer.
     pub timeout: Duration,
+    /// TLS to every node (NEO's `--ca --cert --key`), or none: plain.
+    pub tls: Option<TlsConfig>,
 }
 
 /// SHA-1 of `bytes`. `ring` is already built for the crate's TLS: its
@@ -59,7 +62,7 @@ pub fn sha1(bytes: &[u8]) -> [u8; 20] {
 /// object from a storage holding its partition (identifying there first),
 /// checks its checksum and decompresses it.
 pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatError> {
-    let master = dial(&cluster.master, cluster.timeout)?;
+    let master = dial(&cluster.master, cluster)?;
     let accepted = identify(&master, &cluster.name, None, None)?;
     let me = accepted.your_uuid.ok_or("the master gave us no node id")?;
     let (nodes, pt) = cluster_view(&master, cluster.timeout)?;
@@ -77,7 +80,7 @@ pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatE
         let storage = match storages.entry(uuid) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
-                let link = dial(&format!("{}:{}", addr.host, addr.port), cluster.timeout)?;
+                let link = dial(&format!("{}:{}", addr.host, addr.port), cluster)?;
                 identify(&link, &cluster.name, Some(me), id_timestamp)?;
                 e.insert(link)
             }
@@ -87,9 +90,14 @@ pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatE
     Ok(objects)
 }
 
-/// A NEO/py link to `addr`, its answers bounded by `timeout`.
-fn dial(addr: &str, timeout: Duration) -> Result<NodeLink, CatError> {
-    let link = dial_link_with_timeout(addr, Dialect::NeoPy, timeout)?;
+/// A NEO/py link to `addr`, over TLS if the cluster uses it, its answers
+/// bounded by the cluster's timeout.
+fn dial(addr: &str, cluster: &Cluster) -> Result<NodeLink, CatError> {
+    let (dialect, timeout) = (Dialect::NeoPy, cluster.timeout);
+    let link = match &cluster.tls {
+        Some(tls) => dial_link_tls_with_timeout(addr, tls, dialect, timeout)?,
+        None => dial_link_with_timeout(addr, dialect, timeout)?,
+    };
     link.set_recv_timeout(Some(timeout));
     Ok(link)
 }

@@ -2,7 +2,8 @@
 //! to stdout.
 //!
 //! ```text
-//! cargo run --release --example neo-cat -- --master HOST:PORT --cluster NAME [--hex | --sha1] OID...
+//! cargo run --release --example neo-cat -- --master HOST:PORT --cluster NAME \
+//!     [--ca CA.crt --cert NODE.crt --key NODE.key] [--hex | --sha1] OID...
 //! ```
 //!
 //! It connects to the master as a NEO/py client would (the `neopy`
@@ -10,7 +11,8 @@
 //! storage holding it, checks the checksum, decompresses, and writes the
 //! raw record (`--hex`: in hex, one line per object; `--sha1`: one line
 //! `OID LEN SHA1` per object, the oid in decimal, the length and SHA-1 of
-//! the record).
+//! the record). With `--ca --cert --key` (PEM files, as NEO's own
+//! options), it speaks TLS to the master and the storages.
 
 // The replay test reads fields that neo-cat itself does not print.
 #[allow(dead_code)]
@@ -21,8 +23,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use client::{read_objects, sha1, Cluster};
+use neonet::tls::TlsConfig;
 
-const USAGE: &str = "usage: neo-cat --master HOST:PORT --cluster NAME [--hex | --sha1] OID...";
+const USAGE: &str = "usage: neo-cat --master HOST:PORT --cluster NAME \
+[--ca CA.crt --cert NODE.crt --key NODE.key] [--hex | --sha1] OID...";
 
 /// How the records are written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -40,11 +44,15 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let (mut master, mut name, mut output, mut oids) = (None, None, Output::Raw, Vec::new());
+    let (mut ca, mut cert, mut key) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--master" => master = Some(args.next().ok_or("--master needs HOST:PORT")?),
             "--cluster" => name = Some(args.next().ok_or("--cluster needs NAME")?),
+            "--ca" => ca = Some(args.next().ok_or("--ca needs a PEM file")?),
+            "--cert" => cert = Some(args.next().ok_or("--cert needs a PEM file")?),
+            "--key" => key = Some(args.next().ok_or("--key needs a PEM file")?),
             "--hex" => output = Output::Hex,
             "--sha1" => output = Output::Sha1,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -55,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         master: master.ok_or(USAGE)?,
         name: name.ok_or(USAGE)?,
         timeout: Duration::from_secs(30),
+        tls: tls_config(ca, cert, key)?,
     };
     if oids.is_empty() {
         return Err(USAGE.into());
@@ -64,6 +73,22 @@ fn parse_args() -> Result<Args, String> {
         output,
         oids,
     })
+}
+
+/// The TLS configuration from `--ca --cert --key`: all three, or none
+/// (plain).
+fn tls_config(
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+) -> Result<Option<TlsConfig>, String> {
+    match (ca, cert, key) {
+        (None, None, None) => Ok(None),
+        (Some(ca), Some(cert), Some(key)) => TlsConfig::from_pem_files(ca, cert, key)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        _ => Err(format!("--ca, --cert and --key go together\n{USAGE}")),
+    }
 }
 
 /// An oid in decimal, or in hex with `0x`.

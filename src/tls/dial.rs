@@ -6,12 +6,12 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::socket::peek_first_byte;
-use super::{TlsConfig, TlsError, TlsStream};
+use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
 use crate::addr::ToLinkAddrs;
+use crate::codec::Dialect;
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::handshake::{connect_tcp, io_err, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::link::{LinkRole, NodeLink};
-use crate::stream::LinkStream;
 
 /// The first byte of a TLS ClientHello (a handshake record).
 pub const TLS_HANDSHAKE_BYTE: u8 = 0x16;
@@ -58,7 +58,7 @@ pub fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<S
 }
 
 /// Connects to `addr` over TCP (TCP_NODELAY on), runs the TLS handshake
-/// as client, then NEO's handshake (ARCHITECTURE.md, "The shape") inside TLS; waits at most
+/// as client, then NEO's handshake of protocol 6 inside TLS; waits at most
 /// `DEFAULT_HANDSHAKE_TIMEOUT` for all of it.
 pub fn dial_link_tls(addr: impl ToLinkAddrs, config: &TlsConfig) -> Result<NodeLink> {
     dial_link_tls_timeout(addr, config, DEFAULT_HANDSHAKE_TIMEOUT)
@@ -71,28 +71,67 @@ pub fn dial_link_tls_timeout(
     config: &TlsConfig,
     timeout: Duration,
 ) -> Result<NodeLink> {
+    dial_link_tls_with_timeout(addr, config, Dialect::Proto6, timeout)
+}
+
+/// Like [`dial_link_tls`], NEO's handshake inside TLS in `dialect`:
+/// `dial_link_tls_with(master, &tls, Dialect::NeoPy)` to talk to a NEO/py
+/// node run with `--ca --cert --key` (whose TLS is 1.2 only: see
+/// [`TlsVersions`](super::TlsVersions)).
+pub fn dial_link_tls_with(
+    addr: impl ToLinkAddrs,
+    config: &TlsConfig,
+    dialect: Dialect,
+) -> Result<NodeLink> {
+    dial_link_tls_with_timeout(addr, config, dialect, DEFAULT_HANDSHAKE_TIMEOUT)
+}
+
+/// Like [`dial_link_tls_with`], with `timeout` bounding the connect (per
+/// address tried) and the two handshakes together.
+pub fn dial_link_tls_with_timeout(
+    addr: impl ToLinkAddrs,
+    config: &TlsConfig,
+    dialect: Dialect,
+    timeout: Duration,
+) -> Result<NodeLink> {
     let tcp = connect_tcp(addr, timeout)?;
     let deadline = Instant::now() + timeout;
     let tls = TlsStream::connect(tcp, config, Some(timeout))?;
-    neo_handshake(tls, LinkRole::Client, Some(deadline))
+    NodeLink::handshake_with(tls, LinkRole::Client, left(Some(deadline)), dialect)
+        .map_err(tls_cause)
 }
 
 /// The server side of a TLS link, for a stream a listener accepted:
 /// checks that the peer starts TLS (a plain client is refused with
 /// [`TlsError::PlainClient`]), runs the TLS handshake as server, then
-/// NEO's inside; `timeout` bounds all of it. Returns the link, server
-/// role. On error the stream is closed.
+/// NEO's inside, in the client's dialect (told by the first byte of the
+/// plaintext, as [`NodeLink::handshake_as_server`] does on a plain
+/// socket); `timeout` bounds all of it. Returns the link, server role.
+/// On error the stream is closed.
 pub fn accept_link_tls(
     stream: TcpStream,
     config: &TlsConfig,
     timeout: Option<Duration>,
 ) -> Result<NodeLink> {
+    accept_any(stream, config, false, timeout)
+}
+
+/// The server side of a stream accepted by an end with TLS configured:
+/// TLS or, if `plain_ok`, plain (told by the first byte, `0x16` for TLS),
+/// then NEO's handshake in the client's dialect; `timeout` bounds all of
+/// it. A plain client where TLS is required is refused with
+/// [`TlsError::PlainClient`]: the stream is closed without a word, as
+/// NEO/py does.
+pub(crate) fn accept_any<S: TlsSocket>(
+    sock: S,
+    config: &TlsConfig,
+    plain_ok: bool,
+    timeout: Option<Duration>,
+) -> Result<NodeLink> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let (local, peer) = (
-        LinkStream::local_addr(&stream),
-        LinkStream::peer_addr(&stream),
-    );
-    let fail = |e| {
+    let (local, peer) = (sock.local_addr(), sock.peer_addr());
+    let fail = |e: HandshakeError| {
+        log::info!("neonet {local} - {peer}: handshake failed: {e}");
         Error::at(
             local.clone(),
             peer.clone(),
@@ -100,17 +139,15 @@ pub fn accept_link_tls(
             ErrorKind::Handshake(e),
         )
     };
-    let start = sniff(&stream, timeout).map_err(|e| fail(io_err(e)))?;
-    start
-        .require_tls()
-        .map_err(|e| fail(HandshakeError::Tls(e)))?;
-    let tls = TlsStream::accept(stream, config, left(deadline))?;
-    neo_handshake(tls, LinkRole::Server, deadline)
-}
-
-/// NEO's handshake inside TLS, by `deadline`.
-fn neo_handshake(tls: TlsStream, role: LinkRole, deadline: Option<Instant>) -> Result<NodeLink> {
-    NodeLink::handshake(tls, role, left(deadline)).map_err(tls_cause)
+    match sniff(&sock, timeout).map_err(|e| fail(io_err(e)))? {
+        StreamStart::Tls => {
+            let tls = TlsStream::accept(sock, config, left(deadline))
+                .inspect_err(|e| log::info!("{e}"))?;
+            NodeLink::handshake_as_server(tls, left(deadline)).map_err(tls_cause)
+        }
+        StreamStart::Plain(_) if plain_ok => NodeLink::handshake_as_server(sock, left(deadline)),
+        StreamStart::Plain(b) => Err(fail(HandshakeError::Tls(TlsError::PlainClient(b)))),
+    }
 }
 
 /// What is left until `deadline`.

@@ -13,6 +13,13 @@
 //! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
 //! "TLS").
 //!
+//! Both dialects run inside TLS: [`dial_link_tls_with`] picks one, and
+//! the accepting side ([`accept_link_tls`], a
+//! [`LinkListener`](crate::LinkListener) with
+//! [`ListenerOptions::tls`](crate::ListenerOptions::tls) or
+//! [`bind_tls`](crate::LinkListener::bind_tls)) tells them apart by the
+//! first byte of the plaintext, as it does on a plain socket.
+//!
 //! ```no_run
 //! use std::net::TcpListener;
 //! use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig};
@@ -37,8 +44,10 @@ pub(crate) mod socket;
 mod stream;
 
 pub use config::{TlsConfig, TlsVersions};
+pub(crate) use dial::accept_any;
 pub use dial::{
-    accept_link_tls, dial_link_tls, dial_link_tls_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
+    accept_link_tls, dial_link_tls, dial_link_tls_timeout, dial_link_tls_with,
+    dial_link_tls_with_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
 };
 pub use error::TlsError;
 pub use socket::TlsSocket;

@@ -1,5 +1,5 @@
 //! [`TlsStream`]: one TLS session shared by a link's reader thread, which
-//! decrypts, and its senders, which encrypt (docs/tls-architecture.md).
+//! decrypts, and its senders, which encrypt (ARCHITECTURE.md, "TLS").
 //!
 //! Three locks, always taken in this order, none ever waited for while a
 //! later one is held:
@@ -24,7 +24,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{fence, AtomicBool, Ordering::SeqCst};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rustls::Connection;
@@ -79,9 +79,10 @@ pub struct TlsStream<S: TlsSocket = std::net::TcpStream> {
 }
 
 /// What a step of decrypting gave.
-enum Step {
-    /// This much plaintext (0: the peer ended the session).
-    Plain(usize),
+enum Step<T> {
+    /// What was taken of the plaintext (a read: how much, 0 at the end
+    /// of the session; a peek: the first byte).
+    Plain(T),
     /// Nothing: more ciphertext is needed.
     Empty,
     /// Ciphertext went into the session; no plaintext yet.
@@ -209,28 +210,43 @@ impl<S: TlsSocket> TlsStream<S> {
     /// `Some(0)` at the end of the session), `None` if more ciphertext is
     /// needed. Output the session made meanwhile is left for `flush`.
     fn open(&self, rx: &mut Rx, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.decrypt(rx, |session, rx| read_plain(session, rx, buf))
+    }
+
+    /// Decrypts what is buffered until `take` gets something out of the
+    /// session's plaintext: `Some` of what it got, `None` if more
+    /// ciphertext is needed (`take` says so with `WouldBlock`).
+    fn decrypt<T>(
+        &self,
+        rx: &mut Rx,
+        mut take: impl FnMut(&mut Connection, &mut Rx) -> io::Result<T>,
+    ) -> io::Result<Option<T>> {
         if rx.is_drained() {
             // Nothing for the session to give: spare the lock (the reader
             // polls here, while senders want the session).
             return Ok(None);
         }
         loop {
-            match self.open_step(rx, buf)? {
-                Step::Plain(n) => return Ok(Some(n)),
+            match self.decrypt_step(rx, &mut take)? {
+                Step::Plain(got) => return Ok(Some(got)),
                 Step::Empty => return Ok(None),
                 Step::Fed => {}
             }
         }
     }
 
-    /// One step of `open`, under one hold of the session lock: read the
-    /// plaintext there is, or else give the session what it takes at once
-    /// of the ciphertext (at most one record and a bit: rustls reads 4 KiB
-    /// at a time) and decrypt it.
-    fn open_step(&self, rx: &mut Rx, buf: &mut [u8]) -> io::Result<Step> {
+    /// One step of `decrypt`, under one hold of the session lock: take
+    /// from the plaintext there is, or else give the session what it
+    /// takes at once of the ciphertext (at most one record and a bit:
+    /// rustls reads 4 KiB at a time) and decrypt it.
+    fn decrypt_step<T>(
+        &self,
+        rx: &mut Rx,
+        take: &mut impl FnMut(&mut Connection, &mut Rx) -> io::Result<T>,
+    ) -> io::Result<Step<T>> {
         let mut session = self.session.lock();
         let res = if rx.plain > 0 || !rx.feed(&mut session)? {
-            match read_plain(&mut session, rx, buf) {
+            match take(&mut session, rx) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Step::Empty),
                 res => res.map(Step::Plain),
             }
@@ -249,6 +265,41 @@ impl<S: TlsSocket> TlsStream<S> {
             self.pending.store(true, SeqCst);
         }
         res
+    }
+
+    /// The first byte of plaintext the peer sent, left unread (the next
+    /// read returns it), waiting at most `timeout` for it: `TimedOut`
+    /// then, `UnexpectedEof` if the peer ended the session first. A
+    /// server that serves both dialects tells them apart by it, inside
+    /// TLS as on a plain socket ([`HandshakeStream::peek_first_byte`]).
+    pub fn peek_plain(&self, timeout: Option<Duration>) -> io::Result<u8> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut rx = self.rx.lock();
+        loop {
+            let got = self.decrypt(&mut rx, peek_plain);
+            self.flush_quietly();
+            if let Some(b) = got? {
+                return Ok(b);
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            match wait(&self.sock, false, left) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::ErrorKind::TimedOut.into())
+                }
+                res => res?,
+            };
+            match rx.fill(|b| self.sock.try_read(b)) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                res => res.map(drop)?,
+            }
+        }
     }
 
     /// Reads plaintext, waiting for the socket when none is buffered.
@@ -416,6 +467,19 @@ impl<S: TlsSocket> TlsStream<S> {
         if self.seal(&mut tx, &[], 0).is_ok() {
             let _ = self.send_nonblocking(&mut tx);
         }
+    }
+}
+
+/// The first byte of the session's plaintext, left there. The end of the
+/// session is `UnexpectedEof`: a peek wants a byte.
+fn peek_plain(session: &mut Connection, _rx: &mut Rx) -> io::Result<u8> {
+    match io::BufRead::fill_buf(&mut session.reader()) {
+        Ok([first, ..]) => Ok(*first),
+        Ok([]) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "peer ended the TLS session before sending anything",
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -598,6 +662,11 @@ impl<S: TlsSocket> HandshakeStream for TlsStream<S> {
     fn set_io_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         *self.timeout.lock() = timeout;
         self.sock.set_io_timeout(timeout)
+    }
+
+    /// The first byte of plaintext (see [`TlsStream::peek_plain`]).
+    fn peek_first_byte(&self, timeout: Option<Duration>) -> io::Result<u8> {
+        self.peek_plain(timeout)
     }
 }
 

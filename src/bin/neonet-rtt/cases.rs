@@ -370,6 +370,23 @@ impl Ask1 {
     }
 }
 
+impl Ask1 {
+    /// Over TLS over TCP loopback (protocol 6), both ends with `tls`: the
+    /// cost of TLS, next to [`Ask1::tcp`].
+    pub fn tcp_tls(tls: &neonet::tls::TlsConfig) -> neonet::Result<Ask1> {
+        use neonet::tls::TlsStream;
+        let limit = Some(Duration::from_secs(10));
+        let (c, s) = tcp_pair().expect("a TCP loopback pair");
+        let server = {
+            let tls = tls.clone();
+            thread::spawn(move || TlsStream::accept(s, &tls, limit))
+        };
+        let client = TlsStream::connect(c, tls, limit)?;
+        let server = server.join().expect("the TLS server thread")?;
+        Ok(Ask1(LinkPair::new(client, server, 1, serve_light)?, 0))
+    }
+}
+
 impl Case for Ask1 {
     fn run(&mut self, n: usize) -> Duration {
         let start = Instant::now();

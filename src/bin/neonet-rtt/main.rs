@@ -1,43 +1,46 @@
 //! neonet-rtt: measures round trips over raw sockets and over neonet links
 //! side by side, in one run, and prints µs per round trip with link/raw
-//! ratios (ARCHITECTURE.md, "Tests and measurements").
-//!
-//! Usage:
-//!   neonet-rtt [--quick] [--json]      measure in this process
-//!   neonet-rtt --throughput [--quick]  parallel ask1 and bulk transfer rates
-//!   neonet-rtt --listen ADDR [--dialect D]          serve GetObject/AskObject/Ping over TCP until killed
-//!   neonet-rtt --connect ADDR [--dialect D] [-n N]  ask1 an object N times against a server
-//!
-//! D is `proto6` (protocol 6, binary: `GetObject`) or `neopy` (NEO/py's
-//! msgpack dialect: `AskObject`). A listener serves both unless told one.
+//! ratios (ARCHITECTURE.md, "Tests and measurements"); `--help` tells
+//! the modes (rates, a server, a client of it).
 
+mod args;
 // Shared with benches/rtt.rs, which uses the cases this binary does not.
 #[allow(dead_code)]
 mod cases;
+mod certs;
+mod json;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use args::{Command, Mode, Options, TlsFiles};
 use cases::Case;
+use json::{num, obj};
+use neonet::tls::TlsConfig;
+use neonet::Dialect;
 
-/// The measured rows, in table order; `--json` prints exactly these keys.
-const ROWS: [&str; 8] = [
+/// The measured rows, in table order (`--json`: the same, by name).
+const ROWS: [&str; 13] = [
     "raw_tcp",
     "raw_tcp_spin",
     "raw_unix",
     "raw_unix_spin",
     "link_tcp_ask1",
+    "link_tcp_ask1_tls",
     "link_tcp_ask1_msgpack",
     "link_unix_ask1",
     "link_tcp_conn",
+    "link_unix_conn",
+    "link_tcp_pkt",
+    "model_tcp",
+    "model_unix",
 ];
 
-/// Rows of the table beyond `ROWS` (not part of the JSON object).
-const EXTRA_ROWS: [&str; 4] = ["link_unix_conn", "link_tcp_pkt", "model_tcp", "model_unix"];
-
 /// Ratios printed under the table: (row, baseline).
-const RATIOS: [(&str, &str); 11] = [
+const RATIOS: [(&str, &str); 12] = [
     ("link_tcp_ask1", "raw_tcp_spin"),
+    ("link_tcp_ask1_tls", "link_tcp_ask1"),
     ("link_tcp_ask1_msgpack", "link_tcp_ask1"),
     ("link_unix_ask1", "raw_unix_spin"),
     ("link_tcp_conn", "raw_tcp_spin"),
@@ -50,7 +53,7 @@ const RATIOS: [(&str, &str); 11] = [
     ("link_unix_ask1", "model_unix"),
 ];
 
-fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
+fn make_case(name: &str, tls: &TlsConfig) -> Result<Box<dyn Case>, String> {
     use cases::{serve_echo, serve_pong, LinkPair, OneConn};
     let pong = |pair: neonet::Result<LinkPair>| pair.and_then(OneConn::ping_pong);
     let echo = |pair: neonet::Result<LinkPair>| pair.and_then(OneConn::echo);
@@ -61,6 +64,7 @@ fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
         "raw_unix" => Box::new(cases::raw_unix(false).map_err(|x| e(&x))?),
         "raw_unix_spin" => Box::new(cases::raw_unix(true).map_err(|x| e(&x))?),
         "link_tcp_ask1" => Box::new(cases::Ask1::tcp().map_err(|x| e(&x))?),
+        "link_tcp_ask1_tls" => Box::new(cases::Ask1::tcp_tls(tls).map_err(|x| e(&x))?),
         "link_tcp_ask1_msgpack" => Box::new(cases::Ask1::tcp_msgpack().map_err(|x| e(&x))?),
         "link_unix_ask1" => Box::new(cases::Ask1::unix().map_err(|x| e(&x))?),
         "link_tcp_conn" => Box::new(pong(LinkPair::tcp(1, serve_pong)).map_err(|x| e(&x))?),
@@ -72,75 +76,28 @@ fn make_case(name: &str) -> Result<Box<dyn Case>, String> {
     })
 }
 
-struct Options {
-    quick: bool,
-    json: bool,
-    throughput: bool,
-    listen: Option<String>,
-    connect: Option<String>,
-    /// `--dialect`: the one to dial, or the only one to serve.
-    dialect: Option<neonet::Dialect>,
-    n: u64,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        quick: false,
-        json: false,
-        throughput: false,
-        listen: None,
-        connect: None,
-        dialect: None,
-        n: 10_000,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--quick" => o.quick = true,
-            "--json" => o.json = true,
-            "--throughput" => o.throughput = true,
-            "--listen" => o.listen = Some(args.next().ok_or("--listen needs ADDR")?),
-            "--connect" => o.connect = Some(args.next().ok_or("--connect needs ADDR")?),
-            "--dialect" => {
-                let d = args.next().ok_or("--dialect needs proto6 or neopy")?;
-                o.dialect = Some(match d.as_str() {
-                    "proto6" => neonet::Dialect::Proto6,
-                    "neopy" => neonet::Dialect::NeoPy,
-                    _ => return Err(format!("--dialect: proto6 or neopy, not {d}")),
-                });
-            }
-            "-n" => {
-                let v = args.next().ok_or("-n needs a number")?;
-                o.n = v.parse().map_err(|_| format!("-n: not a number: {v}"))?;
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            _ => return Err(format!("unknown argument {a}\n{USAGE}")),
-        }
-    }
-    Ok(o)
-}
-
-const USAGE: &str = "usage: neonet-rtt [--quick] [--json]
-       neonet-rtt --throughput [--quick]
-       neonet-rtt --listen ADDR [--dialect proto6|neopy]
-       neonet-rtt --connect ADDR [--dialect proto6|neopy] [-n N]";
-
 fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(o) => o,
+    let opts = match args::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(o)) => o,
+        Ok(Command::Help) => {
+            // Nothing to do if nobody reads it (`| head`).
+            let _ = writeln!(std::io::stdout(), "{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("neonet-rtt: {e}\n(neonet-rtt --help tells the options)");
             return ExitCode::from(2);
         }
     };
-    let res = if let Some(addr) = &opts.listen {
-        listen(addr, opts.dialect)
-    } else if let Some(addr) = &opts.connect {
-        connect(addr, opts.dialect.unwrap_or_default(), opts.n)
-    } else if opts.throughput {
-        throughput(opts.quick)
-    } else {
-        measure(&opts)
+    if opts.verbose > 0 {
+        let level = if opts.verbose > 1 { "debug" } else { "info" };
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    }
+    let res = match &opts.mode {
+        Mode::Table => measure(&opts),
+        Mode::Throughput => throughput(&opts),
+        Mode::Listen(addr) => listen(addr, &opts),
+        Mode::Connect(addr) => connect(addr, &opts),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +106,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each once (an `Error`'s text does not repeat
+/// its source).
+fn why(e: impl std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
+/// The TLS configuration of `--ca --cert --key`, if given.
+fn tls_config(files: &Option<TlsFiles>) -> Result<Option<TlsConfig>, String> {
+    files
+        .as_ref()
+        .map(|f| TlsConfig::from_pem_files(&f.ca, &f.cert, &f.key).map_err(why))
+        .transpose()
 }
 
 /// Measures every row, interleaved: each round runs every case for a slice
@@ -160,10 +137,10 @@ fn measure(opts: &Options) -> Result<(), String> {
     } else {
         (15, Duration::from_millis(60))
     };
-    let names: Vec<&str> = ROWS.iter().chain(EXTRA_ROWS.iter()).copied().collect();
-    let mut cases = names
+    let tls = certs::loopback()?;
+    let mut cases = ROWS
         .iter()
-        .map(|n| make_case(n))
+        .map(|n| make_case(n, &tls))
         .collect::<Result<Vec<_>, _>>()?;
     // Calibrate: how many round trips fill a slice, per case (and warm up).
     let batch: Vec<usize> = cases
@@ -190,20 +167,20 @@ fn measure(opts: &Options) -> Result<(), String> {
     eprintln!();
     drop(cases);
     let medians: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
-    let get = |name: &str| medians[names.iter().position(|n| *n == name).expect("row")];
+    let get = |name: &str| medians[ROWS.iter().position(|n| *n == name).expect("row")];
     if opts.json {
-        let fields: Vec<String> = ROWS
+        let rows = ROWS.iter().map(|r| (*r, num(get(r))));
+        let ratios = RATIOS
             .iter()
-            .map(|r| format!("\"{r}\": {:.3}", get(r)))
-            .collect();
-        println!("{{{}}}", fields.join(", "));
+            .map(|(r, b)| (format!("{r} / {b}"), num(get(r) / get(b))));
+        println!("{}", obj([("us", obj(rows)), ("ratios", obj(ratios))]));
         return Ok(());
     }
     println!(
         "{:<22} {:>10} {:>10} {:>10}",
         "round trip", "µs (med)", "min", "max"
     );
-    for (i, n) in names.iter().enumerate() {
+    for (i, n) in ROWS.iter().enumerate() {
         let s = &samples[i];
         println!(
             "{:<22} {:>10.2} {:>10.2} {:>10.2}",
@@ -231,17 +208,27 @@ fn median(s: &mut [f64]) -> f64 {
     }
 }
 
-/// Serves light-mode `GetObject`/`AskObject` and `Ping` over TCP on
-/// `addr` until killed, in either dialect (each link in its own; only
-/// `only`'s if given): a few serving threads per link, one thread per
-/// link accepted.
-fn listen(addr: &str, only: Option<neonet::Dialect>) -> Result<(), String> {
-    let l = neonet::LinkListener::bind(addr).map_err(|e| e.to_string())?;
-    eprintln!("neonet-rtt: listening on {}", l.local_addr());
+/// Serves light-mode `GetObject`/`AskObject` and `Ping` on `addr` until
+/// killed, in either dialect (each link in its own; only `--dialect`'s if
+/// given), over TLS if configured: a few serving threads per link, one
+/// thread per link accepted.
+fn listen(addr: &str, opts: &Options) -> Result<(), String> {
+    let tls = tls_config(&opts.tls)?;
+    let with_tls = tls.is_some();
+    let l = neonet::LinkListener::bind_with(
+        addr,
+        neonet::ListenerOptions {
+            tls,
+            ..Default::default()
+        },
+    )
+    .map_err(why)?;
+    let how = if with_tls { " (TLS)" } else { "" };
+    eprintln!("neonet-rtt: listening on {}{how}", l.local_addr());
     loop {
-        let link = std::sync::Arc::new(l.accept().map_err(|e| e.to_string())?);
+        let link = std::sync::Arc::new(l.accept().map_err(why)?);
         let dialect = link.dialect();
-        if only.is_some_and(|d| d != dialect) {
+        if opts.dialect.is_some_and(|d| d != dialect) {
             eprintln!(
                 "neonet-rtt: link from {} speaks {dialect}: closed",
                 link.addrs().peer
@@ -256,42 +243,57 @@ fn listen(addr: &str, only: Option<neonet::Dialect>) -> Result<(), String> {
     }
 }
 
-/// Asks an object `n` times over a link dialed to `addr` in `dialect`
-/// (`GetObject`, or `AskObject` for NEO/py), checking every answer, and
-/// prints µs per round trip.
-fn connect(addr: &str, dialect: neonet::Dialect, n: u64) -> Result<(), String> {
-    let link = neonet::dial_link_with(addr, dialect).map_err(|e| e.to_string())?;
+/// Asks an object `-n` times over a link dialed to `addr` in the dialect
+/// (`GetObject`, or `AskObject` for NEO/py), over TLS if configured,
+/// checking every answer, and prints µs per round trip.
+fn connect(addr: &str, opts: &Options) -> Result<(), String> {
+    let (dialect, n) = (opts.dialect.unwrap_or_default(), opts.n);
+    let tls = tls_config(&opts.tls)?;
+    let link = match &tls {
+        Some(tls) => neonet::tls::dial_link_tls_with(addr, tls, dialect),
+        None => neonet::dial_link_with(addr, dialect),
+    }
+    .map_err(why)?;
     // Warm up the link and both ends' caches.
     let warm = n.min(1000);
     for i in 0..warm {
-        cases::ask_object_any(&link, i).map_err(|e| e.to_string())?;
+        cases::ask_object_any(&link, i).map_err(why)?;
     }
     let start = Instant::now();
     for i in warm..warm + n {
-        cases::ask_object_any(&link, i).map_err(|e| e.to_string())?;
+        cases::ask_object_any(&link, i).map_err(why)?;
     }
-    let t = start.elapsed();
-    let what = match dialect {
-        neonet::Dialect::Proto6 => "GetObject",
-        neonet::Dialect::NeoPy => "AskObject (NEO/py)",
+    let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let (what, name) = match dialect {
+        Dialect::Proto6 => ("GetObject", "proto6"),
+        Dialect::NeoPy => ("AskObject (NEO/py)", "neopy"),
     };
-    println!(
-        "{n} ask1 {what} round trips to {addr}: {:.2} µs per round trip",
-        t.as_secs_f64() * 1e6 / n as f64
-    );
+    if opts.json {
+        let fields = [
+            ("addr", json::str(addr)),
+            ("dialect", json::str(name)),
+            ("tls", json::bool(tls.is_some())),
+            ("n", num(n as f64)),
+            ("us_per_round_trip", num(us)),
+        ];
+        println!("{}", obj(fields));
+        return Ok(());
+    }
+    let over = if tls.is_some() { " over TLS" } else { "" };
+    println!("{n} ask1 {what} round trips to {addr}{over}: {us:.2} µs per round trip");
     Ok(())
 }
 
 /// Measures rates, interleaved like `measure`: `ask1` from 1 and 8 threads
 /// over one link (TCP and socketpair), and a 16 MiB object over a TCP link
 /// and over raw TCP.
-fn throughput(quick: bool) -> Result<(), String> {
+fn throughput(opts: &Options) -> Result<(), String> {
     const BULK: usize = 16 << 20;
     // Long enough (~0.2 s) that starting and joining the 8 threads, and
     // the last ones finishing alone, weigh little.
     const ASKS: usize = 20_000;
-    let e = |e: neonet::Error| e.to_string();
-    let rounds = if quick { 3 } else { 7 };
+    let e = why;
+    let rounds = if opts.quick { 3 } else { 7 };
     let mut parallel = Vec::new();
     for tcp in [true, false] {
         for threads in [1, 8] {
@@ -313,6 +315,20 @@ fn throughput(quick: bool) -> Result<(), String> {
     }
     eprintln!();
     let m: Vec<f64> = rate.iter_mut().map(|r| median(r)).collect();
+    if opts.json {
+        let req = [
+            ("parallel_tcp_ask1_1_thread", num(m[0])),
+            ("parallel_tcp_ask1_8_threads", num(m[1])),
+            ("parallel_unix_ask1_1_thread", num(m[2])),
+            ("parallel_unix_ask1_8_threads", num(m[3])),
+        ];
+        let mib = [("bulk_link_tcp", num(m[4])), ("bulk_raw_tcp", num(m[5]))];
+        println!(
+            "{}",
+            obj([("req_per_s", obj(req)), ("mib_per_s", obj(mib))])
+        );
+        return Ok(());
+    }
     for (i, net) in ["tcp", "unix"].iter().enumerate() {
         let (one, eight) = (m[2 * i], m[2 * i + 1]);
         let name = format!("parallel_{net}_ask1");
