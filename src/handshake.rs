@@ -143,7 +143,7 @@ impl NodeLink {
         let dialect = match sniff(&stream, deadline) {
             Ok(d) => d,
             Err(e) => {
-                log::info!(
+                log::debug!(
                     "neonet {} - {}: handshake failed: {e}",
                     stream.local_addr(),
                     stream.peer_addr()
@@ -175,7 +175,8 @@ fn finish<S: HandshakeStream>(
 ) -> Result<NodeLink> {
     let (local, peer) = (stream.local_addr(), stream.peer_addr());
     let fail = |e: HandshakeError| {
-        log::info!("neonet {local} - {peer}: handshake failed: {e}");
+        // Debug: a listener logs its failed handshakes itself (info).
+        log::debug!("neonet {local} - {peer}: handshake failed: {e}");
         Error::at(
             local.clone(),
             peer.clone(),

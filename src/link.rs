@@ -661,7 +661,10 @@ impl Shared {
     fn go_down(&self, kind: ErrorKind, from_recv: bool) {
         if self.down.set(DownCause { kind, from_recv }).is_ok() && !self.has(CLOSED) {
             let cause = &self.down.get().expect("just set").kind;
-            log::info!("neonet {}: link down: {cause}", self.addrs);
+            match cause.io_error() {
+                Some(io) => log::info!("neonet {}: link down: {cause}: {io}", self.addrs),
+                None => log::info!("neonet {}: link down: {cause}", self.addrs),
+            }
         }
         self.state.fetch_or(DOWN, SeqCst);
         // Wakes the reader and senders blocked in write, and the peer sees

@@ -131,7 +131,8 @@ pub(crate) fn accept_any<S: TlsSocket>(
     let deadline = timeout.map(|t| Instant::now() + t);
     let (local, peer) = (sock.local_addr(), sock.peer_addr());
     let fail = |e: HandshakeError| {
-        log::info!("neonet {local} - {peer}: handshake failed: {e}");
+        // Debug: a listener logs its failed handshakes itself (info).
+        log::debug!("neonet {local} - {peer}: handshake failed: {e}");
         Error::at(
             local.clone(),
             peer.clone(),
@@ -142,7 +143,7 @@ pub(crate) fn accept_any<S: TlsSocket>(
     match sniff(&sock, timeout).map_err(|e| fail(io_err(e)))? {
         StreamStart::Tls => {
             let tls = TlsStream::accept(sock, config, left(deadline))
-                .inspect_err(|e| log::info!("{e}"))?;
+                .inspect_err(|e| log::debug!("{e}"))?;
             NodeLink::handshake_as_server(tls, left(deadline)).map_err(tls_cause)
         }
         StreamStart::Plain(_) if plain_ok => NodeLink::handshake_as_server(sock, left(deadline)),
