@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{RecvFlags, SendFlags};
 
 use crate::addr::Addr;
@@ -118,13 +119,30 @@ fn recv_dontwait(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
 /// `poll(POLLIN)` with a zero timeout. Errors and hang-ups count as
 /// readable: the read that follows reports them.
 fn poll_readable(fd: impl AsFd) -> io::Result<bool> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    let zero = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    Ok(poll(&mut fds, Some(&zero))? > 0)
+    poll_fds(&mut fds, Some(Duration::ZERO))?;
+    Ok(readable_in(fds[0].revents()))
+}
+
+/// `poll` on `fds` for up to `timeout` (`None`: no limit); returns how many
+/// have events. A signal is no error: it returns 0, as a timeout does (the
+/// callers look again).
+pub(crate) fn poll_fds(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> io::Result<usize> {
+    let ts = timeout.map(|t| Timespec {
+        tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: t.subsec_nanos().into(),
+    });
+    match poll(fds, ts.as_ref()) {
+        Ok(n) => Ok(n),
+        Err(rustix::io::Errno::INTR) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `poll`'s events say a read would not block: data, or an error
+/// or hang-up that the read reports.
+pub(crate) fn readable_in(events: PollFlags) -> bool {
+    events.intersects(PollFlags::IN | PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL)
 }
 
 /// `send(MSG_DONTWAIT | MSG_NOSIGNAL)`, the write-side counterpart.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::{eventfd, EventfdFlags, PollFd, PollFlags};
 
 use super::keepalive::Keepalive;
 use super::route::route;
@@ -26,7 +26,7 @@ use super::{Shared, CLOSED};
 use crate::codec::{Framed, Framer};
 use crate::error::ErrorKind;
 use crate::packet::{Head, Packet};
-use crate::stream::LinkStream;
+use crate::stream::{poll_fds, readable_in, LinkStream};
 use crate::wait;
 
 /// Size of the read-ahead buffer. A packet that fits is read together with
@@ -313,19 +313,10 @@ fn poll_two(
         flags |= PollFlags::OUT;
     }
     let mut fds = [PollFd::new(&fd, flags), PollFd::new(&waker, PollFlags::IN)];
-    let ts = timeout.map(|t| Timespec {
-        tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
-        tv_nsec: i64::from(t.subsec_nanos()),
-    });
-    match poll(&mut fds, ts.as_ref()) {
-        Ok(_) => {}
-        Err(rustix::io::Errno::INTR) => return Ok(Ready::default()),
-        Err(e) => return Err(e.into()),
-    }
+    poll_fds(&mut fds, timeout)?;
     let got = fds[0].revents();
-    let bad = got.intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL);
     Ok(Ready {
-        read: bad || got.contains(PollFlags::IN),
+        read: readable_in(got),
         write: write && got.contains(PollFlags::OUT),
         waker: fds[1].revents().contains(PollFlags::IN),
     })

@@ -5,12 +5,13 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::net::RecvFlags;
 
 use crate::handshake::HandshakeStream;
 #[cfg(doc)]
 use crate::stream::LinkStream;
+use crate::stream::{poll_fds, readable_in};
 
 /// A socket a [`TlsStream`](super::TlsStream) can run over: a
 /// [`HandshakeStream`] with a descriptor to wait on (`TcpStream`,
@@ -30,25 +31,15 @@ pub(super) fn wait(fd: impl AsFd, out: bool, timeout: Option<Duration>) -> io::R
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        let left = deadline.map(|d| timespec(d.saturating_duration_since(Instant::now())));
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut fds = [PollFd::new(&fd, events)];
-        match poll(&mut fds, left.as_ref()) {
-            Ok(0) => return Err(io::ErrorKind::WouldBlock.into()),
-            Ok(_) => {
-                let got = fds[0].revents();
-                let failed = PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL;
-                return Ok(got.intersects(failed | PollFlags::IN));
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+        if poll_fds(&mut fds, left)? > 0 {
+            return Ok(readable_in(fds[0].revents()));
         }
-    }
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec {
-        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
-        tv_nsec: d.subsec_nanos().into(),
+        // Nothing: the time is up, or a signal came (look again).
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
     }
 }
 
