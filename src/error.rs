@@ -12,6 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::addr::Addr;
+use crate::neopy::handshake::Hex;
 use crate::proto::ErrorCode;
 
 /// The local and peer address of a link, shared by every error of that
@@ -135,18 +136,6 @@ pub enum HandshakeError {
         /// The peer's first bytes.
         got: Vec<u8>,
     },
-}
-
-/// Bytes in hex, for messages.
-struct Hex<'a>(&'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
 }
 
 /// What went wrong: the kind callers match on.

@@ -142,19 +142,7 @@ impl NodeLink {
         let deadline = timeout.map(|t| Instant::now() + t);
         let dialect = match sniff(&stream, deadline) {
             Ok(d) => d,
-            Err(e) => {
-                log::debug!(
-                    "neonet {} - {}: handshake failed: {e}",
-                    stream.local_addr(),
-                    stream.peer_addr()
-                );
-                return Err(Error::at(
-                    stream.local_addr(),
-                    stream.peer_addr(),
-                    Op::Handshake,
-                    ErrorKind::Handshake(e),
-                ));
-            }
+            Err(e) => return Err(failed(&stream.local_addr(), &stream.peer_addr(), e)),
         };
         NodeLink::handshake_with(stream, LinkRole::Server, left(deadline), dialect)
     }
@@ -174,20 +162,24 @@ fn finish<S: HandshakeStream>(
     exchange: impl FnOnce(&S) -> Result<(), HandshakeError>,
 ) -> Result<NodeLink> {
     let (local, peer) = (stream.local_addr(), stream.peer_addr());
-    let fail = |e: HandshakeError| {
-        // Debug: a listener logs its failed handshakes itself (info).
-        log::debug!("neonet {local} - {peer}: handshake failed: {e}");
-        Error::at(
-            local.clone(),
-            peer.clone(),
-            Op::Handshake,
-            ErrorKind::Handshake(e),
-        )
-    };
+    let fail = |e| failed(&local, &peer, e);
     exchange(&stream).map_err(fail)?;
     // The link's reader blocks for as long as the link lives.
     stream.set_io_timeout(None).map_err(|e| fail(io_err(e)))?;
     NodeLink::new_with(stream, role, dialect)
+}
+
+/// The error of a handshake between `local` and `peer` that failed with
+/// `e`, logged at debug level (a listener logs its failures itself, at
+/// info).
+pub(crate) fn failed(local: &Addr, peer: &Addr, e: HandshakeError) -> Error {
+    log::debug!("neonet {local} - {peer}: handshake failed: {e}");
+    Error::at(
+        local.clone(),
+        peer.clone(),
+        Op::Handshake,
+        ErrorKind::Handshake(e),
+    )
 }
 
 /// The dialect of a client, by its first byte (see

@@ -90,17 +90,6 @@ pub struct LinkStats {
     pub stray_answers: u64,
 }
 
-impl LinkStats {
-    /// Stats with these connection counts and every counter zero.
-    pub fn with_conns(live_conns: usize, tombstones: usize) -> LinkStats {
-        LinkStats {
-            live_conns,
-            tombstones,
-            ..LinkStats::default()
-        }
-    }
-}
-
 // Link state bits.
 const CLOSED: u8 = 1;
 const DOWN: u8 = 2;
@@ -554,7 +543,7 @@ impl Shared {
                     if self.check_accepting().is_ok() {
                         return Ok(c);
                     }
-                    self.refuse(c, false);
+                    self.refuse(c);
                 }
                 Err(WaitError::Timeout) => return Err(ErrorKind::Timeout),
                 // Closed by close_accept, close or down: say which.
@@ -577,21 +566,18 @@ impl Shared {
     /// Refuses every connection queued for accept.
     fn refuse_queued(&self) {
         while let Ok(c) = self.accept_rx.try_recv() {
-            self.refuse(c, false);
+            self.refuse(c);
         }
     }
 
-    /// Refuses a connection the peer opened: nothing of it is kept. `limit`
-    /// says it was a limit of ours, which the stats count.
-    pub(crate) fn refuse(&self, conn: Arc<ConnState>, limit: bool) {
+    /// Refuses a connection the peer opened that was queued for `accept`
+    /// (we stopped accepting): nothing of it is kept. (Refusals because of
+    /// a limit never reach the queue: the router counts those.)
+    fn refuse(&self, conn: Arc<ConnState>) {
         let id = conn.id();
         let tx = self.table.lock().remove(&conn, None, true);
         drop(tx);
         conn.drain(self);
-        if limit {
-            Counters::bump(&self.counters.refused);
-            log::debug!("neonet {}: conn {id}: refused (limit reached)", self.addrs);
-        }
         if self.is_up() && conn.answers_closed() {
             self.reply(id, REPLY_REFUSED);
         }

@@ -61,18 +61,11 @@ fn light_round_trip_allocations() {
             assert_eq!(ans.data.len(), 16);
             assert_eq!(ans.data[0], i as u8);
         };
-        for i in 0..WARMUP {
-            round_trip(i);
-        }
-        let before = counting_alloc::allocs();
-        for i in WARMUP..WARMUP + MEASURED {
-            round_trip(i);
-        }
         // The server is done once it sent the last answer; joining it
         // counts what it did after that (dropping the last request).
-        served.join().expect("server thread");
-        let allocs = counting_alloc::allocs() - before;
-        allocs as f64 / MEASURED as f64
+        counting_alloc::per_call(WARMUP, MEASURED, round_trip, || {
+            served.join().expect("server thread")
+        })
     });
     eprintln!(
         "light mode: {per_rt:.3} allocations per round trip \

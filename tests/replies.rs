@@ -380,3 +380,15 @@ kind_test!(reply_texts_on_the_wire, |kind| {
         (PROTOCOL_ERROR, "connection refused".into())
     );
 });
+
+kind_test!(an_error_packet_is_never_answered, |kind| {
+    // An `Error` for a connection that is gone (the peer's own "connection
+    // closed", typically) gets no reply: two links answering each other's
+    // replies would never stop. The packet after it does get one, and is
+    // the first thing the peer reads.
+    let (_link, peer) = link_with_raw_peer(kind, LinkRole::Server);
+    let closed = b"\x00\x00\x00\x06\x00\x00\x00\x11connection closed";
+    write_raw_packet(&peer, 4, ERROR_MSG, closed);
+    write_raw_packet(&peer, 6, 0x20, b"");
+    assert_reply(&read_raw_packet(&peer).unwrap(), 6, REPLY_CLOSED);
+});

@@ -64,7 +64,7 @@ pub(super) fn route(shared: &Shared, pkt: Packet) {
     match route {
         Route::Deliver(conn, tx) => deliver(shared, &conn, tx, pkt, &limits),
         Route::Accept(conn, tx, atx) => accept(shared, conn, tx, atx, pkt, &limits),
-        Route::Reply(text) => shared.reply(id, text),
+        Route::Reply(text) => answer(shared, &pkt, text),
         Route::Refuse { reply } => {
             Counters::bump(&shared.counters.refused);
             log::debug!(
@@ -72,7 +72,7 @@ pub(super) fn route(shared: &Shared, pkt: Packet) {
                 shared.addrs
             );
             if reply {
-                shared.reply(id, REPLY_REFUSED);
+                answer(shared, &pkt, REPLY_REFUSED);
             }
         }
         Route::Consume | Route::Ignore => {}

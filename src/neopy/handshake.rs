@@ -56,8 +56,8 @@ pub enum HandshakeMismatch {
     },
 }
 
-/// Bytes in hex, for the message of [`HandshakeMismatch::NotNeo`].
-struct Hex<'a>(&'a [u8]);
+/// Bytes in hex, for the messages of `NotNeo` errors.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -116,7 +116,7 @@
 mod cluster;
 mod codec;
 mod framing;
-mod handshake;
+pub(crate) mod handshake;
 mod head;
 mod messages;
 mod types;

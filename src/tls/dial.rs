@@ -9,7 +9,7 @@ use super::socket::peek_first_byte;
 use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
 use crate::addr::ToLinkAddrs;
 use crate::codec::Dialect;
-use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
+use crate::error::{Error, ErrorKind, HandshakeError, Result};
 use crate::handshake::{connect_tcp, io_err, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::link::{LinkRole, NodeLink};
 
@@ -130,16 +130,7 @@ pub(crate) fn accept_any<S: TlsSocket>(
 ) -> Result<NodeLink> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let (local, peer) = (sock.local_addr(), sock.peer_addr());
-    let fail = |e: HandshakeError| {
-        // Debug: a listener logs its failed handshakes itself (info).
-        log::debug!("neonet {local} - {peer}: handshake failed: {e}");
-        Error::at(
-            local.clone(),
-            peer.clone(),
-            Op::Handshake,
-            ErrorKind::Handshake(e),
-        )
-    };
+    let fail = |e| crate::handshake::failed(&local, &peer, e);
     match sniff(&sock, timeout).map_err(|e| fail(io_err(e)))? {
         StreamStart::Tls => {
             let tls = TlsStream::accept(sock, config, left(deadline))

@@ -11,7 +11,7 @@ use rustls::{ClientConnection, Connection, ServerConnection};
 
 use super::stream::{Rx, TlsStream};
 use super::{TlsConfig, TlsError, TlsSocket};
-use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
+use crate::error::{HandshakeError, Result};
 use crate::handshake::{io_err, set_deadline};
 use crate::stream::LinkStream;
 
@@ -48,14 +48,7 @@ fn run<S: TlsSocket>(
     timeout: Option<Duration>,
 ) -> Result<TlsStream<S>> {
     let (local, peer) = (sock.local_addr(), sock.peer_addr());
-    let fail = |e| {
-        Error::at(
-            local.clone(),
-            peer.clone(),
-            Op::Handshake,
-            ErrorKind::Handshake(e),
-        )
-    };
+    let fail = |e| crate::handshake::failed(&local, &peer, e);
     let mut session = session.map_err(|e| fail(HandshakeError::Tls(TlsError::from(e))))?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut rx = Rx::new();

@@ -121,3 +121,24 @@ pub fn peak_held<T>(f: impl FnOnce() -> T) -> usize {
     drop(f());
     (PEAK.with(Cell::get) - before).max(0) as usize
 }
+
+/// Allocations per call of `f`, all threads together: `f(i)` runs for
+/// `warmup` calls (caches, free lists, buffers fill up), then `measured`
+/// counted ones; `finish` runs before the count is taken (e.g. joining
+/// the thread that served the calls, so that its last work counts).
+pub fn per_call(
+    warmup: usize,
+    measured: usize,
+    mut f: impl FnMut(usize),
+    finish: impl FnOnce(),
+) -> f64 {
+    for i in 0..warmup {
+        f(i);
+    }
+    let before = allocs();
+    for i in warmup..warmup + measured {
+        f(i);
+    }
+    finish();
+    (allocs() - before) as f64 / measured as f64
+}
