@@ -88,10 +88,24 @@ impl ConnState {
     }
 
     /// Prepares a recycled connection for table key `key`. Called with
-    /// the only reference to it, under the table lock; its queue was
-    /// emptied when it was closed.
-    pub(crate) fn reset(&self, key: u64, recv_timeout: Option<Duration>, quiet: bool) {
-        debug_assert!(self.rx.is_empty());
+    /// the only reference to it, under the table lock, so no packet can
+    /// reach it any more (ARCHITECTURE.md, "Reusing connection objects").
+    /// Every path that freed it marked it closed first, so whoever queued
+    /// a packet on it after that emptied the queue again; a reused object
+    /// starts from an empty queue and zero accounting all the same,
+    /// taking anything left off the link's count (`link_queued`).
+    pub(crate) fn reset(
+        &self,
+        key: u64,
+        recv_timeout: Option<Duration>,
+        quiet: bool,
+        link_queued: &AtomicUsize,
+    ) {
+        debug_assert!(self.rx.is_empty(), "a freed connection still held packets");
+        while let Ok(pkt) = self.rx.try_recv() {
+            link_queued.fetch_sub(cost(&pkt), SeqCst);
+        }
+        self.queued.store(0, SeqCst);
         self.key.store(key, SeqCst);
         self.flags.store(if quiet { QUIET } else { 0 }, SeqCst);
         self.recv_timeout.set(recv_timeout);
@@ -119,6 +133,13 @@ impl ConnState {
 
     pub(crate) fn is_recv_closed(&self) -> bool {
         self.flags.load(SeqCst) & (CLOSED | RECV_CLOSED) != 0
+    }
+
+    /// Marks the connection closed in both directions, before the link
+    /// frees it (a refusal): a reader that queues a packet on it after
+    /// that sees it closed and empties the queue again.
+    pub(crate) fn mark_closed(&self) {
+        self.flags.fetch_or(CLOSED | RECV_CLOSED, SeqCst);
     }
 
     /// Sets `flag`; true if this call set it.

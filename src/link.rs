@@ -1,6 +1,8 @@
 //! NodeLink: one end of a link between two nodes, multiplexing many
 //! connections over one stream (ARCHITECTURE.md, "Links").
 
+#[cfg(feature = "test-hooks")]
+mod hooks;
 mod keepalive;
 pub(crate) mod limits;
 mod outbox;
@@ -142,6 +144,8 @@ pub(crate) struct Shared {
     /// in `accept` (counted for tests only).
     pub(crate) recv_sleepers: wait::Sleepers,
     accept_sleepers: wait::Sleepers,
+    #[cfg(feature = "test-hooks")]
+    hooks: hooks::Hooks,
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
@@ -184,13 +188,19 @@ impl NodeLink {
         let new_err = |e: std::io::Error| Error::new(&addrs, None, Op::NewLink, ErrorKind::io(e));
         let waker = reader::new_waker().map_err(new_err)?;
         let (accept_tx, accept_rx) = crossbeam_channel::unbounded();
+        let counters = Counters::default();
         let shared = Arc::new(Shared {
             role,
             dialect,
             addrs: addrs.clone(),
             state: AtomicU8::new(0),
             down: OnceLock::new(),
-            table: Mutex::new(ConnTable::new(role, dialect, accept_tx)),
+            table: Mutex::new(ConnTable::new(
+                role,
+                dialect,
+                accept_tx,
+                counters.queued.clone(),
+            )),
             accept_rx,
             writer: Mutex::new(writer::Writer::new(stream.clone())),
             outbox: outbox::Outbox::default(),
@@ -203,9 +213,11 @@ impl NodeLink {
             keepalive: Mutex::new(None),
             keepalive_on: std::sync::atomic::AtomicBool::new(false),
             limits: LimitCells::new(Limits::default()),
-            counters: Counters::default(),
+            counters,
             recv_sleepers: wait::Sleepers::default(),
             accept_sleepers: wait::Sleepers::default(),
+            #[cfg(feature = "test-hooks")]
+            hooks: hooks::Hooks::default(),
         });
         log::debug!("neonet {addrs}: link up ({role:?}, {dialect})");
         let reader = reader::spawn(shared.clone(), stream).map_err(new_err)?;
@@ -449,6 +461,15 @@ impl NodeLink {
         self.shared.table.lock().set_limit(limit);
     }
 
+    /// Test hook (feature `test-hooks`): `hook(id)` runs on the reader
+    /// thread after it looked up connection `id` for a packet and before
+    /// it queues the packet on it (`None`: no hook). Races that need the
+    /// reader between the two happen every time with it.
+    #[cfg(feature = "test-hooks")]
+    pub fn set_before_queue_hook(&self, hook: Option<std::sync::Arc<dyn Fn(u32) + Send + Sync>>) {
+        self.shared.hooks.set_before_queue(hook);
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -575,6 +596,8 @@ impl Shared {
     /// a limit never reach the queue: the router counts those.)
     fn refuse(&self, conn: Arc<ConnState>) {
         let id = conn.id();
+        // Before it leaves the table: see `ConnState::reset`.
+        conn.mark_closed();
         let tx = self.table.lock().remove(&conn, None, true);
         drop(tx);
         conn.drain(self);

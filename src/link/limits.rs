@@ -10,6 +10,7 @@
 //! keep flowing.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 use crate::packet::Packet;
 
@@ -114,8 +115,10 @@ impl LimitCells {
 /// Counters of what the limits did, for [`LinkStats`](crate::LinkStats).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Bytes queued on all connections (as counted by [`cost`]).
-    pub(crate) queued: AtomicUsize,
+    /// Bytes queued on all connections (as counted by [`cost`]); shared
+    /// with the connection table, which takes off what a reused object
+    /// still held (see `ConnState::reset`).
+    pub(crate) queued: Arc<AtomicUsize>,
     pub(crate) overflows: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) dropped_replies: AtomicU64,

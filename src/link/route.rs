@@ -182,6 +182,8 @@ fn deliver(
     pkt: Packet,
     limits: &Limits,
 ) {
+    #[cfg(feature = "test-hooks")]
+    shared.hooks.before_queue(conn.id());
     if conn.is_recv_closed() {
         if conn.answers_closed() {
             answer(shared, &pkt, REPLY_CLOSED);

@@ -18,6 +18,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,13 +127,20 @@ pub(crate) struct ConnTable {
     /// Set when the link closed or went down: nothing is added any more,
     /// so no queue can be left open on a dead link.
     dead: bool,
+    /// The link's count of queued bytes (see `ConnState::reset`).
+    queued: Arc<AtomicUsize>,
 }
 
 /// Error of `ConnTable::new_conn`.
 pub(crate) struct NoFreeId;
 
 impl ConnTable {
-    pub(crate) fn new(role: LinkRole, dialect: Dialect, accept_tx: AcceptTx) -> ConnTable {
+    pub(crate) fn new(
+        role: LinkRole,
+        dialect: Dialect,
+        accept_tx: AcceptTx,
+        queued: Arc<AtomicUsize>,
+    ) -> ConnTable {
         ConnTable {
             role,
             dialect,
@@ -148,6 +156,7 @@ impl ConnTable {
             free: Vec::new(),
             accept_tx: Some(accept_tx),
             dead: false,
+            queued,
         }
     }
 
@@ -276,7 +285,7 @@ impl ConnTable {
             // and it is locked: a count of 1 cannot grow under us.
             if Arc::strong_count(c) == 1 {
                 let (c, tx) = self.free.pop().expect("checked");
-                c.reset(key, timeout, quiet);
+                c.reset(key, timeout, quiet, &self.queued);
                 return (c, tx);
             }
         }
