@@ -338,12 +338,12 @@ impl NodeLink {
         let mut reader = self.reader.lock();
         let first = self.shared.state.fetch_or(CLOSED, SeqCst) & CLOSED == 0;
         if first && !self.shared.has(DOWN) {
-            self.shared.flush_on_close();
+            let bound = self.shared.write_timeout.get().unwrap_or(CLOSE_FLUSH_LIMIT);
+            self.shared.flush_on_close(Instant::now() + bound);
         }
-        if let Some(stream) = self.shared.stream.lock().take() {
-            // Wakes the reader and any sender blocked in write.
-            let _ = stream.shutdown();
-        }
+        // Wakes the reader and any sender blocked in write: whatever they
+        // wait for, nothing else may keep close from returning.
+        self.shared.shut_down_stream();
         if let Some(handle) = reader.take() {
             let _ = handle.join();
         }
@@ -677,11 +677,22 @@ impl Shared {
         }
         self.state.fetch_or(DOWN, SeqCst);
         // Wakes the reader and senders blocked in write, and the peer sees
-        // the link close. Gone only if a local close shut it down already.
+        // the link close. Gone only if it was shut down already.
         if let Some(stream) = self.stream.lock().as_ref() {
             let _ = stream.shutdown();
         }
         self.kill_table();
+    }
+
+    /// Shuts the stream down and lets go of it. A stream leaves
+    /// `self.stream` only shut down: whoever ends the link first (close,
+    /// or the reader after the link went down) interrupts every write
+    /// blocked on it, so no thread that waits for the writer can wait
+    /// forever.
+    pub(crate) fn shut_down_stream(&self) {
+        if let Some(stream) = self.stream.lock().take() {
+            let _ = stream.shutdown();
+        }
     }
 
     /// Empties the table and closes every queue: every blocked `recv` and
@@ -700,27 +711,21 @@ impl Shared {
         while self.accept_rx.try_recv().is_ok() {}
     }
 
-    /// Graceful close: writes what senders were promised, for a bounded
-    /// time. Senders that come later fail (the outbox is sealed).
-    fn flush_on_close(&self) {
+    /// Graceful close: writes what senders were promised — what waits
+    /// for the writer, then what the stream itself still holds (TLS), and
+    /// ends the stream's session — by `deadline`. Senders that come later
+    /// fail (the outbox is sealed).
+    fn flush_on_close(&self, deadline: Instant) {
         self.outbox.seal();
-        if !self.outbox.unsent() {
-            return;
-        }
-        let bound = self.write_timeout.get().unwrap_or(CLOSE_FLUSH_LIMIT);
-        let Some(mut w) = self.writer.try_lock_for(bound) else {
+        let Some(mut w) = self.writer.try_lock_until(deadline) else {
             log::warn!(
                 "neonet {}: close: writer busy, queued packets dropped",
                 self.addrs
             );
             return;
         };
-        if let Some(stream) = &w.stream {
-            // Best effort: a stream that cannot bound its writes still
-            // gets everything written if the peer reads.
-            let _ = stream.set_write_timeout(Some(bound));
-        }
-        if let Err(e) = self.write_queue(&mut w, false) {
+        let res = self.write_all_queued(&mut w, deadline);
+        if let Err(e) = res {
             log::warn!(
                 "neonet {}: close: queued packets not written: {e}",
                 self.addrs

@@ -10,7 +10,7 @@ use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{RecvFlags, SendFlags};
@@ -96,6 +96,21 @@ pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let _ = timeout;
         Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Writes out everything this stream accepted and still holds, then
+    /// the end of its session if it has one, blocking until `deadline` at
+    /// most (`TimedOut` past it). A TLS stream holds ciphertext of records
+    /// its writes made that the socket has not taken yet (a non-blocking
+    /// write returns once a record is made), and ends its session with
+    /// `close_notify`. [`NodeLink::close`](crate::NodeLink::close) calls
+    /// it after the link's own queue is written and before
+    /// [`shutdown`](Self::shutdown), so that every packet whose `send`
+    /// returned `Ok` is on the wire when the stream closes. The default
+    /// holds nothing: a socket's kernel buffer needs no flushing.
+    fn finish(&self, deadline: Instant) -> io::Result<()> {
+        let _ = deadline;
+        Ok(())
     }
 
     /// Shut down both directions, so that a thread blocked in `read` or
@@ -232,6 +247,48 @@ pub(crate) fn write_all_vectored(
         }
     }
     Ok(())
+}
+
+/// Write all of `buf` with blocking writes, by `deadline`: each write is
+/// bounded by the time left (the stream's write timeout, where it can set
+/// one), and the time left is looked at again after each. `TimedOut` past
+/// the deadline.
+pub(crate) fn write_all_until(
+    stream: &dyn LinkStream,
+    mut buf: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        let left = time_left(deadline)?;
+        // A stream that cannot bound its writes still gets everything
+        // written if the peer reads.
+        let _ = stream.set_write_timeout(Some(left));
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The time left until `deadline`; `TimedOut` if none is.
+pub(crate) fn time_left(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "not written within the time limit",
+        ));
+    }
+    Ok(left)
 }
 
 /// Writes as much of `buf` as the stream takes without blocking; returns

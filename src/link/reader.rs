@@ -71,16 +71,20 @@ fn run(shared: &Shared, stream: &dyn LinkStream) {
             Err(kind) => break kind,
         }
     };
-    // A local close shut the stream down to wake us: that is no failure.
-    if !shared.has(CLOSED) {
-        shared.go_down(cause, true);
-    }
-    // Nobody may close this link soon (a listener's backlog): let go of
-    // the descriptors now. The stream closes when its last reference, ours
-    // included, is dropped.
-    shared.stream.lock().take();
-    shared.writer.lock().stream = None;
     shared.waker.lock().take();
+    // A local close shut the stream down to wake us, or is writing what
+    // was promised (the peer may have stopped sending but still read):
+    // that is no failure, and `close` lets go of everything itself.
+    if shared.has(CLOSED) {
+        return;
+    }
+    shared.go_down(cause, true);
+    // Nobody may close this link soon (a listener's backlog): let go of
+    // the descriptors now (the stream closes when its last reference, ours
+    // included, is dropped). The stream is shut down, so a sender blocked
+    // in write returns and lets go of the writer soon.
+    shared.shut_down_stream();
+    shared.writer.lock().stream = None;
 }
 
 /// Takes the link down if the reader thread panics: without it, a bug in

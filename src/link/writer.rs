@@ -11,6 +11,7 @@
 
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
@@ -22,7 +23,9 @@ use crate::error::ErrorKind;
 use crate::packet::MAX_PACKET_SIZE;
 use crate::proto::packet_io_slices;
 use crate::proto::BIG_FIELD;
-use crate::stream::{write_all, write_all_vectored, write_nonblocking, LinkStream};
+use crate::stream::{
+    write_all, write_all_until, write_all_vectored, write_nonblocking, LinkStream,
+};
 
 /// What the writer lock guards.
 pub(super) struct Writer {
@@ -211,6 +214,30 @@ impl Shared {
         let res = write_all(stream, queued);
         release(queued);
         res.map_err(|e| self.write_failed(e))
+    }
+
+    /// At close: writes the rest of a non-blocking write, the queue, then
+    /// what the stream itself holds and the end of its session
+    /// ([`LinkStream::finish`]), by `deadline`. Everything whose `send`
+    /// returned `Ok` is then on the wire.
+    pub(super) fn write_all_queued(&self, w: &mut Writer, deadline: Instant) -> io::Result<()> {
+        let Writer {
+            stream,
+            queued,
+            sent,
+            ..
+        } = w;
+        let Some(stream) = stream.as_deref() else {
+            return Ok(());
+        };
+        write_all_until(stream, &queued[*sent..], deadline)?;
+        *sent = 0;
+        self.outbox.set_rest(0);
+        self.outbox.take(queued, None);
+        let res = write_all_until(stream, queued, deadline);
+        release(queued);
+        res?;
+        stream.finish(deadline)
     }
 
     /// Writes the queue, unless another thread holds the writer lock: that

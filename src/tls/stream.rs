@@ -33,7 +33,7 @@ use super::socket::{wait, TlsSocket};
 use super::TlsError;
 use crate::addr::Addr;
 use crate::handshake::HandshakeStream;
-use crate::stream::LinkStream;
+use crate::stream::{time_left, write_all_until, LinkStream};
 
 /// Plaintext per record: TLS's maximum. A write of at most this much is
 /// one record.
@@ -642,6 +642,20 @@ impl<S: TlsSocket> LinkStream for TlsStream<S> {
 
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.sock.set_write_timeout(timeout)
+    }
+
+    /// Writes the ciphertext that waits (what non-blocking writes left,
+    /// the reader's own records), then `close_notify`, by `deadline`.
+    fn finish(&self, deadline: Instant) -> io::Result<()> {
+        let Some(mut tx) = self.tx.try_lock_until(deadline) else {
+            return time_left(Instant::now()).map(drop);
+        };
+        self.session.lock().send_close_notify();
+        self.seal(&mut tx, &[], 0)?;
+        write_all_until(&self.sock, &tx.out[tx.sent..], deadline)?;
+        tx.clear();
+        self.stuck.store(false, SeqCst);
+        Ok(())
     }
 
     fn shutdown(&self) -> io::Result<()> {
