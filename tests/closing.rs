@@ -218,14 +218,14 @@ impl AsFd for Steered {
 /// The peer's side of the stream: a plain socket or a TLS session.
 enum PeerEnd {
     Plain(UnixStream),
-    Tls(TlsStream<UnixStream>),
+    Tls(Box<TlsStream<UnixStream>>),
 }
 
 impl Read for &PeerEnd {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             PeerEnd::Plain(s) => LinkStream::read(s, buf),
-            PeerEnd::Tls(s) => LinkStream::read(s, buf),
+            PeerEnd::Tls(s) => LinkStream::read(&**s, buf),
         }
     }
 }
@@ -234,7 +234,7 @@ impl PeerEnd {
     fn send(&self, bytes: &[u8]) {
         let s: &dyn LinkStream = match self {
             PeerEnd::Plain(s) => s,
-            PeerEnd::Tls(s) => s,
+            PeerEnd::Tls(s) => &**s,
         };
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -259,7 +259,7 @@ fn steered_link(tls: bool) -> (NodeLink, PeerEnd, Arc<AtomicIsize>) {
         (cli, srv.join().unwrap().unwrap())
     });
     let link = NodeLink::new(client, LinkRole::Client).unwrap();
-    (link, PeerEnd::Tls(server), budget)
+    (link, PeerEnd::Tls(Box::new(server)), budget)
 }
 
 /// The peer sends `n` packets to connections of ours that do not exist
