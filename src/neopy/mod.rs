@@ -137,9 +137,12 @@ pub use types::{
     NodeInfo, NodeState, NodeType, ObjectData, PackInfo, PackOrder, PackRequest, RelockConflict,
     UndoSerial, ERROR_CODES_EXT,
 };
+pub use value::{ArrayIter, MapIter, Value, ValueRef};
 
 use crate::proto::Payload;
-pub use crate::proto::{Checksum, Data, DecodeError, ErrorCode};
+pub use crate::proto::{
+    Checksum, Data, DecodeError, DecodeErrorKind, ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH,
+};
 
 /// Object id (on the wire: `p64`, an 8-byte `bin`).
 pub type Oid = u64;
