@@ -748,6 +748,41 @@ fn random_and_mutated_payloads_stay_within_the_budget() {
     random_and_mutated(20_000, 0x0061_6c6c_6f63, budget);
 }
 
+/// 3. The worst shapes, large (0.3 to 7.5 MB), with bytes changed and cut:
+///    wherever a change makes decoding stop or go astray, what it held
+///    until then stays within the budget.
+#[test]
+fn mutated_large_shapes_stay_within_the_budget() {
+    let large: Vec<(Dialect, u16, Arc<Vec<u8>>)> = shapes()
+        .into_iter()
+        .map(|s| (s.dialect, s.code, Arc::new((s.make)(300_000))))
+        .collect();
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        rng_seed: RngSeed::Fixed(0x006c_6172_6765),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::sample::select(large),
+        vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        any::<prop::sample::Index>(),
+    );
+    runner
+        .run(&strategy, |((dialect, code, payload), mutations, cut)| {
+            let mut bytes = payload.to_vec();
+            for (at, x) in mutations {
+                let i = at.index(bytes.len());
+                bytes[i] ^= x;
+            }
+            let _ = decode_within_budget(dialect, code, &bytes);
+            let cut = cut.index(bytes.len() + 1);
+            let _ = decode_within_budget(dialect, code, &bytes[..cut]);
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// 3. With the allowance at 0, decoding any payload of `n` bytes holds at
 ///    most 4 × `n`: every allocation of both decoders is charged (one left
 ///    out would show here, where the 1 MiB allowance hides it).
