@@ -177,10 +177,16 @@ fn allowance() -> usize {
 /// hide on small payloads.
 #[cfg(feature = "test-hooks")]
 pub fn with_decode_allowance<T>(allowance: usize, f: impl FnOnce() -> T) -> T {
-    let before = ALLOWANCE.with(|a| a.replace(allowance));
-    let r = f();
-    ALLOWANCE.with(|a| a.set(before));
-    r
+    /// Puts the thread's allowance back, even if `f` panics (a test that
+    /// catches the panic goes on with the default).
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ALLOWANCE.with(|a| a.set(self.0));
+        }
+    }
+    let _restore = Restore(ALLOWANCE.with(|a| a.replace(allowance)));
+    f()
 }
 
 #[cfg(test)]
