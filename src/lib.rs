@@ -140,6 +140,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod addr;
+mod budget;
 pub(crate) mod codec;
 mod conn;
 pub mod error;
@@ -155,6 +156,8 @@ pub mod tls;
 mod wait;
 
 pub use addr::{Addr, ToLinkAddrs};
+#[cfg(feature = "test-hooks")]
+pub use budget::with_decode_allowance;
 pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
 pub use conn::Conn;
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};

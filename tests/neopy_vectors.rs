@@ -146,29 +146,31 @@ macro_rules! enums {
 enums!(NodeType, NodeState, CellState, ClusterState);
 
 /// `any`, in the vectors' conventions for free-form values.
-impl ToJson for rmpv::Value {
+impl ToJson for Value {
     fn to_json(&self) -> Json {
-        use rmpv::Value as V;
+        self.view().to_json()
+    }
+}
+
+impl ToJson for ValueRef<'_> {
+    fn to_json(&self) -> Json {
         match self {
-            V::Nil => Json::Null,
-            V::Boolean(b) => json!(b),
-            V::Integer(i) => match (i.as_u64(), i.as_i64()) {
-                (Some(u), _) => json!(u),
-                (_, Some(s)) => json!(s),
-                _ => unreachable!(),
-            },
-            V::F32(f) => json!(f),
-            V::F64(f) => json!(f),
-            V::String(s) => json!({ "str": s.as_str().unwrap() }),
-            V::Binary(b) => bin(b),
-            V::Array(items) => Json::Array(items.iter().map(ToJson::to_json).collect()),
-            V::Map(entries) => Json::Array(
+            ValueRef::Nil => Json::Null,
+            ValueRef::Bool(b) => json!(b),
+            ValueRef::Int(i) => json!(i),
+            ValueRef::UInt(u) => json!(u),
+            ValueRef::F32(f) => json!(f),
+            ValueRef::F64(f) => json!(f),
+            ValueRef::Str(s) => json!({ "str": s }),
+            ValueRef::Bin(b) => bin(b),
+            ValueRef::Array(items) => Json::Array(items.clone().map(|v| v.to_json()).collect()),
+            ValueRef::Map(entries) => Json::Array(
                 entries
-                    .iter()
+                    .clone()
                     .map(|(k, v)| json!([k.to_json(), v.to_json()]))
                     .collect(),
             ),
-            V::Ext(ty, payload) => {
+            ValueRef::Ext(ty, payload) => {
                 let [value] = payload[..] else {
                     panic!("enum payload {payload:?}")
                 };

@@ -17,7 +17,7 @@
 //! | `[T]` | `Vec<T>` | array |
 //! | `{K:V}` | `BTreeMap<K, V>` | map, written sorted by key |
 //! | enums | newtypes of `types.rs` | ext type `fixext1` |
-//! | `any` | `rmpv::Value` | any value |
+//! | `any` | [`Value`](super::Value) | any value, kept as its msgpack bytes |
 //!
 //! `u64` is always a `p64`: no NEO integer needs 64 unsigned bits, so the
 //! wide integers (ptid, counts) are `i64`. `Vec<u8>` is a `bin`, not an
@@ -34,11 +34,23 @@
 //! an integer out of its field's range, a `p64` that is not 8 bytes, a
 //! string that is not UTF-8, an array of the wrong arity, are errors.
 //!
-//! Decoding never panics and allocates in proportion to the input: a
-//! count or length is checked against the bytes that remain before
-//! anything is reserved (an array of `n` items needs `n * T::MIN_LEN`
-//! bytes), so a decoded message takes at most a small constant factor of
-//! its packet's size (see the crate-level bound in `neopy`'s docs).
+//! # Bounded memory
+//!
+//! Decoding never panics and allocates in proportion to the input, by the
+//! same rule and through the same code as protocol 6's decoder
+//! (`crate::budget`):
+//!
+//! - a count or length is checked against the bytes that remain before
+//!   anything is reserved (an array of `n` items needs `n * T::MIN_LEN`
+//!   bytes), which also bounds the work;
+//! - every allocation is charged, before it is made, to the budget of the
+//!   arguments ([`Reader::budget`]): 4 bytes per byte of input plus
+//!   1 MiB. Arguments whose value would need more fail with
+//!   `TooMuchMemory`, named by field, and nothing of that size is
+//!   allocated. What it refuses is made of items tiny on the wire and
+//!   large in memory: a `nil` in a list of `Option<String>` (1 byte, 24 in
+//!   memory), an empty row of a partition table (1 and 24), the entries
+//!   of a map of small keys (2 bytes, up to 40 in B-tree nodes).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +59,7 @@ use std::sync::Arc;
 use rmp::decode::{NumValueReadError, ValueReadError};
 use rmp::Marker;
 
+use crate::budget::Budget;
 use crate::proto::codec::DecodeErrorKind;
 use crate::proto::{Checksum, Data, ErrorCode, BIG_FIELD};
 
@@ -84,16 +97,6 @@ pub(crate) fn bin_header_len(len: usize) -> usize {
     }
 }
 
-/// Size of the header of a `str` of `len` bytes.
-pub(crate) fn str_header_len(len: usize) -> usize {
-    match len {
-        0..=31 => 1,
-        32..=0xff => 2,
-        0x100..=0xffff => 3,
-        _ => 5,
-    }
-}
-
 /// Size of the header of an array (or a map) of `len` items (entries).
 pub(crate) fn array_header_len(len: usize) -> usize {
     match len {
@@ -115,7 +118,7 @@ pub(crate) fn ext_header_len(len: usize) -> usize {
 
 /// The result of writing into a `Vec<u8>`, which cannot fail: `rmp` writes
 /// through `io::Write`, whose `Vec<u8>` implementation never errs.
-fn wrote<T, E: fmt::Debug>(r: Result<T, E>) {
+pub(crate) fn wrote<T, E: fmt::Debug>(r: Result<T, E>) {
     r.expect("writing msgpack to a Vec<u8> cannot fail");
 }
 
@@ -232,9 +235,9 @@ impl<'a, 'b> Encoder<'a, 'b> {
         self.uint(v);
     }
 
-    /// Any msgpack value, as `rmpv` writes it (smallest forms).
-    pub(crate) fn value(&mut self, v: &rmpv::Value) {
-        wrote(rmpv::encode::write_value(self.buf, v));
+    /// Bytes that are already msgpack (an `any` value), copied as they are.
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 }
 
@@ -322,6 +325,8 @@ pub(crate) struct Reader<'a> {
     rest: &'a [u8],
     /// The packet buffer the input is the tail of, if it is shared.
     shared: Option<&'a Arc<Vec<u8>>>,
+    /// What decoding the input may still allocate (see [`Reader::budget`]).
+    budget: Budget,
 }
 
 impl<'a> Reader<'a> {
@@ -330,6 +335,7 @@ impl<'a> Reader<'a> {
         Reader {
             rest: input,
             shared: None,
+            budget: Budget::for_input(input.len()),
         }
     }
 
@@ -343,12 +349,27 @@ impl<'a> Reader<'a> {
             Some(rest) => Ok(Reader {
                 rest,
                 shared: Some(buf),
+                budget: Budget::for_input(rest.len()),
             }),
             None => Err(DecodeErrorKind::Truncated {
                 needed: offset,
                 remaining: buf.len(),
             }),
         }
+    }
+
+    /// The input's allocation budget (see `crate::budget`).
+    ///
+    /// Every [`Field::get`] that allocates does so through it: its helpers
+    /// charge what they then allocate, and fail with
+    /// [`DecodeErrorKind::TooMuchMemory`] beforehand when it is spent.
+    pub(crate) fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
+
+    /// What is left to read.
+    pub(crate) fn remaining(&self) -> &'a [u8] {
+        self.rest
     }
 
     /// The marker of the next value, not consumed.
@@ -475,7 +496,7 @@ impl<'a> Reader<'a> {
             Some(buf) if len >= BIG_FIELD => {
                 Ok(Data::from_shared(Arc::clone(buf), start..start + len))
             }
-            _ => Ok(Data::from(bytes)),
+            _ => self.budget.copy(bytes).map(Data::from),
         }
     }
 
@@ -524,6 +545,7 @@ impl fmt::Debug for Reader<'_> {
         f.debug_struct("Reader")
             .field("remaining", &self.rest.len())
             .field("shared", &self.shared.is_some())
+            .field("budget", &self.budget.left())
             .finish()
     }
 }
@@ -563,12 +585,12 @@ pub(crate) trait Field: Sized {
         }
     }
 
-    /// Read a list of these; the default is an array. The reservation is
-    /// bounded by the input: the count was checked against the bytes that
-    /// remain, at `MIN_LEN` bytes per item.
+    /// Read a list of these; the default is an array. The count was
+    /// checked against the bytes that remain, at `MIN_LEN` bytes per item,
+    /// and the reservation is charged to the budget before it is made.
     fn get_list(r: &mut Reader<'_>) -> Result<Vec<Self>, DecodeErrorKind> {
         let n = r.array(Self::MIN_LEN)?;
-        let mut items = Vec::with_capacity(n);
+        let mut items = r.budget().vec(n)?;
         for _ in 0..n {
             items.push(Self::get(r)?);
         }
@@ -642,7 +664,8 @@ impl Field for u8 {
     }
 
     fn get_list(r: &mut Reader<'_>) -> Result<Vec<u8>, DecodeErrorKind> {
-        r.bin().map(<[u8]>::to_vec)
+        let bytes = r.bin()?;
+        r.budget().copy(bytes)
     }
 }
 
@@ -702,7 +725,8 @@ impl Field for String {
         // NEO's strings are bytes (NEO/py sends them as `bin`): invalid
         // UTF-8 is decoded lossily, as protocol 6 does, rather than
         // failing a whole packet for a cluster name or an error text.
-        Ok(String::from_utf8_lossy(r.bin()?).into_owned())
+        let bytes = r.bin()?;
+        r.budget().string(bytes)
     }
 }
 
@@ -830,9 +854,11 @@ impl<K: Field + Ord, V: Field> Field for BTreeMap<K, V> {
     }
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
-        // A BTreeMap allocates per node as it grows, never up front: the
-        // count only bounds the loop, and was checked against the input.
+        // A BTreeMap allocates per node as it grows: what it can take is
+        // charged up front, the only moment there is to check it. The
+        // count was checked against the input, which bounds the loop.
         let n = r.map(K::MIN_LEN + V::MIN_LEN)?;
+        r.budget().btree_map::<K, V>(n)?;
         let mut map = BTreeMap::new();
         for _ in 0..n {
             let k = K::get(r)?;
@@ -984,9 +1010,6 @@ mod tests {
             let mut b = Vec::new();
             rmp::encode::write_bin_len(&mut b, len as u32).unwrap();
             assert_eq!(b.len(), bin_header_len(len), "bin {len}");
-            b.clear();
-            rmp::encode::write_str_len(&mut b, len as u32).unwrap();
-            assert_eq!(b.len(), str_header_len(len), "str {len}");
             b.clear();
             rmp::encode::write_array_len(&mut b, len as u32).unwrap();
             assert_eq!(b.len(), array_header_len(len), "array {len}");

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rmpv::Value;
+use super::value::Value;
 
 use super::codec::{array_header_len, Encoder, Field, Reader};
 use super::types::{

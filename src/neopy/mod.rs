@@ -16,6 +16,9 @@
 //!   packets with its names, each request paired with its answer
 //!   ([`Ask`]). Encoding is byte-identical to NEO/py's; decoding accepts
 //!   any msgpack form of the same values (see `codec.rs`).
+//! - **Free-form values** ([`Value`], read with [`Value::view`]): NEO's
+//!   `any` (`RequestIdentification.extra`,
+//!   `NotifyMonitorInformation.info`), kept as checked msgpack bytes.
 //! - **Cluster helpers** ([`PartitionTable`], [`NodeTable`]): what a client
 //!   learns from the master, and which storage to ask for an object.
 //!
@@ -66,20 +69,34 @@
 //!
 //! # Allocation bound of decoding
 //!
-//! Decoding never panics and reserves nothing beyond what the input can
-//! hold: every count is checked against the remaining bytes at the least
-//! encoded size of an item before anything is reserved, and a forged
-//! length fails before the copy it announces. What the decoded message
-//! then takes is bounded by its encoded size `n`: **at most `64 n` bytes
-//! of heap, plus 4 KiB**, measured by a counting allocator on the worst
-//! cases and under proptest (`tests/neopy_decode.rs`). The worst cases are
-//! 1-byte elements that decode to large values: an `any` value made of
-//! nils (a 40-byte [`rmpv::Value`] per byte), a list of empty lists or of
-//! nils in an `Option<String>` list (24 bytes per byte), and the B-tree
-//! nodes of a map with small distinct keys (39 bytes per byte; the 4 KiB
-//! covers the first node of each map field, at most three in a message).
-//! The highest ratio measured is 46 bytes per byte. Object data decoded by `decode_shared` cost nothing (a window
-//! into the packet); copied, they cost their size.
+//! One bound for both dialects, enforced by the same code: decoding the
+//! arguments of a packet, `n` bytes, allocates **at most
+//! [`DECODE_GROWTH`] × `n` + [`DECODE_ALLOWANCE`] bytes (4 × n + 1 MiB)**,
+//! as protocol 6's decoder does for its payloads. Decoding never panics and
+//! checks before it allocates: every count against the remaining bytes at
+//! the least encoded size of an item (a forged length fails before the copy
+//! it announces), and every allocation against the payload's budget. Arguments
+//! whose value would take more are refused with
+//! [`DecodeErrorKind::TooMuchMemory`], naming the message and the field
+//! (`decode RequestIdentification (0x0001): field extra: needs … more
+//! bytes of memory, over the decode budget …`); a request `recv1_as`
+//! cannot decode is answered `Error(PROTOCOL_ERROR)` with that text.
+//!
+//! Free-form values (`any`) are [`Value`]s: their checked msgpack bytes,
+//! which cost their encoded size, so `[nil × n]` in
+//! `RequestIdentification.extra` takes `n` bytes (as a tree of enums it
+//! took 40 per nil, 2.5 GiB for a 64 MiB packet). What the budget refuses
+//! is made of items tiny on the wire and large in memory — a `nil` in a
+//! list of `Option<String>` (24 bytes for 1), an empty row of a partition
+//! table (24 for 1), an empty address (32 for 4), the B-tree nodes of a map
+//! of small or repeated keys (up to 110 bytes per entry of 2) — once the
+//! allowance no longer covers them. Real messages stay far below 4 × (the
+//! most is a list of 1-byte integers, 4 bytes each). Object data decoded
+//! by `decode_shared` cost nothing (a window into the packet); copied, they
+//! cost their size. Measured by a counting allocator on the worst shapes of
+//! both dialects, from bytes to 64 MiB, and under proptest, also with the
+//! allowance at 0 so that an uncharged allocation shows on small inputs
+//! (`tests/decode_alloc.rs`, `tests/decode_alloc_link.rs`).
 //!
 //! # What a NEO/py client does (from `trace.tsv`)
 //!
@@ -137,9 +154,12 @@ pub use types::{
     NodeInfo, NodeState, NodeType, ObjectData, PackInfo, PackOrder, PackRequest, RelockConflict,
     UndoSerial, ERROR_CODES_EXT,
 };
+pub use value::{ArrayIter, MapIter, Value, ValueRef};
 
 use crate::proto::Payload;
-pub use crate::proto::{Checksum, Data, DecodeError, ErrorCode};
+pub use crate::proto::{
+    Checksum, Data, DecodeError, DecodeErrorKind, ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH,
+};
 
 /// Object id (on the wire: `p64`, an 8-byte `bin`).
 pub type Oid = u64;

@@ -43,16 +43,18 @@
 //!
 //! # Bounded memory
 //!
-//! Decoding never panics, and what it allocates is bounded by the payload:
+//! Decoding never panics, and what it allocates is bounded by the payload,
+//! by the same rule as NEO/py's decoder (`crate::budget`, one code path
+//! for both dialects):
 //!
 //! - every length or count is checked against the bytes that remain
 //!   *before* anything is allocated (a list of `n` items needs at least
 //!   `n * T::MIN_LEN` bytes), which also bounds the work;
-//! - every allocation is charged, before it is made, to a budget of
-//!   [`DECODE_GROWTH`] bytes per payload byte plus [`DECODE_ALLOWANCE`]
-//!   ([`Reader::charge`]); a payload whose value would need more is a
-//!   [`DecodeErrorKind::TooMuchMemory`] error, and nothing of that size is
-//!   allocated.
+//! - every allocation is charged, before it is made, to the payload's
+//!   budget of [`DECODE_GROWTH`] bytes per payload byte plus
+//!   [`DECODE_ALLOWANCE`] ([`Reader::budget`]); a payload
+//!   whose value would need more is a [`DecodeErrorKind::TooMuchMemory`]
+//!   error naming the field, and nothing of that size is allocated.
 //!
 //! So decoding a payload of `n` bytes allocates at most
 //! `4 × n + 1 MiB` in all. The budget matters for lists of items that are
@@ -70,6 +72,8 @@ use std::sync::Arc;
 
 use super::data::Data;
 use super::value::Value;
+use crate::budget::Budget;
+pub use crate::budget::{DECODE_ALLOWANCE, DECODE_GROWTH};
 
 /// Size from which a blob is borrowed by the encoder (when it may borrow)
 /// and shared by the decoder (when the packet buffer is shared), instead of
@@ -80,16 +84,6 @@ use super::value::Value;
 /// Above it the copy dominates: at 16 MiB, copying (and page-faulting the
 /// fresh buffer) takes longer than the socket transfer itself.
 pub const BIG_FIELD: usize = 32 * 1024;
-
-/// Bytes that decoding may allocate per byte of payload (see the module
-/// documentation): the largest factor by which a payload grows when
-/// decoded, beyond [`DECODE_ALLOWANCE`].
-pub const DECODE_GROWTH: usize = 4;
-
-/// Bytes that decoding may allocate whatever the payload size, so that a
-/// small value whose items are larger in memory than on the wire (a few
-/// empty rows of a partition table) is never refused.
-pub const DECODE_ALLOWANCE: usize = 1 << 20;
 
 /// What was wrong with a payload; the part of a [`DecodeError`] that does not
 /// depend on which message was being decoded.
@@ -121,8 +115,8 @@ pub enum DecodeErrorKind {
         remaining: usize,
     },
     /// The decoded value would take more memory than the payload allows
-    /// ([`DECODE_GROWTH`] × its size + [`DECODE_ALLOWANCE`]); checked
-    /// before allocating.
+    /// ([`DECODE_GROWTH`] × its size + [`DECODE_ALLOWANCE`], the decode
+    /// budget of both dialects); checked before allocating.
     TooMuchMemory {
         /// Bytes the next allocation needed.
         needed: usize,
@@ -177,6 +171,10 @@ pub enum DecodeErrorKind {
         /// The nesting bound.
         max: usize,
     },
+    /// msgpack: a `str` that is not UTF-8 in a free-form value (`any`),
+    /// which keeps its bytes exactly and so cannot mend them. (NEO's own
+    /// string fields, which are `bin`s, take any bytes.)
+    NotUtf8,
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -191,8 +189,9 @@ impl fmt::Display for DecodeErrorKind {
             }
             DecodeErrorKind::TooMuchMemory { needed, left } => write!(
                 f,
-                "decoded value needs {needed} more bytes of memory, over the budget \
-                 of the payload ({left} left)"
+                "needs {needed} more bytes of memory, over the decode budget \
+                 ({DECODE_GROWTH} x payload + {} MiB; {left} bytes left)",
+                DECODE_ALLOWANCE >> 20
             ),
             DecodeErrorKind::LengthTooLarge {
                 len,
@@ -230,6 +229,7 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::TooDeep { max } => {
                 write!(f, "values nested deeper than {max} levels")
             }
+            DecodeErrorKind::NotUtf8 => f.write_str("msgpack str that is not UTF-8"),
         }
     }
 }
@@ -327,14 +327,8 @@ pub struct Reader<'a> {
     rest: &'a [u8],
     /// The packet buffer the payload is the tail of, if it is shared.
     shared: Option<&'a Arc<Vec<u8>>>,
-    /// Bytes the decoder may still allocate (see [`Reader::charge`]).
-    budget: usize,
-}
-
-/// The allocation budget of a payload of `len` bytes.
-fn budget(len: usize) -> usize {
-    len.saturating_mul(DECODE_GROWTH)
-        .saturating_add(DECODE_ALLOWANCE)
+    /// What the decoder may still allocate (see [`Reader::budget`]).
+    budget: Budget,
 }
 
 impl<'a> Reader<'a> {
@@ -343,7 +337,7 @@ impl<'a> Reader<'a> {
         Reader {
             rest: input,
             shared: None,
-            budget: budget(input.len()),
+            budget: Budget::for_input(input.len()),
         }
     }
 
@@ -358,7 +352,7 @@ impl<'a> Reader<'a> {
             Some(rest) => Ok(Reader {
                 rest,
                 shared: Some(buf),
-                budget: budget(rest.len()),
+                budget: Budget::for_input(rest.len()),
             }),
             None => Err(DecodeErrorKind::Truncated {
                 needed: offset,
@@ -412,10 +406,7 @@ impl<'a> Reader<'a> {
             // `take` succeeded, so start + n <= buf.len(): the window is in
             // bounds and `from_shared` does not panic.
             Some(buf) if n >= BIG_FIELD => Ok(Data::from_shared(Arc::clone(buf), start..start + n)),
-            _ => {
-                self.charge(n)?;
-                Ok(Data::from(bytes))
-            }
+            _ => self.budget.copy(bytes).map(Data::from),
         }
     }
 
@@ -444,24 +435,15 @@ impl<'a> Reader<'a> {
         Ok(len as usize)
     }
 
-    /// Takes `bytes` from the allocation budget, before allocating them:
-    /// fails with [`DecodeErrorKind::TooMuchMemory`] (and takes nothing)
-    /// if fewer are left.
+    /// The payload's allocation budget (see `crate::budget`).
     ///
-    /// Every [`Field::get`] that allocates calls it first with what it is
-    /// about to allocate, so that decoding a payload of `n` bytes allocates
-    /// at most [`DECODE_GROWTH`] × `n` + [`DECODE_ALLOWANCE`] bytes.
-    pub fn charge(&mut self, bytes: usize) -> Result<(), DecodeErrorKind> {
-        match self.budget.checked_sub(bytes) {
-            Some(left) => {
-                self.budget = left;
-                Ok(())
-            }
-            None => Err(DecodeErrorKind::TooMuchMemory {
-                needed: bytes,
-                left: self.budget,
-            }),
-        }
+    /// Every [`Field::get`] that allocates does so through it (its helpers
+    /// charge what they then allocate, and fail with
+    /// [`DecodeErrorKind::TooMuchMemory`] beforehand when it is spent), so
+    /// that decoding a payload of `n` bytes allocates at most
+    /// [`DECODE_GROWTH`] × `n` + [`DECODE_ALLOWANCE`] bytes.
+    pub(crate) fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
     }
 
     /// Succeed only if everything was read: a payload longer than its message
@@ -484,7 +466,7 @@ impl fmt::Debug for Reader<'_> {
         f.debug_struct("Reader")
             .field("remaining", &self.rest.len())
             .field("shared", &self.shared.is_some())
-            .field("budget", &self.budget)
+            .field("budget", &self.budget.left())
             .finish()
     }
 }
@@ -584,7 +566,8 @@ impl fmt::Debug for Encoder<'_, '_> {
 /// `get` must read back what `put` wrote: `get` after `put` gives an equal
 /// value. `get` may accept more than `put` writes (any non-zero bool byte,
 /// maps in any order) as long as the value it gives encodes canonically.
-/// A `get` that allocates charges the reader first ([`Reader::charge`]).
+/// A `get` that allocates charges the reader's budget first
+/// ([`Reader::budget`]).
 pub trait Field: Sized {
     /// Smallest possible encoded size of a value, in bytes. Used to bound
     /// list counts against the remaining input before allocating.
@@ -629,8 +612,7 @@ pub trait Field: Sized {
     /// A hook so that `Vec<u8>` (a byte blob) is one copy; the default
     /// charges the list's memory, then gets the items one by one.
     fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<Self>, DecodeErrorKind> {
-        r.charge(count.saturating_mul(std::mem::size_of::<Self>()))?;
-        let mut items = Vec::with_capacity(count);
+        let mut items = r.budget().vec(count)?;
         for _ in 0..count {
             items.push(Self::get(r)?);
         }
@@ -703,8 +685,7 @@ impl Field for u8 {
 
     fn get_list(r: &mut Reader<'_>, count: usize) -> Result<Vec<u8>, DecodeErrorKind> {
         let bytes = r.take(count)?;
-        r.charge(count)?;
-        Ok(bytes.to_vec())
+        r.budget().copy(bytes)
     }
 
     fn list_to_value(items: &[u8]) -> Value {
@@ -759,45 +740,12 @@ impl Field for String {
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let len = r.length(1)?;
         let bytes = r.take(len)?;
-        match std::str::from_utf8(bytes) {
-            Ok(s) => {
-                r.charge(s.len())?;
-                Ok(s.to_owned())
-            }
-            Err(_) => lossy(r, bytes),
-        }
+        r.budget().string(bytes)
     }
 
     fn to_value(&self) -> Value {
         Value::Str(self.clone())
     }
-}
-
-/// `bytes` (not valid UTF-8) as a string with U+FFFD for each invalid
-/// sequence, allocated once at its exact size (up to 3 × `bytes.len()`:
-/// a lone invalid byte becomes 3), which is charged first.
-fn lossy(r: &mut Reader<'_>, bytes: &[u8]) -> Result<String, DecodeErrorKind> {
-    const REPLACEMENT: &str = "\u{FFFD}";
-    let len: usize = bytes
-        .utf8_chunks()
-        .map(|c| {
-            c.valid().len()
-                + if c.invalid().is_empty() {
-                    0
-                } else {
-                    REPLACEMENT.len()
-                }
-        })
-        .sum();
-    r.charge(len)?;
-    let mut s = String::with_capacity(len);
-    for chunk in bytes.utf8_chunks() {
-        s.push_str(chunk.valid());
-        if !chunk.invalid().is_empty() {
-            s.push_str(REPLACEMENT);
-        }
-    }
-    Ok(s)
 }
 
 /// A list: u32 count, then each item. `Vec<u8>` is a byte blob.
@@ -846,7 +794,7 @@ impl<K: Field + Ord, V: Field> Field for BTreeMap<K, V> {
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let count = r.length(K::MIN_LEN + V::MIN_LEN)?;
-        r.charge(map_memory::<K, V>(count))?;
+        r.budget().btree_map::<K, V>(count)?;
         let mut map = BTreeMap::new();
         for _ in 0..count {
             let k = K::get(r)?;
@@ -863,21 +811,6 @@ impl<K: Field + Ord, V: Field> Field for BTreeMap<K, V> {
                 .collect(),
         )
     }
-}
-
-/// An upper bound of the memory of a `BTreeMap<K, V>` of `count` entries,
-/// whatever the order they were inserted in.
-///
-/// std's B-tree nodes hold up to 11 entries, and every node but the root
-/// holds at least 5 after any sequence of inserts (a full node splits into
-/// halves of 5 and 6), so there are at most `1 + count / 5` nodes. A node
-/// is its entries (at most 11 × `(K, V)`), a parent link, two u16s and,
-/// for internal nodes, 12 child links: under `112 + 11 × (K, V)` bytes.
-/// That is about 2.2 × `(K, V)` per entry; ascending inserts (what a
-/// canonical payload gives) take about 2 ×.
-fn map_memory<K, V>(count: usize) -> usize {
-    let node = 112 + 11 * std::mem::size_of::<(K, V)>();
-    (1 + count / 5).saturating_mul(node)
 }
 
 #[cfg(test)]
@@ -989,16 +922,6 @@ mod tests {
             Vec::<String>::get(&mut Reader::new(&input)).unwrap().len(),
             count
         );
-
-        // charges add up, and a failed charge takes nothing
-        let mut r = Reader::new(&[]);
-        assert_eq!(r.charge(DECODE_ALLOWANCE - 1), Ok(()));
-        assert_eq!(
-            r.charge(2),
-            Err(DecodeErrorKind::TooMuchMemory { needed: 2, left: 1 })
-        );
-        assert_eq!(r.charge(1), Ok(()));
-        assert!(r.charge(1).is_err());
     }
 
     #[test]

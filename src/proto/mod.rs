@@ -87,8 +87,11 @@
 //!   bytes per payload byte plus [`DECODE_ALLOWANCE`] (1 MiB): lengths and
 //!   counts are checked against the remaining bytes, and allocations
 //!   against that budget, before anything is allocated (see
-//!   `codec.rs`). `decode_shared` accepts and rejects exactly what `decode`
-//!   does, with the same errors, and gives equal values.
+//!   `codec.rs`); beyond it, decoding fails with
+//!   [`DecodeErrorKind::TooMuchMemory`] naming the field. The same budget,
+//!   by the same code, bounds [`neopy`](crate::neopy)'s decoding.
+//!   `decode_shared` accepts and rejects exactly what `decode` does, with
+//!   the same errors, and gives equal values.
 //!
 //! # Adding a message
 //!
