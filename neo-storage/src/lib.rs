@@ -9,6 +9,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod db;
+pub mod lock;
+pub mod master;
+pub mod net;
+pub mod node;
+pub mod nodes;
 pub mod pt;
 pub mod reads;
+pub mod serve;
+pub mod state;
+
+pub use master::Exit;
+pub use node::{Config, Node, StartError};

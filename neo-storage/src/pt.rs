@@ -127,6 +127,18 @@ impl PartitionTable {
         Ok(())
     }
 
+    /// Gives the cells of node `old` to node `new` (this node got another
+    /// id from the master).
+    pub fn renumber(&mut self, old: NodeId, new: NodeId) {
+        for row in &mut self.rows {
+            row.retain(|c| c.nid != new);
+            for c in row.iter_mut().filter(|c| c.nid == old) {
+                c.nid = new;
+            }
+        }
+        self.sort();
+    }
+
     fn sort(&mut self) {
         for row in &mut self.rows {
             row.sort_by_key(|c| c.nid);
