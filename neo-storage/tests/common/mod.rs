@@ -1,7 +1,8 @@
 //! What the tests share: databases in NEO/py's schema, and the standard
 //! one most tests read.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+pub mod raw;
 pub mod testdb;
 
 pub use testdb::{sha1, zlib, Rec, TempDir, TestDb};
