@@ -22,7 +22,10 @@ const EXP: &str = "exp";
 /// Rows of a commit through the storage (AskLockInformation and its
 /// answer, NotifyUnlockInformation): not for a read-only node.
 fn of_a_commit(row: &TraceRow) -> bool {
-    matches!(row.name.as_str(), "AskLockInformation" | "AnswerInformationLocked" | "NotifyUnlockInformation")
+    matches!(
+        row.name.as_str(),
+        "AskLockInformation" | "AnswerInformationLocked" | "NotifyUnlockInformation"
+    )
 }
 
 fn start(db: &TestDb, master: &TcpListener) -> Node {
@@ -34,17 +37,28 @@ fn start(db: &TestDb, master: &TcpListener) -> Node {
 /// the master used.
 fn replay(peer: &mut RawPeer, rows: &[TraceRow], node: &Node) -> u32 {
     let mut last_id = 0;
-    for row in rows.iter().filter(|r| r.peer.starts_with("master") && r.name != "HANDSHAKE" && !of_a_commit(r)) {
+    for row in rows
+        .iter()
+        .filter(|r| r.peer.starts_with("master") && r.name != "HANDSHAKE" && !of_a_commit(r))
+    {
         if row.direction == "recv" {
             peer.write(&row.bytes);
             last_id = neopy_head(&row.bytes).msg_id;
             continue;
         }
-        let got = peer.recv().unwrap_or_else(|| panic!("row {}: the node closed the link", row.seq));
+        let got = peer
+            .recv()
+            .unwrap_or_else(|| panic!("row {}: the node closed the link", row.seq));
         if row.name == "RequestIdentification" {
             check_identification(&got.msg(), node);
         } else {
-            assert_eq!(hex(&got.bytes), hex(&row.bytes), "row {} ({})", row.seq, row.name);
+            assert_eq!(
+                hex(&got.bytes),
+                hex(&row.bytes),
+                "row {} ({})",
+                row.seq,
+                row.name
+            );
         }
     }
     last_id
@@ -62,10 +76,18 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn check_identification(msg: &Message, node: &Node) {
-    let Message::RequestIdentification(r) = msg else { panic!("{msg:?}") };
-    assert_eq!((r.node_type, r.uuid, r.name.as_str(), r.id_timestamp), (NodeType::STORAGE, Some(NID), EXP, None));
+    let Message::RequestIdentification(r) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(
+        (r.node_type, r.uuid, r.name.as_str(), r.id_timestamp),
+        (NodeType::STORAGE, Some(NID), EXP, None)
+    );
     let addr = r.address.as_ref().unwrap();
-    assert_eq!((addr.host.as_str(), addr.port), ("127.0.0.1", node.addr().port()));
+    assert_eq!(
+        (addr.host.as_str(), addr.port),
+        ("127.0.0.1", node.addr().port())
+    );
 }
 
 /// A `Ping` after the replay, answered once everything before it was
@@ -81,8 +103,14 @@ fn barrier(peer: &mut RawPeer, msg_id: u32) {
 fn check_final_table(node: &Node) {
     let pt = node.pt();
     assert_eq!((pt.ptid(), pt.replicas(), pt.partitions()), (Some(6), 1, 2));
-    assert_eq!(pt.cells_of(1), vec![(0, CellState::UP_TO_DATE), (1, CellState::UP_TO_DATE)]);
-    assert_eq!(pt.cells_of(2), vec![(0, CellState::OUT_OF_DATE), (1, CellState::OUT_OF_DATE)]);
+    assert_eq!(
+        pt.cells_of(1),
+        vec![(0, CellState::UP_TO_DATE), (1, CellState::UP_TO_DATE)]
+    );
+    assert_eq!(
+        pt.cells_of(2),
+        vec![(0, CellState::OUT_OF_DATE), (1, CellState::OUT_OF_DATE)]
+    );
 }
 
 #[test]

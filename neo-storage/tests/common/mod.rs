@@ -2,6 +2,7 @@
 //! one most tests read.
 #![allow(dead_code, unused_imports)]
 
+pub mod fake;
 pub mod raw;
 pub mod testdb;
 

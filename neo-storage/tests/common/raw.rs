@@ -38,8 +38,13 @@ impl RawPeer {
     pub fn accept(listener: &TcpListener) -> RawPeer {
         let (stream, _) = listener.accept().unwrap();
         // Only a bound on a broken test: nothing asserts on time.
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut peer = RawPeer { stream, buf: Vec::new() };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut peer = RawPeer {
+            stream,
+            buf: Vec::new(),
+        };
         peer.write(&neopy::HANDSHAKE);
         let mut hs = [0; 6];
         peer.stream.read_exact(&mut hs).unwrap();
@@ -99,7 +104,9 @@ pub struct TraceRow {
 
 /// The rows of a trace (`tests/traces/NAME`).
 pub fn trace(name: &str) -> Vec<TraceRow> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/traces").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/traces")
+        .join(name);
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .skip(1)
@@ -117,5 +124,8 @@ pub fn trace(name: &str) -> Vec<TraceRow> {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
