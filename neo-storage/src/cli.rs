@@ -130,3 +130,62 @@ fn check(a: &Args) -> Result<(), ArgError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn long_short_and_inline_forms() {
+        let Ok(Command::Run(a)) = parse(args("--cluster=test -b 127.0.0.1:0 -m a:1,b:2 -d db -v"))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.cluster.as_str(), a.bind.as_str(), a.verbose),
+            ("test", "127.0.0.1:0", true)
+        );
+        assert_eq!(a.masters, vec!["a:1", "b:2"]);
+        assert_eq!(a.database, PathBuf::from("db"));
+        let Ok(Command::Run(a)) = parse(args(
+            "-c t -b h:1 --masters=a:1 -d x --ca ca --cert c --key k",
+        )) else {
+            panic!()
+        };
+        assert_eq!(a.tls, Some(("ca".into(), "c".into(), "k".into())));
+    }
+
+    #[test]
+    fn masters_separated_by_spaces_as_neopy() {
+        assert_eq!(split_masters("a:1 b:2,, c:3"), vec!["a:1", "b:2", "c:3"]);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse(args("-c t -b h:1 -d x")),
+            Err(ArgError::Missing("-m/--masters"))
+        );
+        assert_eq!(
+            parse(args("-b h:1 -m a:1 -d x")),
+            Err(ArgError::Missing("-c/--cluster"))
+        );
+        assert_eq!(
+            parse(args("-c t -m a:1 -d x")),
+            Err(ArgError::Missing("-b/--bind"))
+        );
+        assert_eq!(
+            parse(args("-c t -b h:1 -m a:x -d x")),
+            Err(ArgError::BadAddress("a:x".into()))
+        );
+        assert_eq!(
+            parse(args("-c t -b h:1 -m a:1 -d x --key k")),
+            Err(ArgError::PartialTls)
+        );
+        assert_eq!(parse(args("-h")), Ok(Command::Help));
+    }
+}

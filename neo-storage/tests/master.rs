@@ -27,7 +27,7 @@ fn master_goes_away_and_comes_back() {
     assert!(c.load(0, None, None).is_err());
     let refused = Client::dial(&node);
     assert_eq!(peer_err(refused.identify(5, 1.0)).0, ErrorCode::NOT_READY);
-    s.to_operation(rows(1, NID, CellState::UP_TO_DATE));
+    s.drive_to_operation(rows(1, NID, CellState::UP_TO_DATE));
     let c = Client::connect(&node, &mut s, 6);
     assert_eq!(c.load(0, None, None).unwrap().serial, T2);
 }
@@ -208,7 +208,7 @@ fn the_master_gives_another_node_id() {
     assert_eq!(node.nid(), 4);
     // Its saved cells are now node 4's.
     assert_eq!(node.pt().cells_of(4), vec![(0, CellState::UP_TO_DATE)]);
-    s.to_operation(rows(1, 4, CellState::UP_TO_DATE));
+    s.drive_to_operation(rows(1, 4, CellState::UP_TO_DATE));
     let c = Client::connect(&node, &mut s, 5); // checks AcceptIdentification's node id
     assert_eq!(c.load(0, None, None).unwrap().serial, T2);
 }

@@ -93,7 +93,7 @@ impl FakeMaster {
     /// Accepts the node and takes it to operation with `rows`.
     pub fn start(&self, rows: Vec<Vec<CellInfo>>) -> Session {
         let mut s = self.accept();
-        s.to_operation(rows);
+        s.drive_to_operation(rows);
         s
     }
 }
@@ -108,7 +108,7 @@ pub fn rows(partitions: u32, nid: i32, state: CellState) -> Vec<Vec<CellInfo>> {
 impl Session {
     /// Recovery, verification, operation, as NEO/py's master does; ends
     /// when the node sent `NotifyReady`.
-    pub fn to_operation(&mut self, rows: Vec<Vec<CellInfo>>) {
+    pub fn drive_to_operation(&mut self, rows: Vec<Vec<CellInfo>>) {
         self.node_state(self.nid, NodeType::STORAGE, NodeState::PENDING, None);
         let l = &self.link;
         l.ask1(&neopy::AskRecovery {}).unwrap();
