@@ -186,9 +186,12 @@ impl Run {
     }
 }
 
-/// Loads `count` objects (cycling through `oids`) with `threads` threads,
-/// each with links of its own, started together.
+/// Loads `count` objects (cycling through `oids`) with `threads` threads
+/// started together, each a client of its own (a storage takes one link
+/// per client): each identifies with `master` and dials the storages
+/// before the clock starts.
 pub fn load(
+    master: &str,
     cluster: &Cluster,
     oids: &[u64],
     threads: usize,
@@ -202,7 +205,22 @@ pub fn load(
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let barrier = barrier.clone();
-                s.spawn(move || load_thread(cluster, oids, t, threads, count, &barrier))
+                s.spawn(move || {
+                    let client = connect(master, &cluster.name, cluster.tls.clone());
+                    let share = Share {
+                        t,
+                        threads,
+                        count,
+                        ltid: cluster.ltid,
+                    };
+                    match client {
+                        Ok((_link, c)) => load_thread(&c, oids, share, &barrier),
+                        Err(e) => {
+                            barrier.wait();
+                            Err(e)
+                        }
+                    }
+                })
             })
             .collect();
         barrier.wait();
@@ -229,15 +247,29 @@ pub fn load(
     })
 }
 
-/// Thread `t` of `threads`: loads its share of `count`; (loads, time).
-fn load_thread(
-    cluster: &Cluster,
-    oids: &[u64],
+/// Which loads a thread does: every `threads`-th of `count` from `t`, as
+/// of `ltid`.
+#[derive(Debug, Clone, Copy)]
+struct Share {
     t: usize,
     threads: usize,
     count: u64,
+    ltid: u64,
+}
+
+/// A thread's loads; (loads, time).
+fn load_thread(
+    cluster: &Cluster,
+    oids: &[u64],
+    share: Share,
     barrier: &Barrier,
 ) -> Result<(u64, Duration), BenchError> {
+    let Share {
+        t,
+        threads,
+        count,
+        ltid,
+    } = share;
     let mut links = Links::new(cluster);
     let np = u64::from(cluster.pt.partitions());
     // Links are made before the clock starts.
@@ -245,7 +277,7 @@ fn load_thread(
         (0..cluster.pt.partitions()).try_for_each(|p| links.for_partition(p).map(|_| ()));
     barrier.wait();
     setup?;
-    let before = Some(cluster.ltid + 1);
+    let before = Some(ltid + 1);
     let start = Instant::now();
     let mut n = 0;
     let mut i = t as u64;

@@ -106,15 +106,10 @@ pub fn object(
             ReadError::OidDoesNotExist(oid)
         });
     };
-    let next_serial = r.next_serial(p, oid, rec.serial)?;
-    answer_object(oid, rec, next_serial)
+    answer_object(oid, rec)
 }
 
-fn answer_object(
-    oid: u64,
-    rec: ObjectRecord,
-    next_serial: Option<u64>,
-) -> Result<AnswerObject, ReadError> {
+fn answer_object(oid: u64, rec: ObjectRecord) -> Result<AnswerObject, ReadError> {
     let (checksum, data) = match (rec.hash, rec.data) {
         (Some(hash), Some(data)) => (checksum(oid, &hash)?, Data::from(data)),
         _ => (Checksum::default(), Data::default()),
@@ -122,7 +117,7 @@ fn answer_object(
     Ok(AnswerObject {
         oid,
         serial: rec.serial,
-        next_serial,
+        next_serial: rec.next_serial,
         compression: rec.compression,
         checksum,
         data,

@@ -405,6 +405,7 @@ fn transaction_information() {
         "UPDATE trans SET oids=x'0102' WHERE tid={}",
         T1 as i64
     ));
+    let (r, v) = view(&db); // readers take the file as immutable: a new one sees the change
     let corrupt = reads::transaction(&r, &v, T1).unwrap_err();
     assert!(matches!(corrupt, ReadError::Corrupt(_)));
     assert_eq!(code(corrupt).0, ErrorCode::NOT_READY);
@@ -526,6 +527,7 @@ fn last_ids_last_transaction_pack_orders() {
         "INSERT INTO pack VALUES ({}, 1, 1, x'0000000000000002', {})",
         T4 as i64, T3 as i64
     ));
+    let (r, v) = view(&db); // readers take the file as immutable: a new one sees the change
     let p = reads::pack_orders(&r, &v, 1).unwrap().pack_list;
     assert_eq!(p.len(), 1);
     assert_eq!(

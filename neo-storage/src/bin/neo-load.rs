@@ -105,7 +105,7 @@ fn run(o: &Opts) -> Result<(), String> {
     );
     println!("threads      loads   seconds     loads/s   µs/load");
     for &t in &o.threads {
-        let r = bench::load(&cluster, &oids, t, count)?;
+        let r = bench::load(&o.master, &cluster, &oids, t, count)?;
         println!(
             "{:>7} {:>10} {:>9.3} {:>11.0} {:>9.1}",
             t,

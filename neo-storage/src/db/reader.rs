@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::info::{connect, sqlite_err};
+use super::info::{connect_immutable, sqlite_err};
 use super::DbError;
 
 /// An object record (`obj` joined with `data`).
@@ -28,6 +28,8 @@ pub struct ObjectRecord {
     pub data: Option<Vec<u8>>,
     /// For a record made by undo: the tid whose data it reuses.
     pub value_tid: Option<u64>,
+    /// The tid of the object's next record, if any.
+    pub next_serial: Option<u64>,
 }
 
 /// A transaction record (`trans`).
@@ -81,7 +83,9 @@ pub struct Reader {
 macro_rules! object_sql {
     ($tail:literal) => {
         concat!(
-            "SELECT tid, compression, data.hash, value, value_tid ",
+            "SELECT tid, compression, data.hash, value, value_tid, ",
+            "(SELECT o.tid FROM obj AS o WHERE o.partition=obj.partition AND o.oid=obj.oid ",
+            "AND o.tid>obj.tid ORDER BY o.tid LIMIT 1) ",
             "FROM obj LEFT JOIN data ON obj.data_id = data.id WHERE partition=? AND oid=?",
             $tail
         )
@@ -92,7 +96,7 @@ impl Reader {
     /// Opens a read-only connection to `path` (already checked by
     /// [`open`](super::open)).
     pub fn open(path: &Path) -> Result<Reader, DbError> {
-        let conn = connect(path)?;
+        let conn = connect_immutable(path)?;
         conn.set_prepared_statement_cache_capacity(32);
         // Reads go through the OS page cache, mapped, instead of being
         // copied into each connection's own cache: every serving thread
@@ -103,7 +107,8 @@ impl Reader {
     }
 
     /// The record of `oid` at exactly `at`, or else the last one before
-    /// `before`, or else the last one.
+    /// `before`, or else the last one; with the serial of the next record
+    /// (one statement: a subquery on the same index).
     pub fn object(
         &self,
         partition: u32,
@@ -129,24 +134,6 @@ impl Reader {
                 .query_row(params![p, o], row)
                 .optional()
         }
-    }
-
-    /// The tid of the record of `oid` after `serial`, if any.
-    pub fn next_serial(
-        &self,
-        partition: u32,
-        oid: u64,
-        serial: u64,
-    ) -> rusqlite::Result<Option<u64>> {
-        self.conn
-            .prepare_cached(
-                "SELECT tid FROM obj WHERE partition=? AND oid=? AND tid>? ORDER BY tid LIMIT 1",
-            )?
-            .query_row(params![partition, sql_int(oid), sql_int(serial)], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional()
-            .map(|t| t.map(|t| t as u64))
     }
 
     /// The tid of the last record of `oid`, if it has any.
@@ -365,5 +352,6 @@ fn object_record(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
         hash: r.get(2)?,
         data: r.get(3)?,
         value_tid: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
+        next_serial: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
     })
 }
