@@ -107,6 +107,7 @@ fn identification(name: &str, uuid: Option<NodeId>, ts: Option<f64>) -> RequestI
 struct Links<'a> {
     cluster: &'a Cluster,
     links: HashMap<NodeId, Link>,
+    spin: Option<Duration>,
 }
 
 impl<'a> Links<'a> {
@@ -114,6 +115,7 @@ impl<'a> Links<'a> {
         Links {
             cluster,
             links: HashMap::new(),
+            spin: None,
         }
     }
 
@@ -271,6 +273,12 @@ fn load_thread(
         ltid,
     } = share;
     let mut links = Links::new(cluster);
+    // The same client for every server measured: its links poll only
+    // when it runs alone, so that with several threads the cores go to
+    // the server under test.
+    if threads > 1 {
+        links.spin = Some(Duration::ZERO);
+    }
     let np = u64::from(cluster.pt.partitions());
     // Links are made before the clock starts.
     let setup: Result<(), BenchError> =

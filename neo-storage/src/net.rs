@@ -33,6 +33,9 @@ pub struct LinkTimes {
     pub write: Duration,
     /// Bound on waiting for an answer to our own request.
     pub answer: Duration,
+    /// How long the link's waiters poll before sleeping (`None`: neonet's
+    /// default).
+    pub spin: Option<Duration>,
 }
 
 impl Default for LinkTimes {
@@ -42,6 +45,7 @@ impl Default for LinkTimes {
             keepalive_timeout: Duration::from_secs(30),
             write: Duration::from_secs(30),
             answer: Duration::from_secs(30),
+            spin: None,
         }
     }
 }
@@ -66,6 +70,9 @@ pub fn set_times(link: &Link, times: &LinkTimes) {
     // Fails only on a link already down, which the next receive reports.
     let _ = link.set_write_timeout(Some(times.write));
     link.set_recv_timeout(Some(times.answer));
+    if let Some(spin) = times.spin {
+        link.set_spin(spin);
+    }
 }
 
 /// Listens on `addr`, TLS only when given (as NEO/py).

@@ -44,6 +44,11 @@ pub struct Config {
     /// How long a client's identification waits for the master to tell
     /// about that client.
     pub ident_wait: Duration,
+    /// How long client links poll before sleeping. `None`: neonet's
+    /// default while there are fewer client links than cores, no polling
+    /// past that (polling pays only on an idle core: with more links than
+    /// cores it takes the CPU the other links' requests need).
+    pub client_spin: Option<Duration>,
 }
 
 impl Config {
@@ -59,6 +64,7 @@ impl Config {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             ident_wait: Duration::from_secs(10),
+            client_spin: None,
         }
     }
 }
@@ -159,9 +165,9 @@ impl Node {
         let m = master.clone();
         let master_thread = spawn("neo-storage master", move || m.run(&stop_rx));
         let l = listener.clone();
-        let times = config.times;
+        let (times, spin) = (config.times, config.client_spin);
         let acceptor = spawn("neo-storage accept", move || {
-            accept_loop(&l, &server, times)
+            accept_loop(&l, &server, times, spin)
         });
         Ok(Node {
             shared,
@@ -258,9 +264,16 @@ fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) 
 }
 
 /// Accepts client links, one thread each, until the listener closes.
-fn accept_loop(listener: &LinkListener, server: &Arc<Server>, times: LinkTimes) {
+fn accept_loop(
+    listener: &LinkListener,
+    server: &Arc<Server>,
+    times: LinkTimes,
+    spin: Option<Duration>,
+) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     while let Some(link) = net::accept(listener) {
-        net::set_times(&link, &times);
+        let spin = spin.or((server.shared.clients() >= cores).then_some(Duration::ZERO));
+        net::set_times(&link, &LinkTimes { spin, ..times });
         let server = server.clone();
         let spawned = std::thread::Builder::new()
             .name("neo-storage client".into())
