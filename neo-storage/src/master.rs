@@ -120,7 +120,8 @@ impl Master {
     fn session(&self, addr: &str) -> Result<(bool, End), String> {
         let times = &self.config.times;
         let link = Arc::new(
-            net::dial(addr, self.config.tls.as_ref(), times.answer).map_err(|e| e.to_string())?,
+            net::dial(addr, self.config.tls.as_ref(), times.answer)
+                .map_err(|e| net::describe(&e))?,
         );
         net::set_times(&link, times);
         *self.link.lock() = Some(link.clone());
@@ -163,7 +164,8 @@ impl Master {
             id_timestamp: None,
             extra: BTreeMap::new(),
         };
-        let accept = net::ask(link, &req).map_err(|e| format!("identification: {e}"))?;
+        let accept =
+            net::ask(link, &req).map_err(|e| format!("identification: {}", net::describe(&e)))?;
         if accept.node_type != NodeType::MASTER {
             return Err(format!(
                 "identification: a {} answered, not a master",
@@ -182,7 +184,7 @@ impl Master {
                     }
                 }
                 Recv::Idle => {}
-                Recv::Gone(e) => return End::Lost(format!("link lost: {e}")),
+                Recv::Gone(e) => return End::Lost(format!("link lost: {}", net::describe(&e))),
             }
         }
     }

@@ -165,3 +165,16 @@ pub fn peer(link: &Link) -> String {
 pub fn peer_error(e: &NetError) -> Option<(neopy::ErrorCode, &str)> {
     e.peer_error()
 }
+
+/// `e` with its causes (neonet's `Display` says what failed, its
+/// `source()` why: "dial: I/O error: Connection refused").
+pub fn describe(e: &NetError) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
