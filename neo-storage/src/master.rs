@@ -306,7 +306,7 @@ impl Master {
     /// a request is answered with an error, a notification ignored.
     fn unexpected(&self, req: &Req, msg: &Message) {
         if neonet::neopy::answer_name(msg.code()).is_none() {
-            log::warn!("ignored {} from the master (read-only node)", msg.name());
+            log::info!("ignored {} from the master (read-only node)", msg.name());
             return;
         }
         log::warn!("refused {} from the master (read-only node)", msg.name());
