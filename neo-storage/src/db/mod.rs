@@ -1,0 +1,117 @@
+//! NEO/py's SQLite database (schema version 4), opened read-only.
+//!
+//! [`open`] checks that a file is a NEO/py storage database this node can
+//! serve and reads what the node needs from it ([`DbInfo`]: its node id,
+//! cluster name, partition table). [`Reader`] is one read-only SQLite
+//! connection with the queries of the read path; each serving thread owns
+//! one (see [`ReaderPool`]). Nothing here ever writes: the connections are
+//! opened `SQLITE_OPEN_READ_ONLY`, so a refused database is left as it was.
+
+mod info;
+mod pool;
+mod reader;
+
+pub use info::{open, DbInfo, PtRow};
+pub use pool::ReaderPool;
+pub use reader::{ObjectRecord, PackOrderRow, Reader, TxnRecord, UndoHistory};
+
+use std::path::PathBuf;
+
+/// The schema version this node reads (NEO/py's `SQLiteDatabaseManager.VERSION`).
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// The tables of NEO/py's schema that this node reads or checks.
+pub const TABLES: [&str; 8] = [
+    "config", "pt", "pack", "trans", "obj", "data", "ttrans", "tobj",
+];
+
+/// Why a database cannot be served. Each is reported to the operator as
+/// is, and nothing is changed on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No file at the path (a read-only open never creates one).
+    #[error("{0}: no such database file")]
+    Missing(PathBuf),
+    /// The file is not an SQLite database.
+    #[error("{path}: not an SQLite database ({source})")]
+    NotSqlite {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// An SQLite database, but not a NEO/py storage's: a table is missing.
+    #[error("{path}: not a NEO storage database (no table {table:?})")]
+    NotNeo {
+        /// The file.
+        path: PathBuf,
+        /// The first missing table.
+        table: &'static str,
+    },
+    /// A NEO/py database of another schema version.
+    #[error(
+        "{path}: database schema version {found:?}, this node reads version {SCHEMA_VERSION} only"
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version the database records (`config.version`), if any.
+        found: Option<String>,
+    },
+    /// The database belongs to another cluster.
+    #[error("{path}: database of cluster {found:?}, not {expected:?}")]
+    ClusterName {
+        /// The file.
+        path: PathBuf,
+        /// The name the database records (`config.name`), if any.
+        found: Option<String>,
+        /// The cluster name given on the command line.
+        expected: String,
+    },
+    /// Transactions were being committed when NEO/py stopped: only NEO/py
+    /// can finish or abort them, and this node never writes.
+    #[error("{path}: uncommitted transactions ({ttrans} in ttrans, {tobj} object records in tobj): start NEO/py's storage on it once to finish them")]
+    Unfinished {
+        /// The file.
+        path: PathBuf,
+        /// Rows of `ttrans`.
+        ttrans: u64,
+        /// Rows of `tobj`.
+        tobj: u64,
+    },
+    /// The database has no node id: it never joined a cluster.
+    #[error("{0}: the database has no node id (it never joined a cluster)")]
+    NoNid(PathBuf),
+    /// A value of `config` or `pt` that NEO/py would not have written.
+    #[error("{path}: bad {what}: {value:?}")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// Which value.
+        what: &'static str,
+        /// What was found.
+        value: String,
+    },
+    /// Work NEO/py left for its storage to do, which needs writing:
+    /// `truncate_tid` (a truncation to finish) or `backup_tid` (a backup
+    /// cluster's database).
+    #[error("{path}: {what} is set: only NEO/py's storage can serve this database")]
+    Pending {
+        /// The file.
+        path: PathBuf,
+        /// `truncate_tid` or `backup_tid`.
+        what: &'static str,
+    },
+    /// Another process holds the database: a NEO/py storage running on it,
+    /// or another neo-storage.
+    #[error("{0}: database is locked (a NEO/py storage or another neo-storage runs on it)")]
+    Locked(PathBuf),
+    /// Any other SQLite error.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+}

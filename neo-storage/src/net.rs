@@ -1,0 +1,180 @@
+//! Every call into neonet, in one place: dialing, listening, receiving,
+//! answering. neonet's API is being renamed (a `Dialer` builder, `recv`
+//! names for `recv1`); keeping it here makes adapting mechanical.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use neonet::neopy::{self, Message};
+use neonet::tls::{self, TlsConfig};
+use neonet::{Dialect, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NodeLink, Request};
+
+/// One link to a peer (the master, or a client).
+pub type Link = NodeLink;
+
+/// A request or notification a peer sent, to answer with [`reply`].
+pub type Req = Request<Message>;
+
+/// A link error (neonet's).
+pub type NetError = neonet::Error;
+
+/// TLS settings: NEO's `--ca --cert --key`.
+pub type Tls = TlsConfig;
+
+/// Time limits set on every link.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkTimes {
+    /// After this long with nothing received, the link pings the peer...
+    pub keepalive_idle: Duration,
+    /// ...and goes down if nothing comes within this.
+    pub keepalive_timeout: Duration,
+    /// A write that makes no progress for this long takes the link down.
+    pub write: Duration,
+    /// Bound on waiting for an answer to our own request.
+    pub answer: Duration,
+    /// How long the link's waiters poll before sleeping (`None`: neonet's
+    /// default).
+    pub spin: Option<Duration>,
+}
+
+impl Default for LinkTimes {
+    fn default() -> LinkTimes {
+        LinkTimes {
+            keepalive_idle: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(30),
+            write: Duration::from_secs(30),
+            answer: Duration::from_secs(30),
+            spin: None,
+        }
+    }
+}
+
+/// Reads the three PEM files of a TLS node.
+pub fn load_tls(ca: &Path, cert: &Path, key: &Path) -> Result<Tls, neonet::tls::TlsError> {
+    TlsConfig::from_pem_files(ca, cert, key)
+}
+
+/// Dials `addr` in NEO/py's dialect, over TLS when given; `timeout`
+/// bounds the connect and the handshakes.
+pub fn dial(addr: &str, tls: Option<&Tls>, timeout: Duration) -> Result<Link, NetError> {
+    match tls {
+        Some(t) => tls::dial_link_tls_with_timeout(addr, t, Dialect::NeoPy, timeout),
+        None => neonet::dial_link_with_timeout(addr, Dialect::NeoPy, timeout),
+    }
+}
+
+/// Sets the time limits of `link`.
+pub fn set_times(link: &Link, times: &LinkTimes) {
+    link.set_keepalive(Some((times.keepalive_idle, times.keepalive_timeout)));
+    // Fails only on a link already down, which the next receive reports.
+    let _ = link.set_write_timeout(Some(times.write));
+    link.set_recv_timeout(Some(times.answer));
+    if let Some(spin) = times.spin {
+        link.set_spin(spin);
+    }
+}
+
+/// Listens on `addr`, TLS only when given (as NEO/py).
+pub fn listen(addr: &str, tls: Option<&Tls>) -> Result<LinkListener, NetError> {
+    let opts = ListenerOptions {
+        tls: tls.cloned(),
+        ..Default::default()
+    };
+    LinkListener::bind_with(addr, opts)
+}
+
+/// The address a listener is bound to.
+pub fn local_addr(listener: &LinkListener) -> Option<SocketAddr> {
+    listener.local_addr().as_tcp()
+}
+
+/// The next link of `listener`; `None` once it is closed.
+pub fn accept(listener: &LinkListener) -> Option<Link> {
+    loop {
+        match listener.accept() {
+            Ok(link) => return Some(link),
+            Err(e) if matches!(e.kind(), neonet::ErrorKind::ListenerClosed) => return None,
+            Err(e) => log::debug!("accept: {e}"),
+        }
+    }
+}
+
+/// Stops a listener.
+pub fn close_listener(listener: &LinkListener) {
+    listener.close();
+}
+
+/// What waiting for the peer's next packet gave.
+#[derive(Debug)]
+pub enum Recv {
+    /// A request or notification.
+    Req(Req),
+    /// Nothing within the time given; the link is still up.
+    Idle,
+    /// The link is closed or down.
+    Gone(NetError),
+}
+
+/// Waits at most `timeout` for the peer's next request or notification.
+pub fn recv(link: &Link, timeout: Duration) -> Recv {
+    match link.recv1_as_timeout::<Message>(timeout) {
+        Ok(req) => Recv::Req(req),
+        Err(e) if e.is_timeout() && link.is_up() => Recv::Idle,
+        Err(e) => Recv::Gone(e),
+    }
+}
+
+/// Answers `req` with `msg`.
+pub fn reply<M: LinkMsg<Set = Message>>(req: &Req, msg: &M) -> Result<(), NetError> {
+    req.reply(msg)
+}
+
+/// Answers `req` with `Error(code, message)`.
+pub fn reply_error(req: &Req, code: neopy::ErrorCode, message: String) -> Result<(), NetError> {
+    req.reply(&neopy::Error { code, message })
+}
+
+/// Sends request `msg` and waits for its answer (bounded by the link's
+/// answer time).
+pub fn ask<R: LinkAsk>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
+    link.ask1(msg)
+}
+
+/// Sends notification `msg`, with our next msg_id.
+pub fn send<M: LinkMsg>(link: &Link, msg: &M) -> Result<(), NetError> {
+    link.send1(msg)
+}
+
+/// Closes `link` (what was sent is written first).
+pub fn close(link: &Link) {
+    link.close();
+}
+
+/// Whether `link` is still up.
+pub fn is_up(link: &Link) -> bool {
+    link.is_up()
+}
+
+/// The peer's address, for logs.
+pub fn peer(link: &Link) -> String {
+    link.addrs().peer.to_string()
+}
+
+/// Whether `e` is the peer's `Error` answer, and its code and message.
+pub fn peer_error(e: &NetError) -> Option<(neopy::ErrorCode, &str)> {
+    e.peer_error()
+}
+
+/// `e` with its causes (neonet's `Display` says what failed, its
+/// `source()` why: "dial: I/O error: Connection refused").
+pub fn describe(e: &NetError) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}

@@ -1,0 +1,285 @@
+//! A running node: the master session, the listener and the serving
+//! threads, started and stopped together.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use neonet::neopy::{Address, ClusterState};
+use neonet::LinkListener;
+use parking_lot::Mutex;
+
+use crate::db::{self, DbError, ReaderPool};
+use crate::lock::DbLock;
+use crate::master::{Exit, Master, MasterConfig};
+use crate::net::{self, LinkTimes, NetError, Tls};
+use crate::pt::PartitionTable;
+use crate::serve::Server;
+use crate::state::Shared;
+
+/// How to run a node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The cluster name.
+    pub cluster: String,
+    /// The address to listen on for clients (port 0: any).
+    pub bind: String,
+    /// The masters' addresses.
+    pub masters: Vec<String>,
+    /// NEO/py's SQLite database.
+    pub database: PathBuf,
+    /// TLS (`--ca --cert --key`), for the master link and the listener.
+    pub tls: Option<Tls>,
+    /// Time limits of every link.
+    pub times: LinkTimes,
+    /// First delay before reconnecting to the master (doubled at each
+    /// failure up to `backoff_max`, back to this once identified).
+    pub backoff_min: Duration,
+    /// Longest delay before reconnecting.
+    pub backoff_max: Duration,
+    /// How long a client's identification waits for the master to tell
+    /// about that client.
+    pub ident_wait: Duration,
+    /// How long client links poll before sleeping. `None`: neonet's
+    /// default while there are fewer client links than cores, no polling
+    /// past that (polling pays only on an idle core: with more links than
+    /// cores it takes the CPU the other links' requests need).
+    pub client_spin: Option<Duration>,
+}
+
+impl Config {
+    /// A configuration with default times.
+    pub fn new(cluster: &str, bind: &str, masters: Vec<String>, database: PathBuf) -> Config {
+        Config {
+            cluster: cluster.into(),
+            bind: bind.into(),
+            masters,
+            database,
+            tls: None,
+            times: LinkTimes::default(),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+            ident_wait: Duration::from_secs(10),
+            client_spin: None,
+        }
+    }
+}
+
+/// Why a node did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database cannot be served.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The listening address cannot be used.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: NetError,
+    },
+    /// No master address.
+    #[error("no master address given")]
+    NoMaster,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    shared: Arc<Shared>,
+    master: Arc<Master>,
+    listener: Arc<LinkListener>,
+    addr: SocketAddr,
+    stop_tx: Option<Sender<()>>,
+    master_thread: Option<JoinHandle<Exit>>,
+    acceptor: Option<JoinHandle<()>>,
+    _lock: DbLock,
+}
+
+impl Node {
+    /// Checks the database, takes its lock, listens, and starts the master
+    /// session (in the background: the node then connects and reconnects
+    /// by itself).
+    pub fn start(config: Config) -> Result<Node, StartError> {
+        if config.masters.is_empty() {
+            return Err(StartError::NoMaster);
+        }
+        let info = db::open(&config.database, &config.cluster)?;
+        let lock = DbLock::take(&config.database)?;
+        let listener = net::listen(&config.bind, config.tls.as_ref()).map_err(|source| {
+            StartError::Listen {
+                addr: config.bind.clone(),
+                source,
+            }
+        })?;
+        let addr = net::local_addr(&listener).expect("a TCP listener");
+        log::info!(
+            "database {}: node {}, cluster {:?}, partition table {:?} of {} partitions; listening on {addr}",
+            info.path.display(), info.nid, info.name, info.ptid, info.partitions()
+        );
+        let packs: HashMap<u32, u64> = info
+            .rows
+            .iter()
+            .filter(|r| r.nid == info.nid)
+            .filter_map(|r| Some((r.partition, r.pack?)))
+            .collect();
+        let shared = Arc::new(Shared::new(
+            &config.cluster,
+            info.nid,
+            PartitionTable::from_db(&info),
+        ));
+        let pool = Arc::new(ReaderPool::new(&config.database));
+        let host = config
+            .bind
+            .rsplit_once(':')
+            .map_or(config.bind.as_str(), |(h, _)| h);
+        let master = Arc::new(Master {
+            config: MasterConfig {
+                masters: config.masters.clone(),
+                tls: config.tls.clone(),
+                address: Address {
+                    host: host.trim_matches(['[', ']']).into(),
+                    port: addr.port(),
+                },
+                times: config.times,
+                backoff_min: config.backoff_min,
+                backoff_max: config.backoff_max,
+                packs,
+            },
+            shared: shared.clone(),
+            pool: pool.clone(),
+            link: Mutex::new(None),
+        });
+        let listener = Arc::new(listener);
+        let server = Arc::new(Server {
+            shared: shared.clone(),
+            pool,
+            ident_wait: config.ident_wait,
+        });
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let m = master.clone();
+        let master_thread = spawn("neo-storage master", move || m.run(&stop_rx));
+        let l = listener.clone();
+        let (times, spin) = (config.times, config.client_spin);
+        let acceptor = spawn("neo-storage accept", move || {
+            accept_loop(&l, &server, times, spin)
+        });
+        Ok(Node {
+            shared,
+            master,
+            listener,
+            addr,
+            stop_tx: Some(stop_tx),
+            master_thread: Some(master_thread),
+            acceptor: Some(acceptor),
+            _lock: lock,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// This node's id (the one the master gave, once identified).
+    pub fn nid(&self) -> i32 {
+        self.shared.nid()
+    }
+
+    /// Whether it serves clients.
+    pub fn is_operational(&self) -> bool {
+        self.shared.is_operational()
+    }
+
+    /// The cluster state the master last announced.
+    pub fn cluster_state(&self) -> Option<ClusterState> {
+        self.shared.cluster_state()
+    }
+
+    /// Its partition table.
+    pub fn pt(&self) -> PartitionTable {
+        self.shared.pt()
+    }
+
+    /// The number of client links open.
+    pub fn clients(&self) -> usize {
+        self.shared.clients()
+    }
+
+    /// Waits until the node ends by itself (the master declared it down),
+    /// then stops the rest.
+    pub fn wait(mut self) -> Exit {
+        let exit = self.join_master();
+        self.shutdown();
+        exit
+    }
+
+    /// Stops the node: the master link, the listener, every client link.
+    pub fn stop(mut self) -> Exit {
+        self.shared.set_stopping();
+        self.stop_tx.take();
+        self.master.close();
+        let exit = self.join_master();
+        self.shutdown();
+        exit
+    }
+
+    fn join_master(&mut self) -> Exit {
+        let thread = self.master_thread.take().expect("joined once");
+        thread.join().unwrap_or(Exit::Stopped)
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.set_stopping();
+        net::close_listener(&self.listener);
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+        self.shared.close_clients();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.master_thread.is_some() {
+            self.shared.set_stopping();
+            self.stop_tx.take();
+            self.master.close();
+            let _ = self.join_master();
+        }
+        self.shutdown();
+    }
+}
+
+fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .expect("spawn a thread")
+}
+
+/// Accepts client links, one thread each, until the listener closes.
+fn accept_loop(
+    listener: &LinkListener,
+    server: &Arc<Server>,
+    times: LinkTimes,
+    spin: Option<Duration>,
+) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    while let Some(link) = net::accept(listener) {
+        let spin = spin.or((server.shared.clients() >= cores).then_some(Duration::ZERO));
+        net::set_times(&link, &LinkTimes { spin, ..times });
+        let server = server.clone();
+        let spawned = std::thread::Builder::new()
+            .name("neo-storage client".into())
+            .spawn(move || server.serve_link(link));
+        if let Err(e) = spawned {
+            log::error!("cannot start a thread for a client: {e}");
+        }
+    }
+}
