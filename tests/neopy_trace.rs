@@ -1,7 +1,8 @@
 //! A real NEO/py client reading 4 objects (`tests/neopy/trace.tsv`), replayed
 //! through the dialect's pieces: every packet of both links scans and
-//! decodes, ids follow DESIGN §10's rules, and the cluster helpers find
-//! the storage the client actually asked, from what the master told it.
+//! decodes, and ids follow DESIGN §10's rules. (That the tables a client
+//! keeps name the storage it asked is the tools crate's test, with the
+//! tables: `tools/tests/tables_trace.rs`.)
 
 mod neopy_common;
 
@@ -69,38 +70,4 @@ fn ids_count_per_side_and_answers_reuse_them() {
         }
     }
     assert!(asked.values().all(Vec::is_empty), "every request answered");
-}
-
-#[test]
-fn the_client_reads_from_the_storage_the_tables_name() {
-    let packets = trace();
-    let master = &packets[0].peer;
-    let (mut nodes, mut pt, mut ltid) = (NodeTable::new(), None, None);
-    let mut reads = 0;
-    for p in &packets {
-        match &p.msg {
-            Message::NotifyNodeInformation(m) if &p.peer == master => nodes.update(&m.node_list),
-            Message::SendPartitionTable(m) => pt = Some(PartitionTable::from(m.clone())),
-            Message::AnswerLastTransaction(m) => ltid = Some(m.ltid),
-            Message::AskObject(m) => {
-                let pt = pt.as_ref().expect("the table came first");
-                let storages: Vec<_> = nodes.storages_for(pt, m.oid).collect();
-                let [(uuid, addr)] = storages[..] else {
-                    panic!("{storages:?}")
-                };
-                assert_eq!(uuid, 1);
-                assert_eq!(p.peer, format!("storage({}:{})", addr.host, addr.port));
-                // the last revision before the last transaction + 1
-                assert_eq!((m.at, m.before), (None, Some(ltid.unwrap() + 1)));
-                reads += 1;
-            }
-            Message::AnswerObject(m) => {
-                assert_eq!(m.serial, 0x040d_4148_097b_8644);
-                assert!(matches!(m.compression, Some(0 | 1)));
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(reads, 4);
-    assert_eq!(pt.unwrap().num_partitions(), 1);
 }

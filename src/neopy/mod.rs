@@ -19,8 +19,6 @@
 //! - **Free-form values** ([`Value`], read with [`Value::view`]): NEO's
 //!   `any` (`RequestIdentification.extra`,
 //!   `NotifyMonitorInformation.info`), kept as checked msgpack bytes.
-//! - **Cluster helpers** ([`PartitionTable`], [`NodeTable`]): what a client
-//!   learns from the master, and which storage to ask for an object.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -110,8 +108,8 @@
 //!    then, unasked, the master's own packets numbered from 0:
 //!    `NotifyNodeInformation` (all nodes: the storages with their
 //!    addresses, states and ids) and `SendPartitionTable` (`ptid`,
-//!    `num_replicas`, one row of cells per partition).
-//!    [`NodeTable::update`] and [`PartitionTable::from`] take them.
+//!    `num_replicas`, one row of cells per partition): the client keeps
+//!    both as its tables of the cluster.
 //! 4. Sends `AskLastTransaction` (msg_id 1) → `AnswerLastTransaction(ltid)`,
 //!    then `Ping` (msg_id 2) → `Pong`.
 //! 5. For each storage it needs (here the one storage, of id 1): connects,
@@ -120,17 +118,16 @@
 //!    node list>, extra: {})` (msg_id 0) → `AcceptIdentification(STORAGE,
 //!    1, your_uuid)`.
 //! 6. For each oid: `AskObject(oid, at: None, before: ltid + 1)` (msg_id
-//!    1, 2, …) to a storage holding a readable cell of the oid's partition
-//!    ([`PartitionTable::readable_cells`], [`NodeTable::storages_for`]) →
+//!    1, 2, …) to a running storage holding a readable cell (`UP_TO_DATE`
+//!    or `FEEDING`) of the oid's partition (`oid % number of partitions`) →
 //!    `AnswerObject(oid, serial, next_serial: None, compression, checksum,
 //!    data, data_serial: None)`, where `checksum` is the SHA-1 of `data`
 //!    as sent and `compression` 1 means zlib.
 //!
 //! After that the master keeps the client informed with
-//! `NotifyNodeInformation`, `NotifyPartitionChanges`
-//! ([`PartitionTable::apply`]) and `InvalidateObjects`.
+//! `NotifyNodeInformation`, `NotifyPartitionChanges` (each cell's new
+//! state; a `DISCARDED` cell leaves its row) and `InvalidateObjects`.
 
-mod cluster;
 mod codec;
 mod framing;
 pub(crate) mod handshake;
@@ -141,7 +138,6 @@ mod value;
 
 use std::sync::Arc;
 
-pub use cluster::{partition_of, NodeTable, PartitionChangeError, PartitionTable};
 pub use framing::{FramingError, Scan, Scanner, MAX_DEPTH};
 pub use handshake::{
     check_handshake, HandshakeMismatch, HandshakeProgress, HANDSHAKE, HANDSHAKE_FIRST_BYTE,

@@ -2,7 +2,7 @@
 //! to stdout.
 //!
 //! ```text
-//! cargo run --release --example neo-cat -- --master HOST:PORT --cluster NAME \
+//! cargo run --release --bin neo-cat -- --master HOST:PORT --cluster NAME \
 //!     [--ca CA.crt --cert NODE.crt --key NODE.key] [--hex | --sha1] OID...
 //! ```
 //!
@@ -14,16 +14,12 @@
 //! the record). With `--ca --cert --key` (PEM files, as NEO's own
 //! options), it speaks TLS to the master and the storages.
 
-// The replay test reads fields that neo-cat itself does not print.
-#[allow(dead_code)]
-mod client;
-
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use client::{read_objects, sha1, Cluster};
 use neonet::tls::TlsConfig;
+use neonet_tools::cat::{read_objects, sha1, Cluster};
 
 const USAGE: &str = "usage: neo-cat --master HOST:PORT --cluster NAME \
 [--ca CA.crt --cert NODE.crt --key NODE.key] [--hex | --sha1] OID...";

@@ -1,7 +1,7 @@
 //! The client side of `neo-cat`: read objects from a NEO/py cluster, as a
-//! NEO/py client does (the sequence of `trace.tsv`, see the `neopy` module
-//! docs). A module of its own, so that the replay test can call it
-//! (`tests/neo_cat.rs` includes it).
+//! NEO/py client does (the sequence of `trace.tsv`, see neonet's `neopy`
+//! module docs). In the library, so that the replay test
+//! (`tests/neo_cat.rs`) calls it as the binary does.
 
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::error::Error;
@@ -9,11 +9,13 @@ use std::io::Read;
 use std::time::Duration;
 
 use neonet::neopy::{
-    AcceptIdentification, AskLastTransaction, AskObject, Message, NodeId, NodeTable, NodeType, Oid,
-    PartitionTable, RequestIdentification, Tid,
+    AcceptIdentification, AskLastTransaction, AskObject, Message, NodeId, NodeType, Oid,
+    RequestIdentification, Tid,
 };
 use neonet::tls::{dial_link_tls_with_timeout, TlsConfig};
 use neonet::{dial_link_with_timeout, Dialect, ErrorKind, NodeLink};
+
+use crate::tables::{NodeTable, PartitionTable};
 
 /// What the client reports when it cannot read an object.
 pub type CatError = Box<dyn Error + Send + Sync>;
@@ -48,7 +50,7 @@ pub struct Cluster {
     pub tls: Option<TlsConfig>,
 }
 
-/// SHA-1 of `bytes`. `ring` is already built for the crate's TLS: its
+/// SHA-1 of `bytes`. `ring` is already built for neonet's TLS: its
 /// SHA-1 (named for legacy use: NEO uses it as a checksum, not for
 /// security) costs no new crate.
 pub fn sha1(bytes: &[u8]) -> [u8; 20] {

@@ -7,31 +7,43 @@
 //! in partition `oid % number of partitions`, and can be read from any
 //! running storage whose cell in that row is readable (`UP_TO_DATE` or
 //! `FEEDING`), as NEO/py's client does (it picks one of them at random).
+//!
+//! These are a client's tables: neo-storage keeps its own, shaped for a
+//! storage (its cells, the master's changes to them).
 
 use std::collections::BTreeMap;
 
-use super::messages::{AnswerPartitionTable, NotifyPartitionChanges, SendPartitionTable};
-use super::types::{Address, CellInfo, CellState, NodeId, NodeInfo, NodeState, NodeType};
-use super::Oid;
+use neonet::neopy::{
+    Address, AnswerPartitionTable, CellInfo, CellState, NodeId, NodeInfo, NodeState, NodeType,
+    NotifyPartitionChanges, Oid, SendPartitionTable,
+};
 
 /// The partition of an oid (or a tid): `id % num_partitions`; `None` when
 /// there are no partitions.
 ///
 /// ```
-/// assert_eq!(neonet::neopy::partition_of(10, 4), Some(2));
-/// assert_eq!(neonet::neopy::partition_of(10, 0), None);
+/// use neonet_tools::tables::partition_of;
+///
+/// assert_eq!(partition_of(10, 4), Some(2));
+/// assert_eq!(partition_of(10, 0), None);
 /// ```
 pub fn partition_of(id: u64, num_partitions: u32) -> Option<u32> {
     // The remainder is below num_partitions, so it fits a u32.
     (num_partitions > 0).then(|| (id % u64::from(num_partitions)) as u32)
 }
 
-impl CellState {
-    /// Whether a cell in this state can serve reads: `UP_TO_DATE`, or
-    /// `FEEDING` (up to date, being copied elsewhere).
-    pub fn is_readable(self) -> bool {
-        self == CellState::UP_TO_DATE || self == CellState::FEEDING
-    }
+/// Whether a cell in state `state` can serve reads: `UP_TO_DATE`, or
+/// `FEEDING` (up to date, being copied elsewhere).
+///
+/// ```
+/// use neonet::neopy::CellState;
+/// use neonet_tools::tables::is_readable;
+///
+/// assert!(is_readable(CellState::FEEDING));
+/// assert!(!is_readable(CellState::OUT_OF_DATE));
+/// ```
+pub fn is_readable(state: CellState) -> bool {
+    state == CellState::UP_TO_DATE || state == CellState::FEEDING
 }
 
 /// The partition table: for each partition (row), the storage nodes
@@ -114,7 +126,7 @@ impl PartitionTable {
             .and_then(|p| self.rows.get(p as usize))
             .map_or(&[][..], Vec::as_slice);
         row.iter()
-            .filter(|cell| cell.state.is_readable())
+            .filter(|cell| is_readable(cell.state))
             .map(|cell| cell.uuid)
     }
 
@@ -219,7 +231,7 @@ impl NodeTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neopy::types::CellChange;
+    use neonet::neopy::CellChange;
 
     fn cell(uuid: NodeId, state: CellState) -> CellInfo {
         CellInfo { uuid, state }

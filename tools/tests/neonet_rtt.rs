@@ -150,7 +150,7 @@ impl Pems {
         let dir = std::env::temp_dir().join(format!("neonet-rtt-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = tls_support::Ca::new("neonet-rtt test CA");
-        let node = ca.node(tls_support::Key::Ec);
+        let node = ca.node();
         std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
         std::fs::write(dir.join("node.crt"), &node.cert).unwrap();
         std::fs::write(dir.join("node.key"), &node.key).unwrap();

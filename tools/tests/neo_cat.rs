@@ -7,8 +7,6 @@
 //! NEO/py client of the trace did. The same over TLS (neo-cat's `--ca
 //! --cert --key`), the fake nodes speaking TLS 1.2 only, as NEO/py does.
 
-#[path = "../examples/neo-cat/client.rs"]
-mod client;
 mod neopy_common;
 mod tls_support;
 
@@ -19,10 +17,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::{read_objects, sha1, Cluster};
 use neonet::neopy::{self, Message, NodeType, PacketHead, Scan, Scanner, HANDSHAKE};
 use neonet::tls::{TlsConfig, TlsStream, TlsVersions};
 use neonet::{HandshakeStream, LinkStream};
+use neonet_tools::cat::{read_objects, sha1, Cluster};
 use neopy_common::{tsv, unhex};
 
 /// One packet of the trace, as the node sent or received it.
