@@ -12,8 +12,8 @@ use neonet::neopy::{
     AcceptIdentification, AskLastTransaction, AskObject, Message, NodeId, NodeType, Oid,
     RequestIdentification, Tid,
 };
-use neonet::tls::{dial_link_tls_with_timeout, TlsConfig};
-use neonet::{dial_link_with_timeout, Dialect, ErrorKind, NodeLink};
+use neonet::tls::TlsConfig;
+use neonet::{Dialer, ErrorKind, NeoPy, NodeLink};
 
 use crate::tables::{NodeTable, PartitionTable};
 
@@ -72,7 +72,7 @@ pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatE
     // The storage wants to see the id and timestamp the master gave us.
     let id_timestamp = nodes.get(me).and_then(|n| n.id_timestamp);
 
-    let mut storages: BTreeMap<NodeId, NodeLink> = BTreeMap::new();
+    let mut storages: BTreeMap<NodeId, NodeLink<NeoPy>> = BTreeMap::new();
     let mut objects = Vec::with_capacity(oids.len());
     for &oid in oids {
         let (uuid, addr) = nodes
@@ -94,19 +94,21 @@ pub fn read_objects(cluster: &Cluster, oids: &[Oid]) -> Result<Vec<Object>, CatE
 
 /// A NEO/py link to `addr`, over TLS if the cluster uses it, its answers
 /// bounded by the cluster's timeout.
-fn dial(addr: &str, cluster: &Cluster) -> Result<NodeLink, CatError> {
-    let (dialect, timeout) = (Dialect::NeoPy, cluster.timeout);
+fn dial(addr: &str, cluster: &Cluster) -> Result<NodeLink<NeoPy>, CatError> {
+    let dialer = Dialer::new(addr)
+        .dialect::<NeoPy>()
+        .timeout(cluster.timeout);
     let link = match &cluster.tls {
-        Some(tls) => dial_link_tls_with_timeout(addr, tls, dialect, timeout)?,
-        None => dial_link_with_timeout(addr, dialect, timeout)?,
+        Some(tls) => dialer.tls(tls).dial()?,
+        None => dialer.dial()?,
     };
-    link.set_recv_timeout(Some(timeout));
+    link.set_recv_timeout(Some(cluster.timeout));
     Ok(link)
 }
 
 /// Identifies as a client (with our id, once the master gave one).
 fn identify(
-    link: &NodeLink,
+    link: &NodeLink<NeoPy>,
     cluster: &str,
     uuid: Option<NodeId>,
     id_timestamp: Option<f64>,
@@ -125,19 +127,17 @@ fn identify(
 /// The node table and the partition table, from what the master sends a
 /// new client unasked (`NotifyNodeInformation`, `SendPartitionTable`).
 fn cluster_view(
-    master: &NodeLink,
+    master: &NodeLink<NeoPy>,
     timeout: Duration,
 ) -> Result<(NodeTable, PartitionTable), CatError> {
     let mut nodes = NodeTable::new();
     let mut pt = None;
     let mut heard_nodes = false;
     while !(heard_nodes && pt.is_some()) {
-        let req = master
-            .recv1_as_timeout::<Message>(timeout)
-            .map_err(|e| match e.kind() {
-                ErrorKind::Timeout => "the master sent no node list or partition table".into(),
-                _ => CatError::from(e),
-            })?;
+        let req = master.recv_timeout(timeout).map_err(|e| match e.kind() {
+            ErrorKind::Timeout => "the master sent no node list or partition table".into(),
+            _ => CatError::from(e),
+        })?;
         match req.into_msg() {
             Message::NotifyNodeInformation(n) => {
                 nodes.update(&n.node_list);
@@ -157,7 +157,7 @@ fn cluster_view(
 }
 
 /// Reads object `oid` as of `ltid`, checks and decompresses it.
-fn read_object(storage: &NodeLink, oid: Oid, ltid: Tid) -> Result<Object, CatError> {
+fn read_object(storage: &NodeLink<NeoPy>, oid: Oid, ltid: Tid) -> Result<Object, CatError> {
     let ask = AskObject {
         oid,
         at: None,

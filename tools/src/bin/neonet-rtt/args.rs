@@ -2,7 +2,7 @@
 //! command that makes no sense into an argument error (exit code 2)
 //! instead of a surprising run.
 
-use neonet::Dialect;
+use neonet::Dialects;
 
 /// The usage text (`--help` prints it on stdout).
 pub const USAGE: &str = "\
@@ -39,6 +39,36 @@ pub enum Mode {
     Connect(String),
 }
 
+/// `--dialect`: a link's dialect is its type (`NodeLink<Proto6>`,
+/// `NodeLink<NeoPy>`), so the command line names one with a value of its
+/// own, and the binary picks the type from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DialectArg {
+    /// `proto6`: protocol 6 (NEO/go), `GetObject`.
+    #[default]
+    Proto6,
+    /// `neopy`: NEO/py's msgpack dialect, `AskObject`.
+    NeoPy,
+}
+
+impl DialectArg {
+    /// The name `--dialect` takes (and `--json` prints).
+    pub fn name(self) -> &'static str {
+        match self {
+            DialectArg::Proto6 => "proto6",
+            DialectArg::NeoPy => "neopy",
+        }
+    }
+
+    /// The listener's dialects when `--listen` is told this one only.
+    pub fn only(self) -> Dialects {
+        match self {
+            DialectArg::Proto6 => Dialects::Proto6,
+            DialectArg::NeoPy => Dialects::NeoPy,
+        }
+    }
+}
+
 /// The PEM files of `--ca --cert --key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -56,7 +86,7 @@ pub struct Options {
     /// 0: no logging; 1: info; 2: debug.
     pub verbose: u8,
     /// `--dialect`: the one to dial, or the only one to serve.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<DialectArg>,
     /// Round trips of `--connect`.
     pub n: u64,
     pub tls: Option<TlsFiles>,
@@ -78,7 +108,7 @@ struct Given {
     verbose: u8,
     listen: Option<String>,
     connect: Option<String>,
-    dialect: Option<Dialect>,
+    dialect: Option<DialectArg>,
     n: Option<u64>,
     ca: Option<String>,
     cert: Option<String>,
@@ -111,10 +141,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     g.check().map(Command::Run)
 }
 
-fn dialect(d: &str) -> Result<Dialect, String> {
+fn dialect(d: &str) -> Result<DialectArg, String> {
     match d {
-        "proto6" => Ok(Dialect::Proto6),
-        "neopy" => Ok(Dialect::NeoPy),
+        "proto6" => Ok(DialectArg::Proto6),
+        "neopy" => Ok(DialectArg::NeoPy),
         _ => Err(format!("--dialect: proto6 or neopy, not {d}")),
     }
 }
@@ -202,7 +232,7 @@ mod tests {
         assert_eq!((o.mode, o.json, o.verbose), (Mode::Throughput, true, 2));
         let o = run(&["--connect", "h:1", "-n", "5", "--dialect", "neopy"]).unwrap();
         assert_eq!(o.mode, Mode::Connect("h:1".into()));
-        assert_eq!((o.n, o.dialect, o.tls), (5, Some(Dialect::NeoPy), None));
+        assert_eq!((o.n, o.dialect, o.tls), (5, Some(DialectArg::NeoPy), None));
         let o = run(&["--listen", "h:1", "--ca", "a", "--cert", "b", "--key", "c"]).unwrap();
         let files = TlsFiles {
             ca: "a".into(),

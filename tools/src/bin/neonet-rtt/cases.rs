@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use neonet::proto::{AnswerObject, GetObject, Message, Ping, Pong};
-use neonet::{neopy, Dialect, LinkRole, LinkStream, NodeLink, Packet};
+use neonet::{neopy, Dialect, LinkRole, LinkStream, NeoPy, NodeLink, Packet, Proto6};
 
 /// How long the `*_spin` raw cases busy-poll before a blocking read.
 pub const RAW_SPIN: Duration = Duration::from_micros(20);
@@ -187,7 +187,7 @@ pub fn answer_for(req: &GetObject) -> AnswerObject {
 /// Serves light-mode requests on `link` until it fails: `GetObject` is
 /// answered with `answer_for`, `Ping` with `Pong`.
 pub fn serve_light(link: &NodeLink) {
-    while let Ok(req) = link.recv1() {
+    while let Ok(req) = link.recv() {
         let sent = match req.msg() {
             Message::GetObject(g) => req.reply(&answer_for(g)),
             Message::Ping(_) => req.reply(&Pong {}),
@@ -211,8 +211,8 @@ pub fn answer_for_py(req: &neopy::AskObject) -> neopy::AnswerObject {
 
 /// Serves light-mode requests on a NEO/py link until it fails: `AskObject`
 /// is answered with `answer_for_py`, `Ping` with `Pong`.
-pub fn serve_light_py(link: &NodeLink) {
-    while let Ok(req) = link.recv1_as::<neopy::Message>() {
+pub fn serve_light_py(link: &NodeLink<NeoPy>) {
+    while let Ok(req) = link.recv() {
         let sent = match req.msg() {
             neopy::Message::AskObject(a) => req.reply(&answer_for_py(a)),
             neopy::Message::Ping(_) => req.reply(&neopy::Pong {}),
@@ -224,26 +224,42 @@ pub fn serve_light_py(link: &NodeLink) {
     }
 }
 
-/// Serves light-mode requests in the link's dialect.
-pub fn serve_light_any(link: &NodeLink) {
-    match link.dialect() {
-        Dialect::Proto6 => serve_light(link),
-        Dialect::NeoPy => serve_light_py(link),
+/// A dialect's object request, for the cases and modes that run in
+/// either: a link's dialect is its type, so what differs is chosen by it
+/// (at compile time, as the link's own code is).
+pub trait AskObjects: Dialect {
+    /// Serves light-mode requests on `link` until it fails: objects are
+    /// answered as `answer_for` does, `Ping` with `Pong`.
+    fn serve(link: &NodeLink<Self>);
+
+    /// Asks object number `i` with `ask1` (`GetObject`, or `AskObject` for
+    /// NEO/py) and checks the answer.
+    fn ask_object(link: &NodeLink<Self>, i: u64) -> neonet::Result<()>;
+}
+
+impl AskObjects for Proto6 {
+    fn serve(link: &NodeLink<Proto6>) {
+        serve_light(link)
+    }
+
+    fn ask_object(link: &NodeLink<Proto6>, i: u64) -> neonet::Result<()> {
+        ask_object(link, i)
     }
 }
 
-/// Asks object number `i` with `ask1` in the link's dialect (`GetObject`
-/// or `AskObject`) and checks the answer.
-pub fn ask_object_any(link: &NodeLink, i: u64) -> neonet::Result<()> {
-    match link.dialect() {
-        Dialect::Proto6 => ask_object(link, i),
-        Dialect::NeoPy => ask_object_py(link, i),
+impl AskObjects for NeoPy {
+    fn serve(link: &NodeLink<NeoPy>) {
+        serve_light_py(link)
+    }
+
+    fn ask_object(link: &NodeLink<NeoPy>, i: u64) -> neonet::Result<()> {
+        ask_object_py(link, i)
     }
 }
 
 /// Asks `AskObject` number `i` with `ask1` over a NEO/py link and checks
 /// the answer.
-pub fn ask_object_py(link: &NodeLink, i: u64) -> neonet::Result<()> {
+pub fn ask_object_py(link: &NodeLink<NeoPy>, i: u64) -> neonet::Result<()> {
     let req = neopy::AskObject {
         oid: i,
         at: Some(i.wrapping_add(1)),
@@ -270,39 +286,24 @@ pub fn ask_object(link: &NodeLink, i: u64) -> neonet::Result<()> {
     Ok(())
 }
 
-/// A client link and a server link with serving threads.
-pub struct LinkPair {
+/// A client link and a server link, in dialect `D`, with serving threads.
+pub struct LinkPair<D: Dialect = Proto6> {
     /// The asking side.
-    pub client: NodeLink,
-    server: Option<std::sync::Arc<NodeLink>>,
+    pub client: NodeLink<D>,
+    server: Option<std::sync::Arc<NodeLink<D>>>,
     servers: Vec<JoinHandle<()>>,
 }
 
-impl LinkPair {
+impl<D: Dialect> LinkPair<D> {
     /// Links over `c`/`s` with `nserve` threads running `serve` on the
     /// server link.
-    pub fn new<S, F>(c: S, s: S, nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    pub fn new<S, F>(c: S, s: S, nserve: usize, serve: F) -> neonet::Result<LinkPair<D>>
     where
         S: LinkStream,
-        F: Fn(&NodeLink) + Clone + Send + 'static,
+        F: Fn(&NodeLink<D>) + Clone + Send + 'static,
     {
-        LinkPair::new_with(c, s, Dialect::Proto6, nserve, serve)
-    }
-
-    /// Like [`LinkPair::new`], the links speaking `dialect`.
-    pub fn new_with<S, F>(
-        c: S,
-        s: S,
-        dialect: Dialect,
-        nserve: usize,
-        serve: F,
-    ) -> neonet::Result<LinkPair>
-    where
-        S: LinkStream,
-        F: Fn(&NodeLink) + Clone + Send + 'static,
-    {
-        let client = NodeLink::new_with(c, LinkRole::Client, dialect)?;
-        let server = std::sync::Arc::new(NodeLink::new_with(s, LinkRole::Server, dialect)?);
+        let client = NodeLink::new(c, LinkRole::Client)?;
+        let server = std::sync::Arc::new(NodeLink::new(s, LinkRole::Server)?);
         let servers = (0..nserve)
             .map(|_| {
                 let (server, serve) = (server.clone(), serve.clone());
@@ -317,9 +318,9 @@ impl LinkPair {
     }
 
     /// Over TCP loopback.
-    pub fn tcp<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    pub fn tcp<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair<D>>
     where
-        F: Fn(&NodeLink) + Clone + Send + 'static,
+        F: Fn(&NodeLink<D>) + Clone + Send + 'static,
     {
         // The machine cannot measure anything without loopback sockets.
         let (c, s) = tcp_pair().expect("a TCP loopback pair");
@@ -327,16 +328,16 @@ impl LinkPair {
     }
 
     /// Over a socketpair.
-    pub fn unix<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair>
+    pub fn unix<F>(nserve: usize, serve: F) -> neonet::Result<LinkPair<D>>
     where
-        F: Fn(&NodeLink) + Clone + Send + 'static,
+        F: Fn(&NodeLink<D>) + Clone + Send + 'static,
     {
         let (c, s) = UnixStream::pair().expect("a socketpair");
         LinkPair::new(c, s, nserve, serve)
     }
 }
 
-impl Drop for LinkPair {
+impl<D: Dialect> Drop for LinkPair<D> {
     fn drop(&mut self) {
         if let Some(s) = self.server.take() {
             s.close();
@@ -348,10 +349,11 @@ impl Drop for LinkPair {
     }
 }
 
-/// `ask1` of `GetObject` → `AnswerObject` round trips.
-pub struct Ask1(pub LinkPair, u64);
+/// `ask1` of `GetObject` → `AnswerObject` round trips (`AskObject` →
+/// `AnswerObject` in NEO/py's dialect).
+pub struct Ask1<D: AskObjects = Proto6>(pub LinkPair<D>, u64);
 
-impl Ask1 {
+impl Ask1<Proto6> {
     /// Over TCP loopback.
     pub fn tcp() -> neonet::Result<Ask1> {
         Ok(Ask1(LinkPair::tcp(1, serve_light)?, 0))
@@ -360,17 +362,17 @@ impl Ask1 {
     pub fn unix() -> neonet::Result<Ask1> {
         Ok(Ask1(LinkPair::unix(1, serve_light)?, 0))
     }
+}
 
+impl Ask1<NeoPy> {
     /// Over TCP loopback, in NEO/py's dialect: `AskObject` →
     /// `AnswerObject` over a msgpack link.
-    pub fn tcp_msgpack() -> neonet::Result<Ask1> {
-        let (c, s) = tcp_pair().expect("a TCP loopback pair");
-        let pair = LinkPair::new_with(c, s, Dialect::NeoPy, 1, serve_light_py)?;
-        Ok(Ask1(pair, 0))
+    pub fn tcp_msgpack() -> neonet::Result<Ask1<NeoPy>> {
+        Ok(Ask1(LinkPair::tcp(1, serve_light_py)?, 0))
     }
 }
 
-impl Ask1 {
+impl Ask1<Proto6> {
     /// Over TLS over TCP loopback (protocol 6), both ends with `tls`: the
     /// cost of TLS, next to [`Ask1::tcp`].
     pub fn tcp_tls(tls: &neonet::tls::TlsConfig) -> neonet::Result<Ask1> {
@@ -387,12 +389,12 @@ impl Ask1 {
     }
 }
 
-impl Case for Ask1 {
+impl<D: AskObjects> Case for Ask1<D> {
     fn run(&mut self, n: usize) -> Duration {
         let start = Instant::now();
         for _ in 0..n {
             self.1 += 1;
-            ask_object_any(&self.0.client, self.1).expect("ask1");
+            D::ask_object(&self.0.client, self.1).expect("ask1");
         }
         start.elapsed()
     }
@@ -561,7 +563,7 @@ pub fn serve_bulk(size: usize) -> impl Fn(&NodeLink) + Clone + Send + 'static {
             data: (0..size).map(|i| i as u8).collect(),
             ..Default::default()
         };
-        while let Ok(req) = link.recv1() {
+        while let Ok(req) = link.recv() {
             let Message::GetObject(g) = req.msg() else {
                 continue;
             };

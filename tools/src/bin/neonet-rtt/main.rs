@@ -14,11 +14,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use args::{Command, Mode, Options, TlsFiles};
-use cases::Case;
+use args::{Command, DialectArg, Mode, Options, TlsFiles};
+use cases::{AskObjects, Case};
 use json::{num, obj};
 use neonet::tls::TlsConfig;
-use neonet::Dialect;
+use neonet::{AnyLink, Dialer, NeoPy, NodeLink};
 
 /// The measured rows, in table order (`--json`: the same, by name).
 const ROWS: [&str; 13] = [
@@ -219,6 +219,9 @@ fn listen(addr: &str, opts: &Options) -> Result<(), String> {
         addr,
         neonet::ListenerOptions {
             tls,
+            // A client of the other dialect fails its handshake (the
+            // listener logs it: `-v`).
+            dialects: opts.dialect.map_or(Default::default(), DialectArg::only),
             ..Default::default()
         },
     )
@@ -226,20 +229,20 @@ fn listen(addr: &str, opts: &Options) -> Result<(), String> {
     let how = if with_tls { " (TLS)" } else { "" };
     eprintln!("neonet-rtt: listening on {}{how}", l.local_addr());
     loop {
-        let link = std::sync::Arc::new(l.accept().map_err(why)?);
-        let dialect = link.dialect();
-        if opts.dialect.is_some_and(|d| d != dialect) {
-            eprintln!(
-                "neonet-rtt: link from {} speaks {dialect}: closed",
-                link.addrs().peer
-            );
-            continue;
+        match l.accept().map_err(why)? {
+            AnyLink::Proto6(link) => serve(link),
+            AnyLink::NeoPy(link) => serve(link),
         }
-        eprintln!("neonet-rtt: link from {} ({dialect})", link.addrs().peer);
-        for _ in 0..2 {
-            let link = link.clone();
-            std::thread::spawn(move || cases::serve_light_any(&link));
-        }
+    }
+}
+
+/// Serves `link` from two threads, until it goes down.
+fn serve<D: AskObjects>(link: NodeLink<D>) {
+    eprintln!("neonet-rtt: link from {} ({})", link.addrs().peer, D::NAME);
+    let link = std::sync::Arc::new(link);
+    for _ in 0..2 {
+        let link = link.clone();
+        std::thread::spawn(move || D::serve(&link));
     }
 }
 
@@ -249,24 +252,16 @@ fn listen(addr: &str, opts: &Options) -> Result<(), String> {
 fn connect(addr: &str, opts: &Options) -> Result<(), String> {
     let (dialect, n) = (opts.dialect.unwrap_or_default(), opts.n);
     let tls = tls_config(&opts.tls)?;
-    let link = match &tls {
-        Some(tls) => neonet::tls::dial_link_tls_with(addr, tls, dialect),
-        None => neonet::dial_link_with(addr, dialect),
-    }
-    .map_err(why)?;
-    // Warm up the link and both ends' caches.
-    let warm = n.min(1000);
-    for i in 0..warm {
-        cases::ask_object_any(&link, i).map_err(why)?;
-    }
-    let start = Instant::now();
-    for i in warm..warm + n {
-        cases::ask_object_any(&link, i).map_err(why)?;
-    }
-    let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let us = match dialect {
+        DialectArg::Proto6 => ask_objects(Dialer::new(addr), tls.as_ref(), n)?,
+        DialectArg::NeoPy => {
+            let dialer = Dialer::new(addr).dialect::<NeoPy>();
+            ask_objects(dialer, tls.as_ref(), n)?
+        }
+    };
     let (what, name) = match dialect {
-        Dialect::Proto6 => ("GetObject", "proto6"),
-        Dialect::NeoPy => ("AskObject (NEO/py)", "neopy"),
+        DialectArg::Proto6 => ("GetObject", dialect.name()),
+        DialectArg::NeoPy => ("AskObject (NEO/py)", dialect.name()),
     };
     if opts.json {
         let fields = [
@@ -282,6 +277,30 @@ fn connect(addr: &str, opts: &Options) -> Result<(), String> {
     let over = if tls.is_some() { " over TLS" } else { "" };
     println!("{n} ask1 {what} round trips to {addr}{over}: {us:.2} µs per round trip");
     Ok(())
+}
+
+/// Dials with `dialer` (over TLS if `tls`), asks an object `n` times
+/// after a warm-up, checking every answer: µs per round trip.
+fn ask_objects<D: AskObjects>(
+    dialer: Dialer<D>,
+    tls: Option<&TlsConfig>,
+    n: u64,
+) -> Result<f64, String> {
+    let dialer = match tls {
+        Some(tls) => dialer.tls(tls),
+        None => dialer,
+    };
+    let link = dialer.dial().map_err(why)?;
+    // Warm up the link and both ends' caches.
+    let warm = n.min(1000);
+    for i in 0..warm {
+        D::ask_object(&link, i).map_err(why)?;
+    }
+    let start = Instant::now();
+    for i in warm..warm + n {
+        D::ask_object(&link, i).map_err(why)?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / n as f64)
 }
 
 /// Measures rates, interleaved like `measure`: `ask1` from 1 and 8 threads
