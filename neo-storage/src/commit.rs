@@ -302,9 +302,11 @@ pub fn lock(
     pack: bool,
 ) -> Result<(), Refused> {
     let mut st = shared.tm.lock();
-    let voted = st
-        .lock_txn(ttid, tid)
-        .ok_or_else(|| Refused::Protocol(format!("unknown ttid {ttid:016x}")))?;
+    let Some(voted) = st.lock_txn(ttid, tid) else {
+        let r = Refused::Protocol(format!("unknown ttid {ttid:016x}"));
+        refused(&req, r.clone());
+        return Err(r);
+    };
     shared.tm.released(&st);
     let answer = AnswerInformationLocked { ttid };
     if voted != 2 {
