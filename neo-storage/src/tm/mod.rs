@@ -168,7 +168,7 @@ pub struct State {
     replicating: HashSet<u32>,
     /// Partitions replicated (with the tid, until the master is told).
     replicated: HashMap<u32, Option<u64>>,
-    /// Whether each locked transaction is counted in `Tm::locked`.
+    /// How many transactions are locked.
     locked: usize,
 }
 
@@ -179,6 +179,7 @@ pub struct Tm {
     /// How many transactions are locked: reads check locks only then.
     locked: AtomicUsize,
     unlocked: Condvar,
+    waiting_reads: AtomicUsize,
 }
 
 /// The state, locked.
@@ -223,11 +224,21 @@ impl Tm {
             return;
         }
         let mut st = self.state.lock();
+        if !locked(&st) {
+            return;
+        }
+        self.waiting_reads.fetch_add(1, Ordering::AcqRel);
         while locked(&st) && !stop() {
             // Bounded so that `stop` is seen even if nobody notifies.
             self.unlocked
                 .wait_for(&mut st, std::time::Duration::from_millis(200));
         }
+        self.waiting_reads.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many reads wait for a transaction to be unlocked.
+    pub fn waiting_reads(&self) -> usize {
+        self.waiting_reads.load(Ordering::Acquire)
     }
 
     /// Wakes the waiting reads (the node stops).
