@@ -46,7 +46,7 @@ fn commit_then_read() {
     let dir = TempDir::new();
     let (_m, mut s, node) = new_node(&dir);
     let c = Client::connect(&node, &mut s, 5);
-    s.commit(&c, T1.0, T1.1, &[(0, 0, b"root-1"), (1, 0, b"one")]);
+    s.commit(&node, &c, T1.0, T1.1, &[(0, 0, b"root-1"), (1, 0, b"one")]);
     let o = c.load(0, None, None).unwrap();
     assert_eq!((o.serial, o.data.as_slice()), (T1.1, &b"root-1"[..]));
     assert_eq!(o.checksum.0, sha1(b"root-1"));
@@ -58,7 +58,7 @@ fn commit_then_read() {
         (t.user, t.desc, t.oid_list),
         (b"tester".to_vec(), b"commit".to_vec(), vec![0, 1])
     );
-    s.commit(&c, T2.0, T2.1, &[(0, T1.1, b"root-2")]);
+    s.commit(&node, &c, T2.0, T2.1, &[(0, T1.1, b"root-2")]);
     let o = c.load(0, None, None).unwrap();
     assert_eq!((o.serial, o.data.as_slice()), (T2.1, &b"root-2"[..]));
     let o = c.load(0, Some(T1.1), None).unwrap();
@@ -92,7 +92,7 @@ fn compressed_data_is_kept_as_sent() {
     assert_eq!(c.link.ask1(&store).unwrap().conflict, None);
     c.store_txn(T1.0, &[0]);
     s.lock(T1.0, T1.1);
-    s.unlock(T1.0);
+    s.unlock(&node, T1.0);
     let o = c.load(0, None, None).unwrap();
     assert_eq!(
         (o.compression, o.checksum.0, o.data.as_slice()),
@@ -105,7 +105,7 @@ fn conflicts_and_checks() {
     let dir = TempDir::new();
     let (_m, mut s, node) = new_node(&dir);
     let c = Client::connect(&node, &mut s, 5);
-    s.commit(&c, T1.0, T1.1, &[(0, 0, b"a"), (1, 0, b"b")]);
+    s.commit(&node, &c, T1.0, T1.1, &[(0, 0, b"a"), (1, 0, b"b")]);
     // Based on the creation, which T1 changed: the conflict is T1.
     assert_eq!(c.store(0, 0, b"x", T2.0), Some(T1.1));
     let check = |oid, serial| {
@@ -124,7 +124,7 @@ fn conflicts_and_checks() {
     assert_eq!(c.store(0, T1.1, b"x2", T2.0), None);
     c.store_txn(T2.0, &[0]);
     s.lock(T2.0, T2.1);
-    s.unlock(T2.0);
+    s.unlock(&node, T2.0);
     assert_eq!(c.load(0, None, None).unwrap().data.as_slice(), b"x2");
     assert_eq!(c.load(1, None, None).unwrap().serial, T1.1);
 }
@@ -134,8 +134,8 @@ fn undo_reuses_the_undone_data() {
     let dir = TempDir::new();
     let (_m, mut s, node) = new_node(&dir);
     let c = Client::connect(&node, &mut s, 5);
-    s.commit(&c, T1.0, T1.1, &[(0, 0, b"first")]);
-    s.commit(&c, T2.0, T2.1, &[(0, T1.1, b"second")]);
+    s.commit(&node, &c, T1.0, T1.1, &[(0, 0, b"first")]);
+    s.commit(&node, &c, T2.0, T2.1, &[(0, T1.1, b"second")]);
     // Undo T2 as NEO/py's client does: ask where to start, then store
     // with data_serial and no data.
     let u = c
@@ -175,7 +175,7 @@ fn undo_reuses_the_undone_data() {
     assert_eq!(u.object_tid_dict[&0].current_serial, T1.1);
     c.store_txn(T3.0, &[0]);
     s.lock(T3.0, T3.1);
-    s.unlock(T3.0);
+    s.unlock(&node, T3.0);
     let o = c.load(0, None, None).unwrap();
     assert_eq!(
         (o.serial, o.data.as_slice(), o.data_serial),
@@ -209,13 +209,13 @@ fn a_younger_transaction_waits_for_the_lock() {
         // learns its conflict.
         a.store_txn(T1.0, &[0]);
         s.lock(T1.0, T1.1);
-        s.unlock(T1.0);
+        s.unlock(&node, T1.0);
         assert_eq!(later.join().unwrap().unwrap().conflict, Some(T1.1));
     });
     assert_eq!(b.store(0, T1.1, b"from b", T2.0), None);
     b.store_txn(T2.0, &[0]);
     s.lock(T2.0, T2.1);
-    s.unlock(T2.0);
+    s.unlock(&node, T2.0);
     assert_eq!(b.load(0, None, None).unwrap().data.as_slice(), b"from b");
 }
 
@@ -247,7 +247,7 @@ fn deadlock_avoidance() {
         wait_until("b's relock waits", || waiting(&node) == 2);
         a.store_txn(T1.0, &[0, 1]);
         s.lock(T1.0, T1.1);
-        s.unlock(T1.0);
+        s.unlock(&node, T1.0);
         // Both of b's requests learn the conflict; the relock gives back
         // the data b stored.
         assert_eq!(b_waits.join().unwrap().unwrap().conflict, Some(T1.1));
@@ -263,7 +263,7 @@ fn deadlock_avoidance() {
     assert_eq!(b.store(1, T1.1, b"b1+a1", T2.0), None);
     b.store_txn(T2.0, &[0, 1]);
     s.lock(T2.0, T2.1);
-    s.unlock(T2.0);
+    s.unlock(&node, T2.0);
     assert_eq!(b.load(0, None, None).unwrap().data.as_slice(), b"b0+a0");
     assert_eq!(b.load(1, None, None).unwrap().data.as_slice(), b"b1+a1");
 }
@@ -342,7 +342,7 @@ fn reads_wait_for_the_unlock() {
     let dir = TempDir::new();
     let (_m, mut s, node) = new_node(&dir);
     let c = Client::connect(&node, &mut s, 5);
-    s.commit(&c, T1.0, T1.1, &[(0, 0, b"old")]);
+    s.commit(&node, &c, T1.0, T1.1, &[(0, 0, b"old")]);
     assert_eq!(c.store(0, T1.1, b"new", T2.0), None);
     c.store_txn(T2.0, &[0]);
     s.lock(T2.0, T2.1);
@@ -373,7 +373,7 @@ fn reads_wait_for_the_unlock() {
             },
         );
         wait_until("the reads wait", || node.shared().tm.waiting_reads() == 2);
-        s.unlock(T2.0);
+        s.unlock(&node, T2.0);
         let o = load.join().unwrap().unwrap();
         assert_eq!((o.serial, o.data.as_slice()), (T2.1, &b"new"[..]));
         assert_eq!(tids.join().unwrap().unwrap().tid_list, vec![T1.1, T2.1]);
@@ -450,7 +450,7 @@ fn stores_to_a_partition_not_served_are_ignored() {
     assert_eq!(c.store(0, 0, b"mine", T1.0), None);
     c.store_txn(T1.0, &[0, 1]);
     s.lock(T1.0, T1.1);
-    s.unlock(T1.0);
+    s.unlock(&node, T1.0);
     assert_eq!(c.load(0, None, None).unwrap().serial, T1.1);
 }
 

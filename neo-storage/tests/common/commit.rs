@@ -4,7 +4,9 @@
 use neonet::neopy::{self, Checksum, Message};
 use neonet::NodeLink;
 
-use super::fake::{Client, Session, BOUND};
+use neo_storage::Node;
+
+use super::fake::{wait_until, Client, Session, BOUND};
 use super::sha1;
 
 /// `AskStoreObject` of `data` (uncompressed) for `oid`, based on
@@ -70,25 +72,35 @@ impl Session {
         assert_eq!(a.ttid, ttid);
     }
 
-    /// Unlocks `ttid` and waits until the node handled it; the unlock's
-    /// commit may still be under way (reads of its objects wait for it).
-    pub fn unlock(&self, ttid: u64) {
+    /// Unlocks `ttid` and waits until `node` committed it: every read
+    /// sees it then. (As with NEO/py's master, the client may get its
+    /// answer before: only reads of its objects wait for the unlock.)
+    pub fn unlock(&self, node: &Node, ttid: u64) {
         self.link
             .send1(&neopy::NotifyUnlockInformation { ttid })
             .unwrap();
-        self.ping();
+        wait_until("the unlock is committed", || {
+            !node.shared().tm.lock().txns.contains_key(&ttid)
+        });
     }
 
     /// A whole commit of `objects` (oid, base serial, data) by `client`:
     /// stores, vote, lock, unlock.
-    pub fn commit(&self, client: &Client, ttid: u64, tid: u64, objects: &[(u64, u64, &[u8])]) {
+    pub fn commit(
+        &self,
+        node: &Node,
+        client: &Client,
+        ttid: u64,
+        tid: u64,
+        objects: &[(u64, u64, &[u8])],
+    ) {
         for &(oid, serial, data) in objects {
             assert_eq!(client.store(oid, serial, data, ttid), None, "{oid}");
         }
         let oids: Vec<u64> = objects.iter().map(|o| o.0).collect();
         client.store_txn(ttid, &oids);
         self.lock(ttid, tid);
-        self.unlock(ttid);
+        self.unlock(node, ttid);
     }
 }
 
