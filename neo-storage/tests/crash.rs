@@ -39,6 +39,9 @@ const STEPS: [Step; 7] = [
     Step::Between,
 ];
 
+/// The objects of a transaction: oid, data.
+type Objects = Vec<(u64, Vec<u8>)>;
+
 /// What the master knows: the tid of each committed transaction, by
 /// ttid, and for each object its data at each committed tid.
 #[derive(Debug, Default)]
@@ -46,7 +49,7 @@ struct Model {
     committed: BTreeMap<u64, u64>,
     objects: BTreeMap<u64, BTreeMap<u64, Vec<u8>>>,
     /// The transaction in progress: ttid, tid, its objects.
-    pending: Option<(u64, u64, Vec<(u64, Vec<u8>)>)>,
+    pending: Option<(u64, u64, Objects)>,
     next: u64,
 }
 
@@ -216,7 +219,7 @@ fn commit_until_killed(
         model.next += 1;
         let ttid = 0x03d0_0000_0000_0000 + model.next * 0x100;
         let tid = ttid + 1;
-        let objects: Vec<(u64, Vec<u8>)> = (0..2)
+        let objects: Objects = (0..2)
             .map(|k| {
                 (
                     (model.next + k) % 5,

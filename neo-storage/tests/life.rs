@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::commit::*;
 use common::fake::*;
 use common::*;
 use neo_storage::reads::MAX_TID;
