@@ -47,6 +47,25 @@ const OVERFLOW_REPORTED: u8 = 16;
 /// requests' connections (their packets are answers) and the peer's
 /// notifications.
 const QUIET: u8 = 32;
+/// A conversation of ours ([`AnswerStream`](crate::AnswerStream)): on a
+/// NEO/py link, the peer's notifications under its msg_id come to it; a
+/// full queue makes the reader wait for room instead of overflowing.
+const STREAM: u8 = 64;
+
+/// How a new connection object starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ConnKind {
+    /// See `QUIET`.
+    pub(crate) quiet: bool,
+    /// See `STREAM`.
+    pub(crate) stream: bool,
+}
+
+impl ConnKind {
+    fn flags(self) -> u8 {
+        (if self.quiet { QUIET } else { 0 }) | (if self.stream { STREAM } else { 0 })
+    }
+}
 
 /// The state of a connection shared by its `Conn` handle, the link's table
 /// and the reader thread. Reused for later connections: every field can be
@@ -71,7 +90,7 @@ impl ConnState {
     pub(crate) fn new(
         key: u64,
         recv_timeout: Option<Duration>,
-        quiet: bool,
+        kind: ConnKind,
     ) -> (Arc<ConnState>, Sender<Packet>) {
         // Unbounded: the reader thread must never block on a slow receiver
         // (no head-of-line blocking between connections); the limits bound
@@ -79,7 +98,7 @@ impl ConnState {
         let (tx, rx) = crossbeam_channel::unbounded();
         let state = ConnState {
             key: AtomicU64::new(key),
-            flags: AtomicU8::new(if quiet { QUIET } else { 0 }),
+            flags: AtomicU8::new(kind.flags()),
             queued: AtomicUsize::new(0),
             recv_timeout: AtomicTimeout::new(recv_timeout),
             rx,
@@ -98,7 +117,7 @@ impl ConnState {
         &self,
         key: u64,
         recv_timeout: Option<Duration>,
-        quiet: bool,
+        kind: ConnKind,
         link_queued: &AtomicUsize,
     ) {
         debug_assert!(self.rx.is_empty(), "a freed connection still held packets");
@@ -107,7 +126,7 @@ impl ConnState {
         }
         self.queued.store(0, SeqCst);
         self.key.store(key, SeqCst);
-        self.flags.store(if quiet { QUIET } else { 0 }, SeqCst);
+        self.flags.store(kind.flags(), SeqCst);
         self.recv_timeout.set(recv_timeout);
     }
 
@@ -125,6 +144,11 @@ impl ConnState {
     /// Whether the link answers "connection closed" on it (see `QUIET`).
     pub(crate) fn answers_closed(&self) -> bool {
         self.flags.load(SeqCst) & QUIET == 0
+    }
+
+    /// Whether it is a conversation of ours (see `STREAM`).
+    pub(crate) fn is_stream(&self) -> bool {
+        self.flags.load(SeqCst) & STREAM != 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -153,11 +177,13 @@ impl ConnState {
     }
 
     /// Counts a packet of `cost` the reader is about to queue, unless that
-    /// would take the queue over `limit`; an empty queue always takes one.
-    /// Only the reader thread adds, so the check cannot race with another.
+    /// would take the queue over `limit`; an empty queue always takes one,
+    /// and a conversation's every one (the reader waits for room after
+    /// queueing instead). Only the reader thread adds, so the check cannot
+    /// race with another.
     pub(crate) fn admit(&self, cost: usize, limit: usize) -> bool {
         let queued = self.queued.load(SeqCst);
-        if queued != 0 && queued.saturating_add(cost) > limit {
+        if queued != 0 && queued.saturating_add(cost) > limit && !self.is_stream() {
             return false;
         }
         self.queued.fetch_add(cost, SeqCst);

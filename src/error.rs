@@ -66,6 +66,8 @@ pub enum Op {
     Send1,
     /// `NodeLink::ask1`.
     Ask1,
+    /// `NodeLink::ask_stream`, `AnswerStream::recv`.
+    AskStream,
     /// `NodeLink::recv1`.
     Recv1,
     /// `Request::reply`.
@@ -90,6 +92,7 @@ impl Op {
             Op::Ask => "ask",
             Op::Send1 => "send1",
             Op::Ask1 => "ask1",
+            Op::AskStream => "ask_stream",
             Op::Recv1 => "recv1",
             Op::Reply => "reply",
             Op::SetWriteTimeout => "set_write_timeout",

@@ -143,6 +143,7 @@ mod addr;
 mod budget;
 pub(crate) mod codec;
 mod conn;
+mod conversation;
 pub mod error;
 mod handshake;
 mod light;
@@ -160,6 +161,7 @@ pub use addr::{Addr, ToLinkAddrs};
 pub use budget::with_decode_allowance;
 pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
 pub use conn::Conn;
+pub use conversation::{AnswerStream, Streamed};
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};
 pub use handshake::{
     dial_link, dial_link_timeout, dial_link_unix, dial_link_unix_with, dial_link_with,

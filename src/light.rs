@@ -138,7 +138,7 @@ impl NodeLink {
     }
 
     /// Fails `op` with `WrongDialect` if `msg` is not the link's dialect.
-    fn check_dialect(&self, msg: Dialect, op: Op) -> Result<()> {
+    pub(crate) fn check_dialect(&self, msg: Dialect, op: Op) -> Result<()> {
         let link = self.dialect();
         if msg == link {
             return Ok(());
@@ -236,6 +236,16 @@ impl<M: LinkMessages> Request<M> {
     /// link: with the request's msg_id).
     pub fn reply<R: LinkMsg<Set = M>>(&self, resp: &R) -> Result<()> {
         self.conn.send_any(resp).map_err(|e| e.with_op(Op::Reply))
+    }
+
+    /// Sends a message under the request's id before the answer: a
+    /// streamed answer, as NEO/py's storages answer `AskFetchObjects` with
+    /// `AddObject`s before `AnswerFetchObjects` (the asker takes them with
+    /// [`NodeLink::ask_stream`]). Send as many as needed, then
+    /// [`reply`](Self::reply). Each returns as `Conn::send` does: a peer
+    /// that reads slowly slows the sender down.
+    pub fn send<T: LinkMsg<Set = M>>(&self, msg: &T) -> Result<()> {
+        self.conn.send_any(msg)
     }
 
     /// Forgets the request's connection (as dropping it does).

@@ -14,13 +14,13 @@ mod writer;
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::addr::Addr;
 use crate::codec::Dialect;
@@ -90,6 +90,10 @@ pub struct LinkStats {
     /// the late answer of an `ask1` that timed out, typically; protocol 6
     /// links answer those "connection closed" instead).
     pub stray_answers: u64,
+    /// Times the reader waited for a conversation's receiver to make room
+    /// ([`AnswerStream`](crate::AnswerStream): back-pressure instead of an
+    /// overflow).
+    pub stream_waits: u64,
 }
 
 // Link state bits.
@@ -144,6 +148,12 @@ pub(crate) struct Shared {
     /// in `accept` (counted for tests only).
     pub(crate) recv_sleepers: wait::Sleepers,
     accept_sleepers: wait::Sleepers,
+    /// The reader waits here for a conversation's receiver to make room
+    /// (`wait_for_room`); `room_waiting` says it does, readable without
+    /// the lock.
+    room: Mutex<()>,
+    room_cv: Condvar,
+    room_waiting: AtomicBool,
     #[cfg(feature = "test-hooks")]
     hooks: hooks::Hooks,
 }
@@ -216,6 +226,9 @@ impl NodeLink {
             counters,
             recv_sleepers: wait::Sleepers::default(),
             accept_sleepers: wait::Sleepers::default(),
+            room: Mutex::new(()),
+            room_cv: Condvar::new(),
+            room_waiting: AtomicBool::new(false),
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Hooks::default(),
         });
@@ -275,9 +288,15 @@ impl NodeLink {
 
     /// `new_conn` in any dialect: the connection of one light operation.
     pub(crate) fn new_conn_light(&self) -> Result<Conn> {
+        self.new_conn_of(false)
+    }
+
+    /// A new connection in any dialect, a conversation if `stream` (see
+    /// [`ask_stream`](Self::ask_stream)).
+    pub(crate) fn new_conn_of(&self, stream: bool) -> Result<Conn> {
         let state = self
             .shared
-            .new_conn_state()
+            .new_conn_state(stream)
             .map_err(|k| self.err(Op::NewConn, k))?;
         Ok(Conn::new(state, self.shared.clone()))
     }
@@ -337,6 +356,8 @@ impl NodeLink {
     pub fn close(&self) {
         let mut reader = self.reader.lock();
         let first = self.shared.state.fetch_or(CLOSED, SeqCst) & CLOSED == 0;
+        // The reader may wait for a conversation's room: it must not.
+        self.shared.wake_room();
         if first && !self.shared.has(DOWN) {
             let bound = self.shared.write_timeout.get().unwrap_or(CLOSE_FLUSH_LIMIT);
             self.shared.flush_on_close(Instant::now() + bound);
@@ -366,6 +387,7 @@ impl NodeLink {
             bad_requests: c.bad_requests.load(Relaxed),
             pings: c.pings.load(Relaxed),
             stray_answers: c.stray_answers.load(Relaxed),
+            stream_waits: c.stream_waits.load(Relaxed),
         }
     }
 
@@ -541,13 +563,13 @@ impl Shared {
         self.spin.get().unwrap_or_default()
     }
 
-    fn new_conn_state(&self) -> Result<Arc<ConnState>, ErrorKind> {
+    fn new_conn_state(&self, stream: bool) -> Result<Arc<ConnState>, ErrorKind> {
         self.check_up()?;
         let timeout = self.recv_timeout.get();
         // A dead table (closed or down meanwhile) refuses too.
         self.table
             .lock()
-            .new_conn(timeout)
+            .new_conn(timeout, stream)
             .map_err(|NoFreeId| self.check_up().err().unwrap_or(ErrorKind::TooManyConns))
     }
 
@@ -622,9 +644,40 @@ impl Shared {
         drop(tx);
     }
 
-    /// `bytes` were taken out of a queue.
+    /// `bytes` were taken out of a queue: wakes the reader if it waits
+    /// for room.
     pub(crate) fn unqueued(&self, bytes: usize) {
         self.counters.queued.fetch_sub(bytes, SeqCst);
+        // Pairs with `wait_for_room`: the count is taken off before the
+        // flag is read, and the reader sets the flag before it reads the
+        // count, so one of the two sees the other.
+        if self.room_waiting.load(SeqCst) {
+            self.wake_room();
+        }
+    }
+
+    /// Wakes the reader waiting for room (`wait_for_room`).
+    fn wake_room(&self) {
+        let _room = self.room.lock();
+        self.room_cv.notify_all();
+    }
+
+    /// The reader thread, after queueing on a conversation: while it holds
+    /// more than `limit`, waits until its receiver took it down to half,
+    /// or stopped receiving, or the link ends. Nothing more is read from
+    /// the stream meanwhile, so the peer's writes wait too: a conversation
+    /// is bounded without losing anything (DESIGN §10).
+    pub(crate) fn wait_for_room(&self, conn: &ConnState, limit: usize) {
+        if conn.queued() <= limit {
+            return;
+        }
+        Counters::bump(&self.counters.stream_waits);
+        let mut room = self.room.lock();
+        self.room_waiting.store(true, SeqCst);
+        while conn.queued() > limit / 2 && !conn.is_recv_closed() && self.is_up() {
+            self.room_cv.wait(&mut room);
+        }
+        self.room_waiting.store(false, SeqCst);
     }
 
     /// Drops `conn`'s queue because it went over a limit: its receivers
@@ -676,6 +729,7 @@ impl Shared {
             }
         }
         self.state.fetch_or(DOWN, SeqCst);
+        self.wake_room();
         // Wakes the reader and senders blocked in write, and the peer sees
         // the link close. Gone only if it was shut down already.
         if let Some(stream) = self.stream.lock().as_ref() {

@@ -9,6 +9,9 @@
 mod common;
 mod counting_alloc;
 mod neopy_common;
+mod py_peer;
+
+use py_peer::{link_with_py_peer, packet, PyPeer};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -21,7 +24,7 @@ use common::{
     assert_kind, raw_streams, read_to_eof, watchdog, Kind, Raw, WatchedStream, LET_BLOCK,
     TEST_LIMIT,
 };
-use neonet::neopy::{self, Message, Msg, PacketHead, Scan, Scanner, HANDSHAKE};
+use neonet::neopy::{self, Message, Msg, HANDSHAKE};
 use neonet::proto::ErrorCode;
 use neonet::{
     dial_link, dial_link_with, proto, Dialect, ErrorKind, HandshakeError, Limits, LinkListener,
@@ -36,71 +39,6 @@ use neonet::{
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 // ---- helpers ----
-
-/// A NEO/py link over one end of `kind`'s streams, and the other end for
-/// a hand-written peer (reads time out after 30 s).
-fn link_with_py_peer(kind: Kind, role: LinkRole) -> (NodeLink, PyPeer) {
-    let (a, b) = raw_streams(kind);
-    let (ours, peer) = match role {
-        LinkRole::Client => (a, b),
-        LinkRole::Server => (b, a),
-    };
-    peer.set_read_timeout(Some(Duration::from_secs(30)));
-    let link = NodeLink::new_with(ours, role, Dialect::NeoPy).unwrap();
-    (link, PyPeer::new(peer))
-}
-
-/// A hand-written NEO/py peer over a raw stream.
-struct PyPeer {
-    raw: Raw,
-    buf: Vec<u8>,
-}
-
-impl PyPeer {
-    fn new(raw: Raw) -> PyPeer {
-        PyPeer {
-            raw,
-            buf: Vec::new(),
-        }
-    }
-
-    fn write(&self, bytes: &[u8]) {
-        (&self.raw).write_all(bytes).expect("raw peer: write");
-    }
-
-    /// Sends `msg` with msg_id `id`.
-    fn send<M: Msg>(&self, id: u32, msg: &M) {
-        self.write(&packet(id, msg));
-    }
-
-    /// The next packet the link sent: its head and bytes.
-    fn next(&mut self) -> (PacketHead, Vec<u8>) {
-        loop {
-            if let Ok(Scan::Complete(head)) = Scanner::new().scan(&self.buf) {
-                let bytes = self.buf.drain(..head.len).collect();
-                return (head, bytes);
-            }
-            let mut chunk = [0u8; 65536];
-            let n = (&self.raw).read(&mut chunk).expect("raw peer: read");
-            assert!(n > 0, "the link closed the stream");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    /// The next packet, decoded: (msg_id, message).
-    fn next_msg(&mut self) -> (u32, Message) {
-        let (head, bytes) = self.next();
-        let msg = Message::decode(head.code, &bytes[head.args_offset..]).unwrap();
-        (head.msg_id, msg)
-    }
-}
-
-/// The packet of `msg` with msg_id `id`.
-fn packet<M: Msg>(id: u32, msg: &M) -> Vec<u8> {
-    let mut b = Vec::new();
-    neopy::encode_packet(&mut b, id, msg);
-    b
-}
 
 fn ask_object(oid: u64) -> neopy::AskObject {
     neopy::AskObject {

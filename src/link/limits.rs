@@ -125,6 +125,7 @@ pub(crate) struct Counters {
     pub(crate) bad_requests: AtomicU64,
     pub(crate) pings: AtomicU64,
     pub(crate) stray_answers: AtomicU64,
+    pub(crate) stream_waits: AtomicU64,
 }
 
 impl Counters {

@@ -10,12 +10,15 @@
 //!   answer goes to our `ask1` waiting with that id; with none waiting (it timed out), it is
 //!   dropped and counted: NEO/py, whose requests never time out one by
 //!   one, answers such an answer `Error(PROTOCOL_ERROR)` and closes the
-//!   link, but for us a late answer is normal. Any other packet is a
-//!   request or notification of the peer, a new "connection" for
-//!   `recv1`, keyed apart from our ids (`table::PEER`). Only requests are
-//!   ever answered by the link ("connection refused"): an answer to an
-//!   answer or to a notification would be taken by NEO/py as one to a
-//!   request of its own.
+//!   link, but for us a late answer is normal. A notification under the
+//!   msg_id of a conversation of ours (`ask_stream`) is part of its
+//!   streamed answer and goes to it. Any other packet is a request or
+//!   notification of the peer, a new "connection" for `recv1`, keyed
+//!   apart from our ids and from each other (`ConnTable::peer_key`: NEO/py
+//!   reuses msg_ids, so a repeated one is never a reason to refuse). Only
+//!   requests are ever answered by the link ("connection refused"): an
+//!   answer to an answer or to a notification would be taken by NEO/py as
+//!   one to a request of its own.
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use super::limits::{cost, Counters, Limits};
-use super::table::{AcceptTx, ConnTable, Entry, PEER};
+use super::table::{AcceptTx, ConnTable, Entry};
 use super::{Shared, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
 use crate::codec::Dialect;
 use crate::conn::ConnState;
@@ -45,7 +48,8 @@ enum Route {
     Consume,
     /// An answer to no request of ours (NEO/py): dropped and counted.
     Stray,
-    /// Nothing to do (a NEO/py notification while we do not accept).
+    /// Nothing to do (a NEO/py notification while we do not accept, or
+    /// for a conversation that stopped receiving): dropped and logged.
     Ignore,
 }
 
@@ -75,7 +79,12 @@ pub(super) fn route(shared: &Shared, pkt: Packet) {
                 answer(shared, &pkt, REPLY_REFUSED);
             }
         }
-        Route::Consume | Route::Ignore => {}
+        Route::Consume => {}
+        Route::Ignore => log::debug!(
+            "neonet {}: notification {:#06x} (msg_id {id}) nobody receives: dropped",
+            shared.addrs,
+            pkt.msg_code()
+        ),
         Route::Stray => stray(shared, &pkt),
     }
 }
@@ -128,12 +137,32 @@ fn route_msgpack(shared: &Shared, table: &mut ConnTable, pkt: &Packet, limits: &
                 table.remove_ping(id);
                 Route::Consume
             }
-            _ => Route::Stray,
+            Some(Entry::Tombstone(_)) => {
+                // The end of a conversation we gave up: it is over.
+                table.remove_tombstone(u64::from(id));
+                Route::Stray
+            }
+            None => Route::Stray,
         };
     }
     // A request (it names an answer) is answered when refused; a
     // notification expects nothing.
     let request = neopy::answer_name(pkt.msg_code()).is_some();
+    if !request {
+        // A notification under the msg_id of a conversation of ours: part
+        // of the peer's streamed answer (ARCHITECTURE.md, "Dialects").
+        match table.get(u64::from(id)) {
+            Some(Entry::Live(l)) if l.conn.is_stream() => {
+                return match &l.tx {
+                    Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
+                    None => Route::Ignore,
+                };
+            }
+            // A conversation we gave up: the rest of its stream.
+            Some(Entry::Tombstone(_)) => return Route::Ignore,
+            _ => {}
+        }
+    }
     if shared.has(NO_ACCEPT) {
         return if request {
             Route::Reply(REPLY_REFUSED)
@@ -141,13 +170,11 @@ fn route_msgpack(shared: &Shared, table: &mut ConnTable, pkt: &Packet, limits: &
             Route::Ignore
         };
     }
-    // The peer's id still waiting for `recv1`: NEO/py's counter repeats
-    // only after 2^32 packets, so this is a peer that does not number its
-    // packets as NEO does. Refused like a request over a limit.
-    let taken = table.get(PEER | u64::from(id)).is_some();
-    if taken || full(shared, table, limits) {
+    if full(shared, table, limits) {
         return Route::Refuse { reply: request };
     }
+    // Each packet of the peer's is an exchange of its own, however its
+    // msg_id repeats (the table keys them apart: `ConnTable::peer_key`).
     match table.new_peer_conn(id, shared.recv_timeout.get(), !request) {
         Some((conn, tx, atx)) => Route::Accept(conn, tx, atx),
         None => Route::Refuse { reply: request },
@@ -204,6 +231,11 @@ fn deliver(
     // unanswered in a queue nobody reads.
     if conn.is_recv_closed() && conn.drain(shared) > 0 {
         shared.reply_closed(conn);
+    }
+    if conn.is_stream() {
+        // Back-pressure instead of an overflow: nothing of a conversation
+        // is dropped, and the peer's writes wait while we do.
+        shared.wait_for_room(conn, limits.conn_queue_bytes);
     }
     check_link_limit(shared, limits);
 }

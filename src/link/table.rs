@@ -9,7 +9,9 @@
 //! side numbers its requests from 0, so the peer's request 5 and
 //! our request 5 are two different exchanges, and the key tells them
 //! apart. There, our ids follow one another (+1, not +2), and an entry
-//! of the peer's is one request waiting for `recv1`.
+//! of the peer's is one request or notification waiting for `recv1`,
+//! keyed by a sequence number above its id, as NEO/py's msg_ids repeat
+//! (`peer_key`).
 //!
 //! The table owns the only long-lived `Sender` of every queue: dropping it
 //! is how a queue closes (see `conn`'s module docs). The reader thread
@@ -25,13 +27,16 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::codec::Dialect;
-use crate::conn::ConnState;
+use crate::conn::{ConnKind, ConnState};
 use crate::link::LinkRole;
 use crate::packet::Packet;
 
 /// Set in the table key of a connection the peer opened (see the module
 /// docs).
 pub(crate) const PEER: u64 = 1 << 32;
+
+/// The sequence numbers of NEO/py peer keys: 31 bits above `PEER`.
+const PEER_SEQ_MASK: u32 = (1 << 31) - 1;
 
 /// How many closed connection objects a link keeps for reuse. Enough for
 /// the requests in flight of a busy link; a bound so a burst does not pin
@@ -129,6 +134,8 @@ pub(crate) struct ConnTable {
     dead: bool,
     /// The link's count of queued bytes (see `ConnState::reset`).
     queued: Arc<AtomicUsize>,
+    /// The next sequence number of a NEO/py peer key (see `peer_key`).
+    peer_seq: u32,
 }
 
 /// Error of `ConnTable::new_conn`.
@@ -157,6 +164,7 @@ impl ConnTable {
             accept_tx: Some(accept_tx),
             dead: false,
             queued,
+            peer_seq: 0,
         }
     }
 
@@ -182,16 +190,19 @@ impl ConnTable {
     }
 
     /// A new connection with the next free id of ours, whose receives are
-    /// bounded by `timeout`.
+    /// bounded by `timeout`; a conversation if `stream` (see
+    /// `conn::STREAM`).
     pub(crate) fn new_conn(
         &mut self,
         timeout: Option<Duration>,
+        stream: bool,
     ) -> Result<Arc<ConnState>, NoFreeId> {
         let id = self.alloc_id()?;
-        // On a NEO/py link, what comes to our ids are answers: the link
-        // never answers them itself.
+        // On a NEO/py link, what comes to our ids are answers (and the
+        // notifications of a streamed answer): the link never answers them
+        // itself.
         let quiet = self.dialect == Dialect::NeoPy;
-        Ok(self.insert_live(u64::from(id), timeout, quiet))
+        Ok(self.insert_live(u64::from(id), timeout, ConnKind { quiet, stream }))
     }
 
     /// An id of ours for a keepalive `Ping`.
@@ -243,12 +254,14 @@ impl ConnTable {
         timeout: Option<Duration>,
         quiet: bool,
     ) -> Option<(Arc<ConnState>, Sender<Packet>, AcceptTx)> {
-        debug_assert!(self.dialect == Dialect::NeoPy || !self.is_ours(id));
-        let key = PEER | u64::from(id);
-        debug_assert!(!self.entries.contains_key(&key));
         let accept_tx = self.accept_tx.clone()?;
+        let key = self.peer_key(id);
         self.theirs += 1;
-        let (conn, tx) = self.take_free(key, timeout, quiet);
+        let kind = ConnKind {
+            quiet,
+            stream: false,
+        };
+        let (conn, tx) = self.take_free(key, timeout, kind);
         let live = Live {
             conn: conn.clone(),
             tx: Some(tx.clone()),
@@ -257,13 +270,41 @@ impl ConnTable {
         Some((conn, tx, accept_tx))
     }
 
+    /// The key of a new connection the peer opens with `id`. Protocol 6:
+    /// the id itself (the router made sure it is free). NEO/py: the
+    /// peer's packets are each an exchange of their own, never looked up
+    /// by id, and their ids may repeat while an earlier one is still held
+    /// (a peer that streams notifications under one msg_id, or reuses an
+    /// id): a sequence number above the id keeps each apart, while the
+    /// low 32 bits stay the msg_id a reply carries.
+    fn peer_key(&mut self, id: u32) -> u64 {
+        let id = u64::from(id);
+        if self.dialect == Dialect::Proto6 {
+            debug_assert!(!self.role.owns(id as u32));
+            debug_assert!(!self.entries.contains_key(&(PEER | id)));
+            return PEER | id;
+        }
+        loop {
+            let key = PEER | (u64::from(self.peer_seq) << 33) | id;
+            self.peer_seq = (self.peer_seq + 1) & PEER_SEQ_MASK;
+            if !self.entries.contains_key(&key) {
+                return key;
+            }
+        }
+    }
+
     /// Live connections the peer opened.
     pub(crate) fn peer_conns(&self) -> usize {
         self.theirs
     }
 
-    fn insert_live(&mut self, key: u64, timeout: Option<Duration>, quiet: bool) -> Arc<ConnState> {
-        let (conn, tx) = self.take_free(key, timeout, quiet);
+    fn insert_live(
+        &mut self,
+        key: u64,
+        timeout: Option<Duration>,
+        kind: ConnKind,
+    ) -> Arc<ConnState> {
+        let (conn, tx) = self.take_free(key, timeout, kind);
         let live = Live {
             conn: conn.clone(),
             tx: Some(tx),
@@ -278,18 +319,18 @@ impl ConnTable {
         &mut self,
         key: u64,
         timeout: Option<Duration>,
-        quiet: bool,
+        kind: ConnKind,
     ) -> (Arc<ConnState>, Sender<Packet>) {
         if let Some((c, _)) = self.free.last() {
             // Only the table can hand out new references to a freed conn,
             // and it is locked: a count of 1 cannot grow under us.
             if Arc::strong_count(c) == 1 {
                 let (c, tx) = self.free.pop().expect("checked");
-                c.reset(key, timeout, quiet, &self.queued);
+                c.reset(key, timeout, kind, &self.queued);
                 return (c, tx);
             }
         }
-        ConnState::new(key, timeout, quiet)
+        ConnState::new(key, timeout, kind)
     }
 
     /// The live entry of `conn`, if it is still the one for its id.
@@ -319,21 +360,23 @@ impl ConnTable {
     ) -> Option<Sender<Packet>> {
         let tx = self.live_mut(conn)?.tx.take();
         let key = conn.key();
+        // Ours need no tombstone (their parity, or the answer bit, tells),
+        // except a conversation whose peer may go on streaming under it.
+        let keep = keep.filter(|k| !k.is_zero() && (key & PEER != 0 || conn.is_stream()));
         if key & PEER == 0 {
-            self.entries.remove(&key);
             self.ours -= 1;
         } else {
             self.theirs -= 1;
-            match keep {
-                Some(keep) if !keep.is_zero() => {
-                    let deadline = Instant::now() + keep;
-                    self.entries.insert(key, Entry::Tombstone(deadline));
-                    self.tombstones.push(Reverse((deadline, key)));
-                    self.purge_expired();
-                }
-                _ => {
-                    self.entries.remove(&key);
-                }
+        }
+        match keep {
+            Some(keep) => {
+                let deadline = Instant::now() + keep;
+                self.entries.insert(key, Entry::Tombstone(deadline));
+                self.tombstones.push(Reverse((deadline, key)));
+                self.purge_expired();
+            }
+            None => {
+                self.entries.remove(&key);
             }
         }
         match tx {
@@ -342,6 +385,14 @@ impl ConnTable {
                 None
             }
             tx => tx,
+        }
+    }
+
+    /// Forgets the tombstone of `key`, if it has one (the answer that
+    /// ends a conversation we gave up came).
+    pub(crate) fn remove_tombstone(&mut self, key: u64) {
+        if matches!(self.entries.get(&key), Some(Entry::Tombstone(_))) {
+            self.entries.remove(&key);
         }
     }
 
@@ -396,7 +447,9 @@ impl ConnTable {
             .entries
             .values()
             .filter_map(|e| match e {
-                Entry::Live(l) if l.tx.is_some() && l.conn.queued() > 0 => {
+                // A conversation holds no more than its limit: the reader
+                // waits for room rather than overflowing it.
+                Entry::Live(l) if l.tx.is_some() && l.conn.queued() > 0 && !l.conn.is_stream() => {
                     Some((l.conn.queued(), l.conn.clone()))
                 }
                 _ => None,
