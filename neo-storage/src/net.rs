@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use neonet::neopy::{self, Message};
 use neonet::tls::{self, TlsConfig};
-use neonet::{Dialect, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NodeLink, Request};
+use neonet::{
+    AnswerStream, Dialect, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NodeLink, Request,
+    Streamed,
+};
 
 /// One link to a peer (the master, or a client).
 pub type Link = NodeLink;
@@ -139,6 +142,34 @@ pub fn reply_error(req: &Req, code: neopy::ErrorCode, message: String) -> Result
 /// answer time).
 pub fn ask<R: LinkAsk>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
     link.ask1(msg)
+}
+
+/// One message of a streamed answer: an item, then the answer.
+pub type Item<A> = Streamed<Message, A>;
+
+/// Sends request `msg`, whose answer the peer streams (NEO/py's
+/// `AskFetchTransactions`/`AskFetchObjects`: `AddTransaction`/`AddObject`
+/// under our msg_id, then the answer); take them in order with
+/// [`next_item`].
+pub fn ask_stream<R: LinkAsk<Set = Message>>(
+    link: &Link,
+    msg: &R,
+) -> Result<AnswerStream<R>, NetError> {
+    link.ask_stream(msg)
+}
+
+/// The next message of a streamed answer (bounded by the link's answer
+/// time).
+pub fn next_item<R: LinkAsk<Set = Message>>(
+    stream: &mut AnswerStream<R>,
+) -> Result<Item<R::Answer>, NetError> {
+    stream.recv()
+}
+
+/// Sends `msg` under `req`'s msg_id, before its answer (a streamed
+/// answer).
+pub fn send_under<M: LinkMsg<Set = Message>>(req: &Req, msg: &M) -> Result<(), NetError> {
+    req.send(msg)
 }
 
 /// Sends notification `msg`, with our next msg_id.

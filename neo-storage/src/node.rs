@@ -135,6 +135,7 @@ impl Node {
         })?;
         shared.set_writer(writer);
         let pool = Arc::new(ReaderPool::new(&config.database));
+        shared.set_pool(pool.clone());
         let master = Arc::new(Master {
             config: master_config(&config, addr),
             shared: shared.clone(),

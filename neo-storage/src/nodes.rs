@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use neonet::neopy::{NodeId, NodeInfo, NodeState, NodeType};
+use neonet::neopy::{Address, NodeId, NodeInfo, NodeState, NodeType};
 
 /// What is known of one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,8 @@ pub struct NodeEntry {
     /// The time the master identified it: a client gives it back when it
     /// identifies, so that a node the master forgot is told apart.
     pub id_timestamp: Option<f64>,
+    /// Where it listens, if it does.
+    pub address: Option<Address>,
 }
 
 /// The nodes of the cluster, by id, and the time of the master's last
@@ -59,6 +61,7 @@ impl NodeTable {
                     node_type: n.node_type,
                     state: n.state,
                     id_timestamp: n.id_timestamp,
+                    address: n.address.clone(),
                 };
                 self.nodes.insert(nid, entry);
             }

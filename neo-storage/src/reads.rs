@@ -175,7 +175,7 @@ pub fn transaction(
 }
 
 /// An `oids` column: 8-byte big-endian oids, concatenated.
-fn split_oids(tid: u64, oids: &[u8]) -> Result<Vec<u64>, ReadError> {
+pub fn split_oids(tid: u64, oids: &[u8]) -> Result<Vec<u64>, ReadError> {
     if !oids.len().is_multiple_of(8) {
         let what = format!("invalid oids length for tid {}: {}", dump(tid), oids.len());
         return Err(ReadError::Corrupt(what));

@@ -12,7 +12,7 @@ use std::time::Instant;
 use neonet::neopy::{ClusterState, NodeId, NodeInfo, NodeState};
 use parking_lot::{Condvar, Mutex};
 
-use crate::db::Writer;
+use crate::db::{ReaderPool, Writer};
 use crate::net::{self, Link};
 use crate::nodes::{ClientCheck, NodeTable};
 use crate::pt::{PartitionTable, PtView};
@@ -78,8 +78,11 @@ pub struct Shared {
     /// The transactions being committed.
     pub tm: Tm,
     writer: OnceLock<Writer>,
+    pool: OnceLock<Arc<ReaderPool>>,
     master_link: Mutex<Option<Arc<Link>>>,
     failure: Mutex<Option<String>>,
+    /// The replicator, while the node is operational.
+    pub replicator: Mutex<Option<crate::replicator::Handle>>,
 }
 
 impl Shared {
@@ -101,8 +104,10 @@ impl Shared {
             client_nids: Mutex::new(HashMap::new()),
             tm: Tm::default(),
             writer: OnceLock::new(),
+            pool: OnceLock::new(),
             master_link: Mutex::new(None),
             failure: Mutex::new(None),
+            replicator: Mutex::new(None),
         };
         shared.publish_view();
         shared
@@ -138,6 +143,18 @@ impl Shared {
     /// The database writer.
     pub fn writer(&self) -> &Writer {
         self.writer.get().expect("the writer is set at start")
+    }
+
+    /// Sets the connection pool (once, at start).
+    pub fn set_pool(&self, pool: Arc<ReaderPool>) {
+        if self.pool.set(pool).is_err() {
+            panic!("the pool is set once");
+        }
+    }
+
+    /// The database connections that read.
+    pub fn pool(&self) -> &Arc<ReaderPool> {
+        self.pool.get().expect("the pool is set at start")
     }
 
     /// The link to the master, while a session runs.

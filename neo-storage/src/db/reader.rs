@@ -492,6 +492,16 @@ impl Reader {
             .optional()
     }
 
+    /// This node's cells as saved: partition, `pt.tid` (`-state`, or the
+    /// tid an OUT_OF_DATE cell is replicated up to).
+    pub fn own_cells(&self, nid: i32) -> rusqlite::Result<Vec<(u32, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT partition, tid FROM pt WHERE nid=? ORDER BY partition")?;
+        let rows = stmt.query_map([nid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
     /// The last pack completed on this node's cell of `partition`
     /// (`pt.pack`), if the cell has one.
     pub fn cell_pack(&self, partition: u32, nid: i32) -> rusqlite::Result<Option<u64>> {

@@ -450,6 +450,41 @@ impl WriteConn {
         self.prune(&id.flatten().into_iter().collect::<Vec<_>>())
     }
 
+    /// NEO/py's `updateCompletedPackByReplication`: the source's last
+    /// pack, if older than this cell's (the packs it missed are redone).
+    pub fn update_cell_pack(
+        &mut self,
+        partition: u32,
+        nid: i32,
+        pack: u64,
+    ) -> rusqlite::Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE pt SET pack=? WHERE partition=? AND nid=? AND pack>?")?
+            .execute(params![sql_int(pack), partition, nid, sql_int(pack)])
+            .map(drop)
+    }
+
+    /// NEO/py's `dropPartitionsTemporary`: what was voted in partitions
+    /// this node lost.
+    pub fn drop_partitions_temporary(&mut self, partitions: &[u32]) -> rusqlite::Result<()> {
+        for &p in partitions {
+            let ids = self.ids(
+                "SELECT data_id FROM tobj WHERE partition=? AND data_id IS NOT NULL",
+                i64::from(p),
+            )?;
+            let c = self.conn();
+            c.execute("DELETE FROM tobj WHERE partition=?", [p])?;
+            c.execute(
+                "DELETE FROM pack WHERE tid IN \
+                 (SELECT tid FROM ttrans JOIN pack USING (tid) WHERE partition=?)",
+                [p],
+            )?;
+            c.execute("DELETE FROM ttrans WHERE partition=?", [p])?;
+            self.prune(&ids)?;
+        }
+        Ok(())
+    }
+
     /// NEO/py's `updateCellTID`: this node's OUT_OF_DATE cell of
     /// `partition` has everything up to `tid`.
     pub fn update_cell_tid(&mut self, partition: u32, nid: i32, tid: u64) -> rusqlite::Result<()> {

@@ -227,7 +227,12 @@ impl Master {
             return Some(End::Lost("the database writer stopped".into()));
         }
         shared.set_operational(true);
-        replicator::start(shared);
+        let dial = replicator::Dial {
+            tls: self.config.tls.clone(),
+            address: self.config.address.clone(),
+            times: self.config.times,
+        };
+        replicator::start(shared, dial);
         log::info!("operational");
         net::send(link, &NotifyReady {})
             .err()
