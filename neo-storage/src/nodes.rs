@@ -69,12 +69,19 @@ impl NodeTable {
         mine
     }
 
-    /// Whether client `nid`, identified by the master at `id_timestamp`,
-    /// may identify (NEO/py's `NodeManager.getByUUID(uuid, id_timestamp)`).
-    pub fn check_client(&self, nid: NodeId, id_timestamp: Option<f64>) -> ClientCheck {
+    /// Whether node `nid` of type `node_type`, identified by the master at
+    /// `id_timestamp`, may identify (NEO/py's `NodeManager.getByUUID(uuid,
+    /// id_timestamp)`): a client must be running, a storage (which
+    /// replicates from this node) only known.
+    pub fn check_peer(
+        &self,
+        nid: NodeId,
+        node_type: NodeType,
+        id_timestamp: Option<f64>,
+    ) -> ClientCheck {
         match self.nodes.get(&nid) {
             Some(n) if n.id_timestamp == id_timestamp => {
-                if n.state == NodeState::RUNNING {
+                if n.state == NodeState::RUNNING || node_type == NodeType::STORAGE {
                     ClientCheck::Known
                 } else {
                     ClientCheck::Unknown

@@ -145,7 +145,10 @@ impl Server {
             return protocol("reject non-client-or-storage node");
         }
         let deadline = Instant::now() + self.ident_wait;
-        match self.shared.check_client(nid, ident.id_timestamp, deadline) {
+        match self
+            .shared
+            .check_peer(nid, ident.node_type, ident.id_timestamp, deadline)
+        {
             ClientCheck::Known => Ok(nid),
             _ => Err((ErrorCode::NOT_READY, "unknown by master".into())),
         }

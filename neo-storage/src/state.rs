@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use neonet::neopy::{ClusterState, NodeId, NodeInfo, NodeState};
+use neonet::neopy::{ClusterState, NodeId, NodeInfo, NodeState, NodeType};
 use parking_lot::{Condvar, Mutex};
 
 use crate::db::{ReaderPool, Writer};
@@ -269,17 +269,18 @@ impl Shared {
         mine
     }
 
-    /// Whether client `nid` may identify; waits until `deadline` for the
-    /// master to tell about it if it has not yet.
-    pub fn check_client(
+    /// Whether node `nid` (a client or a storage) may identify; waits
+    /// until `deadline` for the master to tell about it if it has not yet.
+    pub fn check_peer(
         &self,
         nid: NodeId,
+        node_type: NodeType,
         id_timestamp: Option<f64>,
         deadline: Instant,
     ) -> ClientCheck {
         let mut nodes = self.nodes.lock();
         loop {
-            let check = nodes.check_client(nid, id_timestamp);
+            let check = nodes.check_peer(nid, node_type, id_timestamp);
             if check != ClientCheck::NotYet || self.is_stopping() {
                 return check;
             }
@@ -288,7 +289,7 @@ impl Shared {
                 .wait_until(&mut nodes, deadline)
                 .timed_out()
             {
-                return nodes.check_client(nid, id_timestamp);
+                return nodes.check_peer(nid, node_type, id_timestamp);
             }
         }
     }
