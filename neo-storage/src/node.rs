@@ -234,8 +234,13 @@ impl Node {
         }
         self.shared.close_clients();
         crate::replicator::stop(&self.shared);
-        // The writer finishes what was asked, then (without other
-        // connections) sets NEO/py's journal back.
+        // The serving threads give their connections back as their links
+        // end; then the writer finishes what was asked and, without other
+        // connections, sets NEO/py's journal back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.shared.clients() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.pool.clear();
         self.shared.writer().close();
     }
