@@ -204,6 +204,52 @@ fn check(c: &Client, model: &Model) {
     }
 }
 
+/// The next transaction: 2 objects of 5 changed (ttid, tid, objects),
+/// in progress in the model.
+fn next_txn(model: &mut Model) -> (u64, u64, Objects) {
+    model.next += 1;
+    let ttid = 0x03d0_0000_0000_0000 + model.next * 0x100;
+    let objects: Objects = (0..2)
+        .map(|k| {
+            let data = format!("txn {} obj {k}", model.next).into_bytes();
+            ((model.next + k) % 5, data)
+        })
+        .collect();
+    model.pending = Some((ttid, ttid + 1, objects.clone()));
+    (ttid, ttid + 1, objects)
+}
+
+/// Commits until a request fails: the node was killed meanwhile.
+fn commit_until_gone(s: &Session, c: &Client, model: &mut Model) {
+    loop {
+        let (ttid, tid, objects) = next_txn(model);
+        for (oid, data) in &objects {
+            let store = store_req(*oid, model.last_serial(*oid), data, ttid);
+            match c.link.ask1(&store) {
+                Ok(a) => assert_eq!(a.conflict, None),
+                Err(_) => return,
+            }
+        }
+        let oids: Vec<u64> = objects.iter().map(|o| o.0).collect();
+        if c.link.ask1(&txn_req(ttid, &oids, "crash test")).is_err() {
+            return;
+        }
+        let lock = neopy::AskLockInformation {
+            ttid,
+            tid,
+            pack: false,
+        };
+        if s.link.ask1(&lock).is_err() {
+            return;
+        }
+        model.commit_pending();
+        let unlock = neopy::NotifyUnlockInformation { ttid };
+        if s.link.send1(&unlock).is_err() || s.link.ask1(&neopy::Ping {}).is_err() {
+            return;
+        }
+    }
+}
+
 /// Commits until the step `kill_at` of the `nth` commit, where the node
 /// is killed (nothing waits for what was sent last).
 fn commit_until_killed(
@@ -216,18 +262,7 @@ fn commit_until_killed(
 ) {
     let at = |step: Step, i: usize| step == kill_at && i == nth;
     for i in 0..=nth {
-        model.next += 1;
-        let ttid = 0x03d0_0000_0000_0000 + model.next * 0x100;
-        let tid = ttid + 1;
-        let objects: Objects = (0..2)
-            .map(|k| {
-                (
-                    (model.next + k) % 5,
-                    format!("txn {} obj {k}", model.next).into_bytes(),
-                )
-            })
-            .collect();
-        model.pending = Some((ttid, tid, objects.clone()));
+        let (ttid, tid, objects) = next_txn(model);
         for (oid, data) in &objects {
             let store = store_req(*oid, model.last_serial(*oid), data, ttid);
             if at(Step::StoreSent, i) {
@@ -300,4 +335,75 @@ fn kill_9_at_every_step_of_a_commit() {
     check(&c, &model);
     assert!(model.committed.len() >= STEPS.len());
     child.kill();
+}
+
+#[test]
+fn kill_9_at_any_moment() {
+    let dir = TempDir::new();
+    let db = dir.path("storage.sqlite");
+    let master = FakeMaster::new();
+    let mut model = Model::default();
+    for round in 0..8u64 {
+        let mut child = spawn(&master, &db);
+        let (mut s, addr) = recover(&master, &mut model);
+        let c = client(&mut s, &addr, -(round as i32) - 10);
+        check(&c, &model);
+        // When the kill comes only varies the moment; nothing waits on it.
+        let moment = std::time::Duration::from_millis(2 + round * 7 % 40);
+        std::thread::scope(|scope| {
+            let committing = scope.spawn(|| commit_until_gone(&s, &c, &mut model));
+            std::thread::sleep(moment);
+            child.kill();
+            committing.join().unwrap();
+        });
+    }
+    let mut child = spawn(&master, &db);
+    let (mut s, addr) = recover(&master, &mut model);
+    let c = client(&mut s, &addr, -100);
+    check(&c, &model);
+    eprintln!("{} transactions committed across the kills", model.committed.len());
+    child.kill();
+}
+
+#[test]
+fn a_failed_write_exits_1() {
+    let dir = TempDir::new();
+    let db = dir.path("storage.sqlite");
+    let master = FakeMaster::new();
+    let child = Command::new(env!("CARGO_BIN_EXE_neo-storage"))
+        .args([
+            "-c",
+            CLUSTER,
+            "-b",
+            "127.0.0.1:0",
+            "-m",
+            &master.addr(),
+            "-d",
+        ])
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Proc(child);
+    let mut model = Model::default();
+    let (mut s, addr) = recover(&master, &mut model);
+    let c = client(&mut s, &addr, -10);
+    assert_eq!(c.store(0, 0, b"x", 0x03d0_0000_0000_0100), None);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE ttrans")
+        .unwrap();
+    assert!(c
+        .link
+        .ask1(&txn_req(0x03d0_0000_0000_0100, &[0], "doomed"))
+        .is_err());
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("neo-storage: database write failed: "),
+        "{err}"
+    );
 }
