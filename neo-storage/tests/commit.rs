@@ -471,3 +471,54 @@ fn a_failed_write_stops_the_node() {
     };
     assert!(why.starts_with("database write failed: "), "{why}");
 }
+
+#[test]
+fn relocks_and_checks_of_what_is_not_there() {
+    let dir = TempDir::new();
+    let master = FakeMaster::new();
+    let node = Node::start(master.config_at(&dir.path("new.sqlite"))).unwrap();
+    let two = vec![
+        vec![CellInfo {
+            uuid: NID,
+            state: CellState::UP_TO_DATE,
+        }],
+        vec![CellInfo {
+            uuid: 2,
+            state: CellState::UP_TO_DATE,
+        }],
+    ];
+    let mut s = master.start(two);
+    let c = Client::connect(&node, &mut s, 5);
+    // A relock of a transaction gone, or of an object it did not store:
+    // forgotten (NEO/py logs it), nothing to resolve.
+    let relock = |ttid, oid| {
+        c.link
+            .ask1(&neopy::AskRelockObject { ttid, oid })
+            .unwrap()
+            .conflict
+    };
+    assert_eq!(relock(T1.0, 0), None);
+    assert_eq!(c.store(0, 0, b"x", T1.0), None);
+    assert_eq!(relock(T1.0, 2), None);
+    // A check in a partition this node does not serve: ignored.
+    let check = neopy::AskCheckCurrentSerial {
+        ttid: T1.0,
+        oid: 1,
+        serial: 0,
+    };
+    assert_eq!(c.link.ask1(&check).unwrap().conflict, Some(0));
+    // A store of a transaction the master aborted meanwhile: registered
+    // again, as NEO/py does; the abort of a transaction gone is nothing.
+    s.link
+        .send1(&neopy::AbortTransaction {
+            ttid: T2.0,
+            uuid_list: vec![],
+        })
+        .unwrap();
+    s.ping();
+    assert_eq!(c.store(2, 0, b"y", T1.0), None);
+    c.store_txn(T1.0, &[0, 2]);
+    s.lock(T1.0, T1.1);
+    s.unlock(&node, T1.0);
+    assert_eq!(c.load(2, None, None).unwrap().serial, T1.1);
+}

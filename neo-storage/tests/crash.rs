@@ -361,7 +361,10 @@ fn kill_9_at_any_moment() {
     let (mut s, addr) = recover(&master, &mut model);
     let c = client(&mut s, &addr, -100);
     check(&c, &model);
-    eprintln!("{} transactions committed across the kills", model.committed.len());
+    eprintln!(
+        "{} transactions committed across the kills",
+        model.committed.len()
+    );
     child.kill();
 }
 

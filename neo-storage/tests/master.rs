@@ -266,8 +266,13 @@ fn what_the_master_asks_that_this_node_refuses() {
             format!("unknown ttid {:016x}", T4 + 1)
         )
     );
-    let _s = master.accept();
+    let s = master.accept();
     assert!(!node.is_operational());
+    // Unlocking one it does not know: the same.
+    s.link
+        .send1(&neopy::NotifyUnlockInformation { ttid: T4 + 1 })
+        .unwrap();
+    let _s = master.accept();
 }
 
 #[test]

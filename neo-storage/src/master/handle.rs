@@ -227,16 +227,19 @@ impl Master {
             return Some(End::Lost("the database writer stopped".into()));
         }
         shared.set_operational(true);
+        log::info!("operational");
+        if let Err(e) = net::send(link, &NotifyReady {}) {
+            return Some(End::Lost(format!("link lost: {e}")));
+        }
+        // After NotifyReady, as NEO/py: replication asks the master
+        // which transactions are unfinished.
         let dial = replicator::Dial {
             tls: self.config.tls.clone(),
             address: self.config.address.clone(),
             times: self.config.times,
         };
         replicator::start(shared, dial);
-        log::info!("operational");
-        net::send(link, &NotifyReady {})
-            .err()
-            .map(|e| End::Lost(format!("link lost: {e}")))
+        None
     }
 
     /// Answers with `answer`, or the `Error` of a failed read.
