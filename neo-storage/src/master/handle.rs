@@ -103,7 +103,11 @@ impl Master {
             }
             Message::StartOperation(s) => return self.start_operation(link, s.backup),
             Message::StopOperation(_) => {
+                // As NEO/py: its links closed, its transactions in
+                // progress forgotten (what was voted waits for the
+                // verification), replication stopped.
                 shared.set_operational(false);
+                shared.tm.reset();
                 replicator::stop(shared);
                 log::info!("operation stopped by the master");
                 Ok(())
