@@ -259,16 +259,6 @@ impl State {
         self.txns.values().any(|t| t.tid.is_some_and(|t| t <= tid))
     }
 
-    /// Whether `oid` is read-locked.
-    pub fn load_locked(&self, oid: u64) -> bool {
-        self.load_locks.contains_key(&oid)
-    }
-
-    /// The ttid holding the write lock of `oid`.
-    pub fn locking_tid(&self, oid: u64) -> Option<u64> {
-        self.store_locks.get(&oid).copied()
-    }
-
     /// What a running transaction stored for `oid` (NEO/py's
     /// `getObjectFromTransaction`).
     pub fn stored(&self, ttid: u64, oid: u64) -> Option<&Stored> {

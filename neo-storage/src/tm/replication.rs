@@ -19,11 +19,6 @@ impl State {
         self.replicating.extend(partitions);
     }
 
-    /// Whether `partition` is being replicated.
-    pub fn is_replicating(&self, partition: u32) -> bool {
-        self.replicating.contains(&partition)
-    }
-
     /// `partition` is replicated up to `tid`.
     pub fn replicated(
         &mut self,
