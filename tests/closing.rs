@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use common::*;
 use neonet::tls::TlsStream;
+use neonet::Proto6;
 use neonet::{ErrorKind, HandshakeStream, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
 use tls_support::*;
 
@@ -249,7 +250,7 @@ fn steered_link(tls: bool) -> (NodeLink, PeerEnd, Arc<AtomicIsize>) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let (steered, budget) = Steered::new(ours);
     if !tls {
-        let link = NodeLink::new(steered, LinkRole::Client).unwrap();
+        let link = NodeLink::<Proto6>::new(steered, LinkRole::Client).unwrap();
         return (link, PeerEnd::Plain(theirs), budget);
     }
     let c = cluster();
@@ -258,7 +259,7 @@ fn steered_link(tls: bool) -> (NodeLink, PeerEnd, Arc<AtomicIsize>) {
         let cli = TlsStream::connect(steered, &c.client, Some(HANDSHAKE_LIMIT)).unwrap();
         (cli, srv.join().unwrap().unwrap())
     });
-    let link = NodeLink::new(client, LinkRole::Client).unwrap();
+    let link = NodeLink::<Proto6>::new(client, LinkRole::Client).unwrap();
     (link, PeerEnd::Tls(Box::new(server)), budget)
 }
 

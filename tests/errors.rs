@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use common::*;
 use neonet::proto::{AnswerObject, ErrorCode, GetObject, Ping, Pong, SetClusterState};
-use neonet::{
-    dial_link, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink, Op, Packet,
-};
+use neonet::{Dialer, Proto6};
+use neonet::{Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink, Op, Packet};
 
 /// The error and its causes, outermost first.
 fn chain(e: &Error) -> Vec<String> {
@@ -149,7 +148,7 @@ fn every_kind_says_what_once() {
     );
     l.close();
     check(l.accept().unwrap_err(), ErrorKind::ListenerClosed);
-    let e = dial_link(l.local_addr()).unwrap_err();
+    let e = Dialer::new(l.local_addr()).dial().unwrap_err();
     assert_eq!(e.op(), Op::Dial);
     check(
         e,
@@ -173,7 +172,7 @@ fn dial_over_mismatch() -> Error {
         s.write_all(&[0, 0, 0, 5]).unwrap();
         let _ = read_to_eof(&s);
     });
-    let e = dial_link(addr).unwrap_err();
+    let e = Dialer::new(addr).dial().unwrap_err();
     t.join().unwrap();
     e
 }
@@ -186,11 +185,11 @@ fn light_calls_report_themselves() {
     assert_eq!(client.ask1(&Ping {}).unwrap_err().op(), Op::Ask1);
     client.set_conn_limit(usize::MAX);
     server.set_recv_timeout(Some(Duration::from_millis(10)));
-    let e = server.recv1_timeout(Duration::from_millis(10)).unwrap_err();
+    let e = server.recv_timeout(Duration::from_millis(10)).unwrap_err();
     assert_eq!(e.op(), Op::Recv1);
     std::thread::scope(|s| {
         let srv = s.spawn(|| {
-            let req = server.recv1().unwrap();
+            let req = server.recv().unwrap();
             let e = req.msg_as::<GetObject>().unwrap_err();
             assert_eq!(e.op(), Op::Recv1);
             server.close();
@@ -204,7 +203,7 @@ fn light_calls_report_themselves() {
         assert_eq!(e.op(), Op::Ask1);
         srv.join().unwrap();
     });
-    let (a, _b) = NodeLink::pair().unwrap();
+    let (a, _b) = NodeLink::<Proto6>::pair().unwrap();
     a.close();
     let e = a.set_write_timeout(None).unwrap_err();
     assert_eq!(e.op(), Op::SetWriteTimeout);
@@ -230,8 +229,8 @@ fn a_unix_listener_address_can_be_dialed() {
     let _ = std::fs::remove_file(&path);
     let l = LinkListener::bind_unix(&path).unwrap();
     assert_eq!(l.local_addr().as_unix_path(), Some(path.as_path()));
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server, b"over", b"unix");
     assert_eq!(client.addrs().peer, *l.local_addr());
 }

@@ -15,7 +15,7 @@ use common::commit::*;
 use common::fake::*;
 use common::*;
 use neonet::neopy::{self, CellState, ClusterState, Message, NodeState, NodeType};
-use neonet::Dialect;
+use neonet::NeoPy;
 
 /// The steps of a commit, where the node is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,9 +110,9 @@ fn spawn(master: &FakeMaster, db: &std::path::Path) -> Proc {
 /// Identification, recovery and verification: the transactions the node
 /// says are locked are validated (and so committed). The node's address.
 fn recover(master: &FakeMaster, model: &mut Model) -> (Session, String) {
-    let link = master.listener.accept().unwrap();
+    let link = master.listener.accept().unwrap().into_neopy().unwrap();
     link.set_recv_timeout(Some(BOUND));
-    let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+    let req = link.recv_timeout(BOUND).unwrap();
     let Message::RequestIdentification(ident) = req.msg() else {
         panic!("{:?}", req.msg())
     };
@@ -173,7 +173,7 @@ fn recover(master: &FakeMaster, model: &mut Model) -> (Session, String) {
 fn client(s: &mut Session, addr: &str, nid: i32) -> Client {
     let ts = s.add_client(nid);
     s.ping();
-    let link = neonet::dial_link_with(addr, Dialect::NeoPy).unwrap();
+    let link = neonet::Dialer::new(addr).dialect::<NeoPy>().dial().unwrap();
     link.set_recv_timeout(Some(BOUND));
     let c = Client { link };
     c.identify(nid, ts).unwrap();

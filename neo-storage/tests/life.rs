@@ -36,8 +36,8 @@ fn bins(v: &neopy::Value) -> Vec<String> {
 /// Accepts the new node: it identifies without an id, with NEO/py's
 /// `extra`, and gets `NID`.
 fn accept_new(master: &FakeMaster, node: &Node, db: &std::path::Path) -> Session {
-    let link = master.listener.accept().unwrap();
-    let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+    let link = master.listener.accept().unwrap().into_neopy().unwrap();
+    let req = link.recv_timeout(BOUND).unwrap();
     let Message::RequestIdentification(ident) = req.msg() else {
         panic!("{:?}", req.msg())
     };

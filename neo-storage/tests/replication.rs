@@ -17,7 +17,7 @@ use neonet::neopy::{
     self, Address, CellChange, CellInfo, CellState, Checksum, ErrorCode, Message, NodeInfo,
     NodeState, NodeType,
 };
-use neonet::{Dialect, LinkListener, NodeLink, Streamed};
+use neonet::{LinkListener, NeoPy, NodeLink, Streamed};
 
 /// The peer storage's node id.
 const PEER: i32 = 2;
@@ -80,9 +80,12 @@ fn announce_peer(s: &mut Session, addr: Option<std::net::SocketAddr>) -> f64 {
 }
 
 /// The fake peer identifies with the node as storage `PEER`.
-fn peer_link(node: &Node, s: &mut Session) -> NodeLink {
+fn peer_link(node: &Node, s: &mut Session) -> NodeLink<NeoPy> {
     let ts = announce_peer(s, None);
-    let link = neonet::dial_link_with(node.addr(), Dialect::NeoPy).unwrap();
+    let link = neonet::Dialer::new(node.addr())
+        .dialect::<NeoPy>()
+        .dial()
+        .unwrap();
     link.set_recv_timeout(Some(BOUND));
     let a = link
         .ask1(&neopy::RequestIdentification {
@@ -166,7 +169,7 @@ fn the_node_streams_a_partition_to_a_peer() {
 
 /// Fetches every record of partition 0; the peer has the records of the
 /// first transaction, and one the node lacks.
-fn stream_objects(peer: &NodeLink) {
+fn stream_objects(peer: &NodeLink<NeoPy>) {
     let mut mine: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     mine.insert(tid(0), (0..PER_TXN).map(|k| oid(0, k)).collect());
     mine.insert(tid(1), vec![2999]);
@@ -253,14 +256,14 @@ fn undone_records_stream_without_data() {
 /// A fake source storage: serves the model's partition 0 up to tid
 /// `upto` (the records of later transactions are not there yet), as
 /// NEO/py's storage does; the requests it got.
-fn serve_source(link: &NodeLink, upto: u64, requests: &mut Vec<String>) {
+fn serve_source(link: &NodeLink<NeoPy>, upto: u64, requests: &mut Vec<String>) {
     let tids: Vec<u64> = (0..TXNS).map(tid).filter(|&t| t <= upto).collect();
     let records: BTreeSet<(u64, u64)> = (0..TXNS)
         .filter(|&i| tid(i) <= upto)
         .flat_map(|i| (0..PER_TXN).map(move |k| (tid(i), oid(i, k))))
         .collect();
     loop {
-        let Ok(req) = link.recv1_as_timeout::<Message>(BOUND) else {
+        let Ok(req) = link.recv_timeout(BOUND) else {
             return;
         };
         match req.msg() {
@@ -338,9 +341,9 @@ fn serve_source(link: &NodeLink, upto: u64, requests: &mut Vec<String>) {
 
 /// The node's next request or notification to the master, past node
 /// and pack notifications.
-fn from_node(s: &Session) -> neonet::Request<Message> {
+fn from_node(s: &Session) -> neonet::Request<NeoPy> {
     loop {
-        let req = s.link.recv1_as_timeout::<Message>(BOUND).unwrap();
+        let req = s.link.recv_timeout(BOUND).unwrap();
         if req.msg().name() != "NotifyPackCompleted" {
             return req;
         }
@@ -386,10 +389,10 @@ fn join(master: &FakeMaster, node: &Node, source: &LinkListener) -> Session {
 
 /// The peer's side: accepts the node's link and checks its
 /// identification.
-fn accept_node(source: &LinkListener) -> NodeLink {
-    let link = source.accept().unwrap();
+fn accept_node(source: &LinkListener) -> NodeLink<NeoPy> {
+    let link = source.accept().unwrap().into_neopy().unwrap();
     link.set_recv_timeout(Some(BOUND));
-    let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+    let req = link.recv_timeout(BOUND).unwrap();
     let Message::RequestIdentification(i) = req.msg() else {
         panic!("{:?}", req.msg())
     };

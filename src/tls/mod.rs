@@ -44,11 +44,8 @@ pub(crate) mod socket;
 mod stream;
 
 pub use config::{TlsConfig, TlsVersions};
-pub(crate) use dial::accept_any;
-pub use dial::{
-    accept_link_tls, dial_link_tls, dial_link_tls_timeout, dial_link_tls_with,
-    dial_link_tls_with_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
-};
+pub(crate) use dial::{accept_any, tls_cause};
+pub use dial::{accept_link_tls, sniff, StreamStart, TLS_HANDSHAKE_BYTE};
 pub use error::TlsError;
 pub use socket::TlsSocket;
 pub use stream::TlsStream;

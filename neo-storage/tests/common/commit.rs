@@ -2,7 +2,7 @@
 //! client's stores and vote, the master's lock and unlock.
 
 use neonet::neopy::{self, Checksum, Message};
-use neonet::NodeLink;
+use neonet::{NeoPy, NodeLink};
 
 use neo_storage::Node;
 
@@ -51,10 +51,7 @@ impl Client {
 
     /// The next notification the node sends the client.
     pub fn notification(&self) -> Message {
-        self.link
-            .recv1_as_timeout::<Message>(BOUND)
-            .unwrap()
-            .into_msg()
+        self.link.recv_timeout(BOUND).unwrap().into_msg()
     }
 }
 
@@ -106,9 +103,9 @@ impl Session {
 
 /// Asks `req` on `link` in a thread of `scope` (its answer may wait for
 /// a lock).
-pub fn ask_later<'s, R: neonet::LinkAsk + Send + 's>(
+pub fn ask_later<'s, R: neonet::LinkAsk<Dialect = NeoPy> + Send + 's>(
     scope: &'s std::thread::Scope<'s, '_>,
-    link: &'s NodeLink,
+    link: &'s NodeLink<NeoPy>,
     req: R,
 ) -> std::thread::ScopedJoinHandle<'s, neonet::Result<R::Answer>>
 where
