@@ -21,7 +21,7 @@ use crate::tm::{Event, Out, State, StoreArgs, StoreError, Stored, Waiter};
 
 /// NEO/py's `UNDO_PACK_ERROR` (13), which neonet's `ErrorCode` does not
 /// name.
-pub const UNDO_PACK_ERROR: ErrorCode = ErrorCode(13);
+pub const UNDO_PACK_ERROR: ErrorCode = ErrorCode::UNDO_PACK_ERROR;
 
 /// NEO's `ZERO_HASH`: the checksum of "no data".
 pub const ZERO_HASH: Checksum = Checksum([0; 20]);

@@ -380,7 +380,7 @@ pub fn pack_orders(r: &Reader, v: &PtView, min_id: u64) -> Result<AnswerPackOrde
 
 /// `AskFinalTID(ttid)` from the master: the tid under which `ttid` was
 /// committed.
-pub fn final_tid(r: &Reader, v: &PtView, ttid: u64) -> Result<u64, ReadError> {
+pub fn final_tid(r: &Reader, v: &PtView, ttid: u64) -> Result<Option<u64>, ReadError> {
     let p = readable_partition(v, ttid)?;
-    r.final_tid(p, ttid)?.ok_or(ReadError::TidNotFound(ttid))
+    Ok(r.final_tid(p, ttid)?)
 }

@@ -253,7 +253,7 @@ impl Server {
             Message::AskFinalTID(a) => {
                 let locked = tm.lock().txns.get(&a.ttid).and_then(|t| t.tid);
                 let tid = match locked {
-                    Some(tid) => Ok(tid),
+                    Some(tid) => Ok(Some(tid)),
                     None => reads::final_tid(r, v, a.ttid),
                 };
                 answer(req, tid.map(|tid| AnswerFinalTID { tid }))

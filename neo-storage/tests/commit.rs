@@ -349,7 +349,7 @@ fn reads_wait_for_the_unlock() {
     // Locked: its final tid is known, and a load of its object waits.
     assert_eq!(
         c.link.ask1(&neopy::AskFinalTID { ttid: T2.0 }).unwrap().tid,
-        T2.1
+        Some(T2.1)
     );
     let r = Client::connect(&node, &mut s, 6);
     std::thread::scope(|scope| {
@@ -380,7 +380,7 @@ fn reads_wait_for_the_unlock() {
     });
     assert_eq!(
         c.link.ask1(&neopy::AskFinalTID { ttid: T2.0 }).unwrap().tid,
-        T2.1
+        Some(T2.1)
     );
 }
 
