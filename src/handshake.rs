@@ -163,6 +163,14 @@ impl AnyLink {
         })
     }
 
+    /// The name of the link's dialect.
+    pub fn dialect_name(&self) -> &'static str {
+        match self {
+            AnyLink::Proto6(_) => Proto6::NAME,
+            AnyLink::NeoPy(_) => NeoPy::NAME,
+        }
+    }
+
     /// The link's addresses.
     pub fn addrs(&self) -> &crate::LinkAddrs {
         match self {

@@ -237,13 +237,14 @@ struct Inner {
 /// ([`ListenerOptions`]).
 ///
 /// ```
-/// use neonet::{dial_link, LinkListener};
+/// use neonet::{AnyLink, Dialer, LinkListener};
+/// use neonet::proto::{Message, Ping};
 ///
 /// let listener = LinkListener::bind("127.0.0.1:0")?; // port 0: any free one
-/// let client = dial_link(listener.local_addr())?;
-/// let server = listener.accept()?;
-/// client.send1(&neonet::proto::Ping {})?;
-/// assert_eq!(server.recv1()?.msg(), &neonet::proto::Message::Ping(neonet::proto::Ping {}));
+/// let client = Dialer::new(listener.local_addr()).dial()?;
+/// let AnyLink::Proto6(server) = listener.accept()? else { unreachable!() };
+/// client.send1(&Ping {})?;
+/// assert_eq!(server.recv()?.msg(), &Message::Ping(Ping {}));
 /// # Ok::<(), neonet::Error>(())
 /// ```
 pub struct LinkListener {
@@ -278,7 +279,7 @@ impl LinkListener {
     /// let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
     /// let listener = LinkListener::bind_tls("0.0.0.0:5551", &tls)?;
     /// for link in listener.incoming() {
-    ///     println!("{} speaks {}", link.addrs().peer, link.dialect());
+    ///     println!("{} speaks {}", link.addrs().peer, link.dialect_name());
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -377,12 +378,13 @@ impl LinkListener {
     /// ending when the listener is closed.
     ///
     /// ```no_run
-    /// use neonet::LinkListener;
+    /// use neonet::{AnyLink, LinkListener};
     ///
     /// let listener = LinkListener::bind("127.0.0.1:5551")?;
     /// for link in listener.incoming() {
+    ///     let AnyLink::Proto6(link) = link else { continue };
     ///     std::thread::spawn(move || {
-    ///         while let Ok(req) = link.recv1() {
+    ///         while let Ok(req) = link.recv() {
     ///             // serve req
     /// #           drop(req);
     ///         }

@@ -7,13 +7,13 @@ pub const USAGE: &str =
     "usage: neo-storage -c NAME -b HOST:PORT -m HOST:PORT[,HOST:PORT...] -d DATABASE \
 [--ca CA --cert CERT --key KEY] [-v]
 
-A read-only NEO storage node: serves a NEO/py storage's SQLite database
-(schema version 4) in a NEO/py cluster.
+A NEO storage node in a NEO/py cluster, on NEO/py's SQLite database
+(schema version 4; a missing or empty file is a new node's).
 
   -c, --cluster NAME      the cluster name (must match the database's)
   -b, --bind HOST:PORT    the address to listen on for clients
   -m, --masters ADDRS     the masters, separated by commas or spaces
-  -d, --database PATH     NEO/py's SQLite database (opened read-only)
+  -d, --database PATH     NEO/py's SQLite database (created if missing)
       --ca, --cert, --key TLS: the cluster's CA, this node's certificate and key
   -v, --verbose           log debug messages (RUST_LOG overrides)
   -h, --help              this text";

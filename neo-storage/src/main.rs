@@ -1,4 +1,4 @@
-//! `neo-storage`: a read-only NEO storage node (see the crate docs).
+//! `neo-storage`: a NEO storage node (see the crate docs).
 
 use std::process::ExitCode;
 
@@ -20,6 +20,10 @@ fn main() -> ExitCode {
     let level = if args.verbose { "debug" } else { "info" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     match run(args) {
+        Ok(Exit::Failed(why)) => {
+            eprintln!("neo-storage: {why}");
+            ExitCode::from(1)
+        }
         Ok(exit) => {
             log::info!("exit: {exit:?}");
             ExitCode::SUCCESS

@@ -1,15 +1,15 @@
 //! Every call into neonet, in one place: dialing, listening, receiving,
-//! answering. neonet's API is being renamed (a `Dialer` builder, `recv`
-//! names for `recv1`); keeping it here makes adapting mechanical.
+//! answering, streamed answers.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use neonet::neopy;
+use neonet::neopy::{self, Message};
 use neonet::tls::TlsConfig;
 use neonet::{
-    Dialects, Dialer, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NeoPy, NodeLink, Request,
+    AnswerStream, Dialects, Dialer, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NeoPy,
+    NodeLink, Request, Streamed,
 };
 
 /// One link to a peer (the master, or a client).
@@ -146,6 +146,34 @@ pub fn reply_error(req: &Req, code: neopy::ErrorCode, message: String) -> Result
 /// answer time).
 pub fn ask<R: LinkAsk<Dialect = NeoPy>>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
     link.ask1(msg)
+}
+
+/// One message of a streamed answer: an item, then the answer.
+pub type Item<A> = Streamed<Message, A>;
+
+/// Sends request `msg`, whose answer the peer streams (NEO/py's
+/// `AskFetchTransactions`/`AskFetchObjects`: `AddTransaction`/`AddObject`
+/// under our msg_id, then the answer); take them in order with
+/// [`next_item`].
+pub fn ask_stream<R: LinkAsk<Dialect = NeoPy>>(
+    link: &Link,
+    msg: &R,
+) -> Result<AnswerStream<R>, NetError> {
+    link.ask_stream(msg)
+}
+
+/// The next message of a streamed answer (bounded by the link's answer
+/// time).
+pub fn next_item<R: LinkAsk<Dialect = NeoPy>>(
+    stream: &mut AnswerStream<R>,
+) -> Result<Item<R::Answer>, NetError> {
+    stream.recv()
+}
+
+/// Sends `msg` under `req`'s msg_id, before its answer (a streamed
+/// answer).
+pub fn send_under<M: LinkMsg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
+    req.send(msg)
 }
 
 /// Sends notification `msg`, with our next msg_id.

@@ -1,7 +1,6 @@
 //! A running node: the master session, the listener and the serving
 //! threads, started and stopped together.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +10,8 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use neonet::neopy::{Address, ClusterState};
 use neonet::LinkListener;
-use parking_lot::Mutex;
 
-use crate::db::{self, DbError, ReaderPool};
+use crate::db::{self, DbError, ReaderPool, Writer};
 use crate::lock::DbLock;
 use crate::master::{Exit, Master, MasterConfig};
 use crate::net::{self, LinkTimes, NetError, Tls};
@@ -86,6 +84,9 @@ pub enum StartError {
     /// No master address.
     #[error("no master address given")]
     NoMaster,
+    /// A thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// A running node.
@@ -93,6 +94,7 @@ pub enum StartError {
 pub struct Node {
     shared: Arc<Shared>,
     master: Arc<Master>,
+    pool: Arc<ReaderPool>,
     listener: Arc<LinkListener>,
     addr: SocketAddr,
     stop_tx: Option<Sender<()>>,
@@ -109,8 +111,9 @@ impl Node {
         if config.masters.is_empty() {
             return Err(StartError::NoMaster);
         }
-        let info = db::open(&config.database, &config.cluster)?;
+        db::touch(&config.database)?;
         let lock = DbLock::take(&config.database)?;
+        let info = db::open(&config.database, &config.cluster)?;
         let listener = net::listen(&config.bind, config.tls.as_ref()).map_err(|source| {
             StartError::Listen {
                 addr: config.bind.clone(),
@@ -118,60 +121,44 @@ impl Node {
             }
         })?;
         let addr = net::local_addr(&listener).expect("a TCP listener");
-        log::info!(
-            "database {}: node {}, cluster {:?}, partition table {:?} of {} partitions; listening on {addr}",
-            info.path.display(), info.nid, info.name, info.ptid, info.partitions()
-        );
-        let packs: HashMap<u32, u64> = info
-            .rows
-            .iter()
-            .filter(|r| r.nid == info.nid)
-            .filter_map(|r| Some((r.partition, r.pack?)))
-            .collect();
+        log_start(&info, addr);
         let shared = Arc::new(Shared::new(
             &config.cluster,
             info.nid,
             PartitionTable::from_db(&info),
         ));
+        let weak = Arc::downgrade(&shared);
+        let writer = Writer::start(&config.database, move |why| {
+            if let Some(s) = weak.upgrade() {
+                s.fail(why);
+            }
+        })?;
+        shared.set_writer(writer);
         let pool = Arc::new(ReaderPool::new(&config.database));
-        let host = config
-            .bind
-            .rsplit_once(':')
-            .map_or(config.bind.as_str(), |(h, _)| h);
+        shared.set_pool(pool.clone());
         let master = Arc::new(Master {
-            config: MasterConfig {
-                masters: config.masters.clone(),
-                tls: config.tls.clone(),
-                address: Address {
-                    host: host.trim_matches(['[', ']']).into(),
-                    port: addr.port(),
-                },
-                times: config.times,
-                backoff_min: config.backoff_min,
-                backoff_max: config.backoff_max,
-                packs,
-            },
+            config: master_config(&config, addr),
             shared: shared.clone(),
             pool: pool.clone(),
-            link: Mutex::new(None),
         });
         let listener = Arc::new(listener);
         let server = Arc::new(Server {
             shared: shared.clone(),
-            pool,
+            pool: pool.clone(),
             ident_wait: config.ident_wait,
         });
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
         let m = master.clone();
-        let master_thread = spawn("neo-storage master", move || m.run(&stop_rx));
+        let master_thread = spawn("neo-storage master", move || m.run(&stop_rx))?;
         let l = listener.clone();
         let (times, spin) = (config.times, config.client_spin);
         let acceptor = spawn("neo-storage accept", move || {
             accept_loop(&l, &server, times, spin)
-        });
+        })?;
         Ok(Node {
             shared,
             master,
+            pool,
             listener,
             addr,
             stop_tx: Some(stop_tx),
@@ -187,8 +174,13 @@ impl Node {
     }
 
     /// This node's id (the one the master gave, once identified).
-    pub fn nid(&self) -> i32 {
+    pub fn nid(&self) -> Option<i32> {
         self.shared.nid()
+    }
+
+    /// The node's shared state (for tests and tools).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Whether it serves clients.
@@ -241,6 +233,16 @@ impl Node {
             let _ = t.join();
         }
         self.shared.close_clients();
+        crate::replicator::stop(&self.shared);
+        // The serving threads give their connections back as their links
+        // end; then the writer finishes what was asked and, without other
+        // connections, sets NEO/py's journal back.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.shared.clients() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.pool.clear();
+        self.shared.writer().close();
     }
 }
 
@@ -256,11 +258,41 @@ impl Drop for Node {
     }
 }
 
-fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+fn spawn<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, StartError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
-        .expect("spawn a thread")
+        .map_err(StartError::Thread)
+}
+
+fn log_start(info: &db::DbInfo, addr: SocketAddr) {
+    let new = if info.created { "new " } else { "" };
+    log::info!(
+        "{new}database {}: node {:?}, cluster {:?}, partition table {:?} of {} partitions; listening on {addr}",
+        info.path.display(), info.nid, info.name, info.ptid, info.partitions()
+    );
+}
+
+fn master_config(config: &Config, addr: SocketAddr) -> MasterConfig {
+    let host = config
+        .bind
+        .rsplit_once(':')
+        .map_or(config.bind.as_str(), |(h, _)| h);
+    MasterConfig {
+        masters: config.masters.clone(),
+        tls: config.tls.clone(),
+        address: Address {
+            host: host.trim_matches(['[', ']']).into(),
+            port: addr.port(),
+        },
+        times: config.times,
+        backoff_min: config.backoff_min,
+        backoff_max: config.backoff_max,
+        devpath: crate::master::devpath(&config.database),
+    }
 }
 
 /// Accepts client links, one thread each, until the listener closes.

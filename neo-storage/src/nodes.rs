@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use neonet::neopy::{NodeId, NodeInfo, NodeState, NodeType};
+use neonet::neopy::{Address, NodeId, NodeInfo, NodeState, NodeType};
 
 /// What is known of one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,8 @@ pub struct NodeEntry {
     /// The time the master identified it: a client gives it back when it
     /// identifies, so that a node the master forgot is told apart.
     pub id_timestamp: Option<f64>,
+    /// Where it listens, if it does.
+    pub address: Option<Address>,
 }
 
 /// The nodes of the cluster, by id, and the time of the master's last
@@ -59,6 +61,7 @@ impl NodeTable {
                     node_type: n.node_type,
                     state: n.state,
                     id_timestamp: n.id_timestamp,
+                    address: n.address.clone(),
                 };
                 self.nodes.insert(nid, entry);
             }
@@ -66,12 +69,19 @@ impl NodeTable {
         mine
     }
 
-    /// Whether client `nid`, identified by the master at `id_timestamp`,
-    /// may identify (NEO/py's `NodeManager.getByUUID(uuid, id_timestamp)`).
-    pub fn check_client(&self, nid: NodeId, id_timestamp: Option<f64>) -> ClientCheck {
+    /// Whether node `nid` of type `node_type`, identified by the master at
+    /// `id_timestamp`, may identify (NEO/py's `NodeManager.getByUUID(uuid,
+    /// id_timestamp)`): a client must be running, a storage (which
+    /// replicates from this node) only known.
+    pub fn check_peer(
+        &self,
+        nid: NodeId,
+        node_type: NodeType,
+        id_timestamp: Option<f64>,
+    ) -> ClientCheck {
         match self.nodes.get(&nid) {
             Some(n) if n.id_timestamp == id_timestamp => {
-                if n.state == NodeState::RUNNING {
+                if n.state == NodeState::RUNNING || node_type == NodeType::STORAGE {
                     ClientCheck::Known
                 } else {
                     ClientCheck::Unknown

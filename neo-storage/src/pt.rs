@@ -1,10 +1,9 @@
-//! This node's partition table: what the master says, kept in memory.
+//! This node's partition table: what the master says, in memory.
 //!
-//! NEO/py's storage saves every change of the table to its database; this
-//! node never writes, so it starts from the table its database saved and
-//! then follows the master (`SendPartitionTable`,
-//! `NotifyPartitionChanges`) in memory, across reconnections too, as
-//! NEO/py's would after reloading what it saved. Reads consult a
+//! It starts from the table the database saved and follows the master
+//! (`SendPartitionTable`, `NotifyPartitionChanges`); every change is saved
+//! to the database first, as NEO/py's storage does (see
+//! `crate::db::WriteConn::apply_partition_table`). Reads consult a
 //! [`PtView`]: which partitions this node can serve.
 
 use neonet::neopy::{CellChange, CellInfo, CellState, NodeId};
@@ -58,7 +57,7 @@ impl PartitionTable {
         for r in &info.rows {
             rows[r.partition as usize].push(Cell {
                 nid: r.nid,
-                state: CellState(r.state),
+                state: CellState(r.state()),
             });
         }
         let mut pt = PartitionTable {
@@ -184,6 +183,36 @@ impl PartitionTable {
             }
         }
         out
+    }
+
+    /// The view of a node without an id: the table's size, nothing
+    /// readable.
+    pub fn view_of_none(&self) -> PtView {
+        PtView {
+            readable: vec![false; self.rows.len()],
+        }
+    }
+
+    /// The state of `nid`'s cell of `partition`.
+    pub fn cell(&self, partition: u32, nid: NodeId) -> Option<CellState> {
+        self.rows
+            .get(partition as usize)?
+            .iter()
+            .find(|c| c.nid == nid)
+            .map(|c| c.state)
+    }
+
+    /// The nodes with a readable cell of `partition`.
+    pub fn readable_nodes(&self, partition: u32) -> Vec<NodeId> {
+        self.rows
+            .get(partition as usize)
+            .map(|row| {
+                row.iter()
+                    .filter(|c| is_readable(c.state))
+                    .map(|c| c.nid)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// What reads need of the table, for node `nid`.

@@ -175,7 +175,7 @@ pub fn transaction(
 }
 
 /// An `oids` column: 8-byte big-endian oids, concatenated.
-fn split_oids(tid: u64, oids: &[u8]) -> Result<Vec<u64>, ReadError> {
+pub fn split_oids(tid: u64, oids: &[u8]) -> Result<Vec<u64>, ReadError> {
     if !oids.len().is_multiple_of(8) {
         let what = format!("invalid oids length for tid {}: {}", dump(tid), oids.len());
         return Err(ReadError::Corrupt(what));
@@ -253,14 +253,16 @@ pub fn oids_from(
 
 /// `AskObjectUndoSerial(ttid, ltid, undone_tid, oids)`: for each oid
 /// changed by `undone_tid`, the serial its undo starts from, the data
-/// serial to restore and whether that is current. This node has no
-/// transaction in progress, so nothing of `ttid` is in memory.
+/// serial to restore and whether that is current. `current(oid)` is what
+/// the transaction `ttid` stored for it already, if it did: the undo
+/// starts from there.
 pub fn undo_serials(
     r: &Reader,
     v: &PtView,
     ltid: u64,
     undone_tid: u64,
     oids: &[u64],
+    current: impl Fn(u64) -> Option<u64>,
 ) -> Result<AnswerObjectUndoSerial, ReadError> {
     let mut object_tid_dict = BTreeMap::new();
     for &oid in oids {
@@ -268,7 +270,7 @@ pub fn undo_serials(
         let Some(history) = r.undo_history(p, oid, undone_tid)? else {
             continue; // nothing of this oid to undo at undone_tid
         };
-        match find_undo(history, ltid, undone_tid) {
+        match find_undo(history, ltid, undone_tid, current(oid)) {
             Some(serial) => object_tid_dict.insert(oid, serial),
             None => return Err(ReadError::OidNotFound(oid)),
         };
@@ -276,17 +278,27 @@ pub fn undo_serials(
     Ok(AnswerObjectUndoSerial { object_tid_dict })
 }
 
-/// NEO/py's `findUndoTID` for an object with no change in memory: `None`
-/// if the client's snapshot (before `ltid`) does not see the undone
-/// record. Undo-identical records (`value_tid`) are followed so that the
+/// NEO/py's `findUndoTID`: `None` if the client's snapshot (before
+/// `ltid`) does not see the undone record. `current_tid` is the serial of
+/// what the undoing transaction stored for the object already, if it did.
+/// Undo-identical records (`value_tid`) are followed so that the
 /// greatest data serial is returned.
-pub fn find_undo(history: UndoHistory, ltid: u64, undo_tid: u64) -> Option<UndoSerial> {
+pub fn find_undo(
+    history: UndoHistory,
+    ltid: u64,
+    undo_tid: u64,
+    current_tid: Option<u64>,
+) -> Option<UndoSerial> {
     let (mut undone_tid, after) = history;
     let mut undo_tid = undo_tid;
-    let current = match after.iter().rev().find(|(tid, _)| *tid < ltid) {
-        Some(&(tid, _)) => tid,
-        None if ltid <= undo_tid => return None,
-        None => undo_tid,
+    let current = match current_tid {
+        Some(c) => c,
+        // NEO/py: no ltid (ZERO_TID) sees everything.
+        None => match after.iter().rev().find(|(tid, _)| ltid == 0 || *tid < ltid) {
+            Some(&(tid, _)) => tid,
+            None if ltid != 0 && ltid <= undo_tid => return None,
+            None => undo_tid,
+        },
     };
     let mut is_current = current == undo_tid;
     for (tid, data_tid) in after {
@@ -368,7 +380,7 @@ pub fn pack_orders(r: &Reader, v: &PtView, min_id: u64) -> Result<AnswerPackOrde
 
 /// `AskFinalTID(ttid)` from the master: the tid under which `ttid` was
 /// committed.
-pub fn final_tid(r: &Reader, v: &PtView, ttid: u64) -> Result<u64, ReadError> {
+pub fn final_tid(r: &Reader, v: &PtView, ttid: u64) -> Result<Option<u64>, ReadError> {
     let p = readable_partition(v, ttid)?;
-    r.final_tid(p, ttid)?.ok_or(ReadError::TidNotFound(ttid))
+    Ok(r.final_tid(p, ttid)?)
 }

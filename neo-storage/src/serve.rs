@@ -1,64 +1,87 @@
-//! Serving clients: one thread per link, identification, then the reads.
+//! Serving the links peers open: one thread per link, identification,
+//! then a client's reads and writes (or, for another storage,
+//! replication: [`crate::feed`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neonet::neopy::{
-    AcceptIdentification, ErrorCode, Message, NodeType, Pong, RequestIdentification,
+    AcceptIdentification, AnswerFinalTID, ErrorCode, Message, NodeId, NodeType, Pong,
+    RequestIdentification,
 };
 
+use crate::commit::{self, ClientWrites};
 use crate::db::{Reader, ReaderPool};
 use crate::net::{self, Link, Recv, Req};
 use crate::nodes::ClientCheck;
 use crate::reads::{self, ReadError};
 use crate::state::{Shared, ViewCache};
 
-/// The error message of the writes refused.
-pub const READ_ONLY: &str = "read-only access: neo-storage serves reads only";
-
-/// What serving a client link needs.
+/// What serving a link needs.
 #[derive(Debug)]
 pub struct Server {
     /// The node's state.
     pub shared: Arc<Shared>,
     /// Database connections.
     pub pool: Arc<ReaderPool>,
-    /// How long a client's identification waits for the master to tell
-    /// about it.
+    /// How long an identification waits for the master to tell about the
+    /// peer.
     pub ident_wait: Duration,
 }
 
 /// Whether to go on with a link.
 #[derive(Debug, PartialEq, Eq)]
-enum Flow {
+pub enum Flow {
+    /// Go on.
     Go,
+    /// Close the link.
     Close,
 }
 
+/// A peer accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub nid: NodeId,
+    pub node_type: NodeType,
+}
+
 impl Server {
-    /// Serves one client link until it goes, or the node stops serving.
+    /// Serves one link until it goes, or the node stops serving.
     pub fn serve_link(&self, link: Link) {
         let link = Arc::new(link);
         let id = self.shared.add_client(link.clone());
-        let peer = net::peer(&link);
-        if let Some(nid) = self.identify(&link, &peer) {
-            log::info!("client {nid} at {peer} identified");
+        let addr = net::peer(&link);
+        if let Some(peer) = self.identify(&link, &addr) {
+            log::info!("{} {} at {addr} identified", peer.node_type, peer.nid);
             match self.pool.take() {
                 Ok(mut reader) => {
-                    self.serve(&link, &mut reader);
+                    self.serve_peer(&link, peer, &mut reader);
                     self.pool.give(reader);
                 }
-                Err(e) => log::error!("client {peer}: cannot open the database: {e}"),
+                Err(e) => log::error!("{addr}: cannot open the database: {e}"),
             }
-            log::info!("client {nid} at {peer} gone");
+            log::info!("{} {} at {addr} gone", peer.node_type, peer.nid);
         }
         self.shared.remove_client(id);
         net::close(&link);
     }
 
-    /// Waits for the client's `RequestIdentification` and answers it; its
-    /// node id if accepted.
-    fn identify(&self, link: &Link, peer: &str) -> Option<i32> {
+    fn serve_peer(&self, link: &Arc<Link>, peer: Peer, reader: &mut Reader) {
+        if peer.node_type == NodeType::STORAGE {
+            return crate::feed::serve(&self.shared, link, reader);
+        }
+        self.shared.set_client_nid(peer.nid, link.clone());
+        self.serve(link, peer.nid, reader);
+        self.shared.remove_client_nid(peer.nid, link);
+        // NEO/py's `connectionClosed`: what the client did not vote goes
+        // (voted ones wait for the master).
+        if self.shared.is_operational() {
+            commit::abort_for(&self.shared, peer.nid, false, reader);
+        }
+    }
+
+    /// Waits for the peer's `RequestIdentification` and answers it.
+    fn identify(&self, link: &Link, addr: &str) -> Option<Peer> {
         let req = loop {
             match net::recv(link, Duration::from_secs(3600)) {
                 Recv::Req(req) => break req,
@@ -71,7 +94,7 @@ impl Server {
                 "unexpected packet: {} before identification",
                 req.msg().name()
             );
-            log::warn!("client {peer}: {what}");
+            log::warn!("{addr}: {what}");
             let _ = net::reply_error(&req, ErrorCode::PROTOCOL_ERROR, what);
             return None;
         };
@@ -79,14 +102,17 @@ impl Server {
             Ok(nid) => {
                 let accept = AcceptIdentification {
                     node_type: NodeType::STORAGE,
-                    uuid: Some(self.shared.nid()),
+                    uuid: self.shared.nid(),
                     your_uuid: Some(nid),
                 };
-                net::reply(&req, &accept).ok().map(|_| nid)
+                net::reply(&req, &accept).ok().map(|_| Peer {
+                    nid,
+                    node_type: ident.node_type,
+                })
             }
             Err((code, message)) => {
                 log::info!(
-                    "refused {} {:?} at {peer}: {message}",
+                    "refused {} {:?} at {addr}: {message}",
                     ident.node_type,
                     ident.uuid
                 );
@@ -96,11 +122,12 @@ impl Server {
         }
     }
 
-    /// NEO/py's `IdentificationHandler.requestIdentification`, for clients.
+    /// NEO/py's `IdentificationHandler.requestIdentification`, for
+    /// clients and storages (which replicate from this node).
     fn check_identification(
         &self,
         ident: &RequestIdentification,
-    ) -> Result<i32, (ErrorCode, String)> {
+    ) -> Result<NodeId, (ErrorCode, String)> {
         let protocol = |m: &str| Err((ErrorCode::PROTOCOL_ERROR, m.to_string()));
         if ident.name != self.shared.cluster {
             return protocol("invalid cluster name");
@@ -111,25 +138,34 @@ impl Server {
         let Some(nid) = ident.uuid else {
             return protocol("reject anonymous non-storage node");
         };
-        if nid == self.shared.nid() {
+        if Some(nid) == self.shared.nid() {
             return protocol("uuid conflict or loopback connection");
         }
-        if ident.node_type != NodeType::CLIENT {
-            return protocol("reject non-client node: neo-storage serves clients only");
+        if ident.node_type != NodeType::CLIENT && ident.node_type != NodeType::STORAGE {
+            return protocol("reject non-client-or-storage node");
         }
         let deadline = Instant::now() + self.ident_wait;
-        match self.shared.check_client(nid, ident.id_timestamp, deadline) {
+        match self
+            .shared
+            .check_peer(nid, ident.node_type, ident.id_timestamp, deadline)
+        {
             ClientCheck::Known => Ok(nid),
             _ => Err((ErrorCode::NOT_READY, "unknown by master".into())),
         }
     }
 
-    fn serve(&self, link: &Link, reader: &mut Reader) {
+    fn serve(&self, link: &Arc<Link>, uuid: NodeId, reader: &mut Reader) {
         let mut view = self.shared.view_cache();
         loop {
             match net::recv(link, Duration::from_secs(3600)) {
                 Recv::Req(req) => {
-                    if self.handle(&req, reader, &mut view) == Flow::Close {
+                    let w = ClientWrites {
+                        shared: &self.shared,
+                        uuid,
+                        link,
+                        reader,
+                    };
+                    if self.handle(req, &w, &mut view) == Flow::Close {
                         return;
                     }
                 }
@@ -140,40 +176,96 @@ impl Server {
     }
 
     /// Answers one request of an identified client.
-    fn handle(&self, req: &Req, r: &Reader, cache: &mut ViewCache) -> Flow {
+    fn handle(&self, req: Req, w: &ClientWrites<'_>, cache: &mut ViewCache) -> Flow {
+        // Writes take `req`: a store may be answered later, by whichever
+        // thread frees the lock it waits for.
+        match req.msg() {
+            Message::AskStoreObject(a) => {
+                let a = a.clone();
+                return w.store(req, &a);
+            }
+            Message::AskCheckCurrentSerial(a) => {
+                let (ttid, oid, serial) = (a.ttid, a.oid, a.serial);
+                w.check(req, ttid, oid, serial);
+                return Flow::Go;
+            }
+            Message::AskRelockObject(a) => {
+                let (ttid, oid) = (a.ttid, a.oid);
+                w.relock(req, ttid, oid);
+                return Flow::Go;
+            }
+            Message::AskStoreTransaction(a) => {
+                let a = a.clone();
+                return w.vote(req, a.ttid, Some(&a));
+            }
+            Message::AskVoteTransaction(a) => {
+                let ttid = a.ttid;
+                return w.vote(req, ttid, None);
+            }
+            _ => {}
+        }
+        self.handle_read(&req, w, cache)
+    }
+
+    /// Answers a client's read (or abort).
+    fn handle_read(&self, req: &Req, w: &ClientWrites<'_>, cache: &mut ViewCache) -> Flow {
+        let r = w.reader;
+        let link = w.link;
+        let stop = || self.shared.is_stopping() || !net::is_up(link);
+        let tm = &self.shared.tm;
         let v = cache.current(self.shared.view_cell());
         let sent = match req.msg() {
-            Message::AskObject(a) => answer(req, reads::object(r, v, a.oid, a.at, a.before)),
+            Message::AskObject(a) => {
+                tm.wait_load_unlocked(a.oid, stop);
+                answer(req, reads::object(r, v, a.oid, a.at, a.before))
+            }
             Message::AskObjectHistory(a) => {
+                tm.wait_load_unlocked(a.oid, stop);
                 answer(req, reads::history(r, v, a.oid, a.first, a.last))
             }
             Message::AskTransactionInformation(a) => answer(req, reads::transaction(r, v, a.tid)),
             Message::AskTIDs(a) => answer(req, reads::tids(r, v, a.first, a.last, a.partition)),
-            Message::AskTIDsFrom(a) => answer(
-                req,
-                reads::tids_from(r, a.min_tid, a.max_tid, a.length, a.partition),
-            ),
-            Message::AskOIDsFrom(a) => answer(
-                req,
-                reads::oids_from(r, v, a.partition, a.length, a.min_oid, a.tid),
-            ),
-            Message::AskObjectUndoSerial(a) => answer(
-                req,
-                reads::undo_serials(r, v, a.ltid, a.undone_tid, &a.oid_list),
-            ),
+            Message::AskTIDsFrom(a) => {
+                tm.wait_tid_unlocked(a.max_tid, stop);
+                answer(
+                    req,
+                    reads::tids_from(r, a.min_tid, a.max_tid, a.length, a.partition),
+                )
+            }
+            Message::AskOIDsFrom(a) => {
+                tm.wait_tid_unlocked(a.tid, stop);
+                answer(
+                    req,
+                    reads::oids_from(r, v, a.partition, a.length, a.min_oid, a.tid),
+                )
+            }
+            Message::AskObjectUndoSerial(a) => {
+                let current = |oid| {
+                    let st = tm.lock();
+                    st.stored(a.ttid, oid)
+                        .map(|s| s.value_serial.unwrap_or(a.ttid))
+                };
+                answer(
+                    req,
+                    reads::undo_serials(r, v, a.ltid, a.undone_tid, &a.oid_list, current),
+                )
+            }
+            Message::AskFinalTID(a) => {
+                let locked = tm.lock().txns.get(&a.ttid).and_then(|t| t.tid);
+                let tid = match locked {
+                    Some(tid) => Ok(Some(tid)),
+                    None => reads::final_tid(r, v, a.ttid),
+                };
+                answer(req, tid.map(|tid| AnswerFinalTID { tid }))
+            }
             Message::AskLastTransaction(_) => answer(req, reads::last_transaction(r, v)),
             Message::Ping(_) => net::reply(req, &Pong {}).map(|_| Flow::Go),
-            Message::AskStoreObject(_)
-            | Message::AskStoreTransaction(_)
-            | Message::AskVoteTransaction(_)
-            | Message::AskRelockObject(_)
-            | Message::AskCheckCurrentSerial(_)
-            | Message::AskFinalTID(_) => {
-                net::reply_error(req, ErrorCode::READ_ONLY_ACCESS, READ_ONLY.into())
-                    .map(|_| Flow::Go)
+            Message::AbortTransaction(a) => {
+                commit::finished(&self.shared, a.ttid, false, r);
+                crate::replicator::transaction_finished(&self.shared, a.ttid, None);
+                Ok(Flow::Go)
             }
-            // Nothing of a transaction is kept here: nothing to abort.
-            Message::AbortTransaction(_) | Message::CloseClient(_) => Ok(Flow::Go),
+            Message::CloseClient(_) => Ok(Flow::Go),
             other => {
                 let what = format!("unexpected packet: {} from a client", other.name());
                 log::warn!("{what}");
@@ -189,7 +281,7 @@ impl Server {
 
 /// Sends `answer`, or the `Error` NEO/py sends for a failed read (and, as
 /// NEO/py, closes the link after a protocol error).
-fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
+pub(crate) fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
     req: &Req,
     answer: Result<M, ReadError>,
 ) -> Result<Flow, net::NetError> {

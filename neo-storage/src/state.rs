@@ -5,16 +5,21 @@
 //! request to know whether the master changed the table since.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use neonet::neopy::{ClusterState, NodeId, NodeInfo, NodeState};
+use neonet::neopy::{ClusterState, NodeId, NodeInfo, NodeState, NodeType};
 use parking_lot::{Condvar, Mutex};
 
+use crate::db::{ReaderPool, Writer};
 use crate::net::{self, Link};
 use crate::nodes::{ClientCheck, NodeTable};
 use crate::pt::{PartitionTable, PtView};
+use crate::tm::Tm;
+
+/// `Shared::nid` without a node id.
+const NO_NID: i64 = i64::MIN;
 
 /// The latest [`PtView`], published by the master session.
 #[derive(Debug, Default)]
@@ -59,7 +64,7 @@ impl ViewCache {
 pub struct Shared {
     /// The cluster name.
     pub cluster: String,
-    nid: AtomicI32,
+    nid: AtomicI64,
     operational: AtomicBool,
     stopping: AtomicBool,
     pt: Mutex<PartitionTable>,
@@ -69,15 +74,24 @@ pub struct Shared {
     cluster_state: Mutex<Option<ClusterState>>,
     clients: Mutex<HashMap<u64, Arc<Link>>>,
     next_client: AtomicU64,
+    client_nids: Mutex<HashMap<NodeId, Arc<Link>>>,
+    /// The transactions being committed.
+    pub tm: Tm,
+    writer: OnceLock<Writer>,
+    pool: OnceLock<Arc<ReaderPool>>,
+    master_link: Mutex<Option<Arc<Link>>>,
+    failure: Mutex<Option<String>>,
+    /// The replicator, while the node is operational.
+    pub replicator: Mutex<Option<crate::replicator::Handle>>,
 }
 
 impl Shared {
-    /// The state of node `nid` of `cluster`, with the partition table its
-    /// database saved.
-    pub fn new(cluster: &str, nid: NodeId, pt: PartitionTable) -> Shared {
+    /// The state of node `nid` of `cluster` (`None`: the master gives
+    /// it one), with the partition table its database saved.
+    pub fn new(cluster: &str, nid: Option<NodeId>, pt: PartitionTable) -> Shared {
         let shared = Shared {
             cluster: cluster.into(),
-            nid: AtomicI32::new(nid),
+            nid: AtomicI64::new(nid.map_or(NO_NID, i64::from)),
             operational: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             pt: Mutex::new(pt),
@@ -87,24 +101,85 @@ impl Shared {
             cluster_state: Mutex::new(None),
             clients: Mutex::new(HashMap::new()),
             next_client: AtomicU64::new(0),
+            client_nids: Mutex::new(HashMap::new()),
+            tm: Tm::default(),
+            writer: OnceLock::new(),
+            pool: OnceLock::new(),
+            master_link: Mutex::new(None),
+            failure: Mutex::new(None),
+            replicator: Mutex::new(None),
         };
         shared.publish_view();
         shared
     }
 
-    /// This node's id.
-    pub fn nid(&self) -> NodeId {
-        self.nid.load(Ordering::Acquire)
+    /// This node's id, once it has one.
+    pub fn nid(&self) -> Option<NodeId> {
+        match self.nid.load(Ordering::Acquire) {
+            NO_NID => None,
+            n => Some(n as NodeId),
+        }
     }
 
-    /// Takes the id the master gave (NEO/py's storage then renumbers its
-    /// cells, in its database; here in memory).
+    /// Takes the id the master gave; this node's cells are renumbered
+    /// (in the database too: the caller saves it first).
     pub fn set_nid(&self, nid: NodeId) {
-        let old = self.nid.swap(nid, Ordering::AcqRel);
-        if old != nid {
-            self.pt.lock().renumber(old, nid);
+        let old = self.nid.swap(i64::from(nid), Ordering::AcqRel);
+        if old != i64::from(nid) {
+            if old != NO_NID {
+                self.pt.lock().renumber(old as NodeId, nid);
+            }
             self.publish_view();
         }
+    }
+
+    /// Sets the database writer (once, at start).
+    pub fn set_writer(&self, writer: Writer) {
+        if self.writer.set(writer).is_err() {
+            panic!("the writer is set once");
+        }
+    }
+
+    /// The database writer.
+    pub fn writer(&self) -> &Writer {
+        self.writer.get().expect("the writer is set at start")
+    }
+
+    /// Sets the connection pool (once, at start).
+    pub fn set_pool(&self, pool: Arc<ReaderPool>) {
+        if self.pool.set(pool).is_err() {
+            panic!("the pool is set once");
+        }
+    }
+
+    /// The database connections that read.
+    pub fn pool(&self) -> &Arc<ReaderPool> {
+        self.pool.get().expect("the pool is set at start")
+    }
+
+    /// The link to the master, while a session runs.
+    pub fn master_link(&self) -> Option<Arc<Link>> {
+        self.master_link.lock().clone()
+    }
+
+    /// Sets (or clears) the link to the master.
+    pub fn set_master_link(&self, link: Option<Arc<Link>>) {
+        *self.master_link.lock() = link;
+    }
+
+    /// The node cannot go on (a write failed): it stops, and says why.
+    pub fn fail(&self, why: String) {
+        self.failure.lock().get_or_insert(why);
+        self.set_stopping();
+        self.set_operational(false);
+        if let Some(link) = self.master_link() {
+            net::close(&link);
+        }
+    }
+
+    /// Why the node failed, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().clone()
     }
 
     /// Whether the node serves clients (between `StartOperation` and the
@@ -131,6 +206,7 @@ impl Shared {
     pub fn set_stopping(&self) {
         self.stopping.store(true, Ordering::Release);
         self.nodes_changed.notify_all();
+        self.tm.wake();
     }
 
     /// Runs `f` on the partition table, then publishes the new view.
@@ -146,8 +222,17 @@ impl Shared {
     }
 
     fn publish_view(&self) {
-        let view = self.pt.lock().view(self.nid());
+        let pt = self.pt.lock();
+        let view = match self.nid() {
+            Some(nid) => pt.view(nid),
+            None => pt.view_of_none(),
+        };
         self.view.publish(view);
+    }
+
+    /// The view as of now.
+    pub fn view(&self) -> Arc<PtView> {
+        self.view.load().1
     }
 
     /// A cache of the view for one serving thread.
@@ -178,22 +263,24 @@ impl Shared {
 
     /// Applies `NotifyNodeInformation`; the state it gives this node.
     pub fn update_nodes(&self, timestamp: f64, list: &[NodeInfo]) -> Option<NodeState> {
-        let mine = self.nodes.lock().update(timestamp, list, self.nid());
+        let me = self.nid().unwrap_or(NodeId::MIN);
+        let mine = self.nodes.lock().update(timestamp, list, me);
         self.nodes_changed.notify_all();
         mine
     }
 
-    /// Whether client `nid` may identify; waits until `deadline` for the
-    /// master to tell about it if it has not yet.
-    pub fn check_client(
+    /// Whether node `nid` (a client or a storage) may identify; waits
+    /// until `deadline` for the master to tell about it if it has not yet.
+    pub fn check_peer(
         &self,
         nid: NodeId,
+        node_type: NodeType,
         id_timestamp: Option<f64>,
         deadline: Instant,
     ) -> ClientCheck {
         let mut nodes = self.nodes.lock();
         loop {
-            let check = nodes.check_client(nid, id_timestamp);
+            let check = nodes.check_peer(nid, node_type, id_timestamp);
             if check != ClientCheck::NotYet || self.is_stopping() {
                 return check;
             }
@@ -202,7 +289,7 @@ impl Shared {
                 .wait_until(&mut nodes, deadline)
                 .timed_out()
             {
-                return nodes.check_client(nid, id_timestamp);
+                return nodes.check_peer(nid, node_type, id_timestamp);
             }
         }
     }
@@ -217,6 +304,29 @@ impl Shared {
     /// Forgets a client link.
     pub fn remove_client(&self, id: u64) {
         self.clients.lock().remove(&id);
+    }
+
+    /// Records that `link` is client `nid`'s (for `NotifyDeadlock`).
+    pub fn set_client_nid(&self, nid: NodeId, link: Arc<Link>) {
+        self.client_nids.lock().insert(nid, link);
+    }
+
+    /// Forgets client `nid`'s link, if it is `link`.
+    pub fn remove_client_nid(&self, nid: NodeId, link: &Arc<Link>) {
+        let mut nids = self.client_nids.lock();
+        if nids.get(&nid).is_some_and(|l| Arc::ptr_eq(l, link)) {
+            nids.remove(&nid);
+        }
+    }
+
+    /// The link of client `nid`.
+    pub fn client_link(&self, nid: NodeId) -> Option<Arc<Link>> {
+        self.client_nids.lock().get(&nid).cloned()
+    }
+
+    /// The nodes the master told about.
+    pub fn nodes(&self) -> NodeTable {
+        self.nodes.lock().clone()
     }
 
     /// The number of client links.

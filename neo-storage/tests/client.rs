@@ -1,6 +1,5 @@
 //! Clients on the wire: identification, every read with its edge cases,
-//! writes refused, protocol errors, several partitions, and 8 links
-//! loading in parallel.
+//! protocol errors, several partitions, and 8 links loading in parallel.
 
 mod common;
 
@@ -72,9 +71,15 @@ fn identification_refusals() {
     let mut anon = identification(6, Some(ts));
     anon.uuid = None;
     assert_eq!(peer_err(ask(anon)).0, ErrorCode::PROTOCOL_ERROR);
-    let mut storage = identification(6, Some(ts));
-    storage.node_type = NodeType::STORAGE;
-    assert_eq!(peer_err(ask(storage)).0, ErrorCode::PROTOCOL_ERROR);
+    let mut admin = identification(6, Some(ts));
+    admin.node_type = NodeType::ADMIN;
+    assert_eq!(
+        peer_err(ask(admin)),
+        (
+            ErrorCode::PROTOCOL_ERROR,
+            "reject non-client-or-storage node".into()
+        )
+    );
     // A request before identification.
     let c = Client::dial(&node);
     let (code, msg) = peer_err(c.load(0, None, None));
@@ -265,61 +270,6 @@ fn history_transactions_iteration_undo() {
     );
     assert_eq!(l.ask1(&neopy::AskLastTransaction {}).unwrap().ltid, T4);
     l.ask1(&neopy::Ping {}).unwrap();
-}
-
-#[test]
-fn writes_are_refused_and_the_link_stays_up() {
-    let dir = TempDir::new();
-    let db = standard(&dir, 1);
-    let (_m, mut s, node) = running(&db, 1);
-    let c = Client::connect(&node, &mut s, 5);
-    let l = &c.link;
-    let ro = (
-        ErrorCode::READ_ONLY_ACCESS,
-        neo_storage::serve::READ_ONLY.to_string(),
-    );
-    let store = neopy::AskStoreObject {
-        oid: 0,
-        serial: T2,
-        compression: 0,
-        checksum: neopy::Checksum(sha1(b"x")),
-        data: b"x".to_vec().into(),
-        data_serial: None,
-        ttid: Some(T4 + 9),
-    };
-    assert_eq!(peer_err(l.ask1(&store)), ro);
-    let txn = neopy::AskStoreTransaction {
-        ttid: T4 + 9,
-        oid_list: vec![0],
-        ..Default::default()
-    };
-    assert_eq!(peer_err(l.ask1(&txn)), ro);
-    assert_eq!(
-        peer_err(l.ask1(&neopy::AskVoteTransaction { ttid: T4 + 9 })),
-        ro
-    );
-    assert_eq!(
-        peer_err(l.ask1(&neopy::AskCheckCurrentSerial {
-            ttid: T4 + 9,
-            oid: 0,
-            serial: T2
-        })),
-        ro
-    );
-    assert_eq!(
-        peer_err(l.ask1(&neopy::AskRelockObject {
-            ttid: T4 + 9,
-            oid: 0
-        })),
-        ro
-    );
-    assert_eq!(peer_err(l.ask1(&neopy::AskFinalTID { ttid: T4 + 9 })), ro);
-    l.send1(&neopy::AbortTransaction {
-        ttid: T4 + 9,
-        uuid_list: vec![],
-    })
-    .unwrap();
-    assert_eq!(c.load(0, None, None).unwrap().serial, T2);
 }
 
 #[test]

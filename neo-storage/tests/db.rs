@@ -1,5 +1,6 @@
-//! The database layer: opening (each refused case), and every read as
-//! NEO/py answers it, on databases in NEO/py's schema.
+//! The database layer: opening (a new node's database, each refused
+//! case), and every read as NEO/py answers it, on databases in NEO/py's
+//! schema.
 
 mod common;
 
@@ -11,7 +12,7 @@ use neonet::neopy::{CellState, ErrorCode, UndoSerial};
 
 fn view(db: &TestDb) -> (Reader, PtView) {
     let info = db::open(&db.path, CLUSTER).unwrap();
-    let view = PartitionTable::from_db(&info).view(info.nid);
+    let view = PartitionTable::from_db(&info).view(info.nid.unwrap());
     (Reader::open(&db.path).unwrap(), view)
 }
 
@@ -29,7 +30,7 @@ fn open_reads_node_and_table() {
     let info = db::open(&db.path, CLUSTER).unwrap();
     assert_eq!(
         (info.nid, info.ptid, info.replicas, info.partitions()),
-        (NID, Some(7), 1, 3)
+        (Some(NID), Some(7), 1, 3)
     );
     let pt = PartitionTable::from_db(&info);
     assert_eq!(pt.cells_of(2), vec![(1, CellState::OUT_OF_DATE)]);
@@ -48,12 +49,85 @@ fn refused(path: &std::path::Path, cluster: &str) -> DbError {
     err
 }
 
+/// The tables and indexes of a database, and its `config`.
+fn schema_of(path: &std::path::Path) -> (Vec<String>, Vec<(String, String)>) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let mut s = c
+        .prepare("SELECT name FROM sqlite_master ORDER BY name")
+        .unwrap();
+    let names = s
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut s = c
+        .prepare("SELECT name, value FROM config ORDER BY name")
+        .unwrap();
+    let config = s
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (names, config)
+}
+
 #[test]
-fn missing_file() {
+fn a_new_node_gets_neopy_schema() {
     let dir = TempDir::new();
-    let err = refused(&dir.path("nope.sqlite"), CLUSTER);
-    assert!(matches!(err, DbError::Missing(_)), "{err}");
-    assert!(!dir.path("nope.sqlite").exists());
+    let path = dir.path("new.sqlite");
+    let info = db::open(&path, CLUSTER).unwrap();
+    assert_eq!(
+        (
+            info.nid,
+            info.ptid,
+            info.replicas,
+            info.partitions(),
+            info.created
+        ),
+        (None, None, 0, 0, true)
+    );
+    let (names, config) = schema_of(&path);
+    let tables = [
+        "_obj_i1", "_obj_i2", "config", "data", "obj", "pack", "pt", "tobj", "trans", "ttrans",
+    ];
+    let names: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !n.starts_with("sqlite_autoindex"))
+        .collect();
+    assert_eq!(names, tables);
+    assert_eq!(
+        config,
+        vec![
+            ("name".to_string(), CLUSTER.to_string()),
+            ("version".into(), "4".into())
+        ]
+    );
+    // Opened again: the same database, not new any more.
+    assert!(!db::open(&path, CLUSTER).unwrap().created);
+    // An empty file is a new node's too.
+    let empty = dir.path("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(db::open(&empty, CLUSTER).unwrap().created);
+    assert_eq!(schema_of(&empty), schema_of(&path));
+}
+
+#[test]
+fn a_database_that_cannot_be_created() {
+    let dir = TempDir::new();
+    let err = db::open(&dir.path("no/such/dir/s.sqlite"), CLUSTER).unwrap_err();
+    assert!(matches!(err, DbError::Create { .. }), "{err}");
+}
+
+#[test]
+fn a_database_without_cluster_name_takes_it() {
+    let dir = TempDir::new();
+    let db = standard(&dir, 1);
+    db.config("name", None);
+    db::open(&db.path, CLUSTER).unwrap();
+    assert!(schema_of(&db.path)
+        .1
+        .contains(&("name".to_string(), CLUSTER.to_string())));
 }
 
 #[test]
@@ -83,15 +157,6 @@ fn sqlite_but_not_neo() {
         ),
         "{err}"
     );
-    let empty = dir.path("empty.sqlite");
-    std::fs::write(&empty, b"").unwrap();
-    assert!(matches!(
-        refused(&empty, CLUSTER),
-        DbError::NotNeo {
-            table: "config",
-            ..
-        }
-    ));
 }
 
 #[test]
@@ -134,35 +199,30 @@ fn other_cluster() {
 }
 
 #[test]
-fn uncommitted_transactions() {
+fn uncommitted_transactions_are_kept_for_verification() {
     let dir = TempDir::new();
     let db = standard(&dir, 1);
-    db.exec("INSERT INTO tobj VALUES (0, 5, 999, NULL, NULL)");
-    assert!(matches!(
-        refused(&db.path, CLUSTER),
-        DbError::Unfinished {
-            ttrans: 0,
-            tobj: 1,
-            ..
-        }
-    ));
-    db.exec("DELETE FROM tobj; INSERT INTO ttrans VALUES (0, NULL, 0, x'', x'', x'', x'', 999)");
-    assert!(matches!(
-        refused(&db.path, CLUSTER),
-        DbError::Unfinished {
-            ttrans: 1,
-            tobj: 0,
-            ..
-        }
-    ));
+    db.exec(
+        "INSERT INTO tobj VALUES (0, 5, 999, NULL, NULL); \
+         INSERT INTO tobj VALUES (0, 6, 999, NULL, NULL); \
+         INSERT INTO tobj VALUES (0, 5, 777, NULL, NULL); \
+         INSERT INTO ttrans VALUES (0, 1000, 0, x'', x'', x'', x'', 777); \
+         INSERT INTO ttrans VALUES (0, NULL, 0, x'', x'', x'', x'', 555)",
+    );
+    db::open(&db.path, CLUSTER).unwrap();
+    let r = Reader::open(&db.path).unwrap();
+    assert_eq!(
+        r.unfinished().unwrap(),
+        vec![(555, None), (777, Some(1000)), (999, None)]
+    );
 }
 
 #[test]
-fn no_node_id() {
+fn no_node_id_yet() {
     let dir = TempDir::new();
     let db = standard(&dir, 1);
     db.config("nid", None);
-    assert!(matches!(refused(&db.path, CLUSTER), DbError::NoNid(_)));
+    assert_eq!(db::open(&db.path, CLUSTER).unwrap().nid, None);
 }
 
 #[test]
@@ -324,7 +384,7 @@ fn partitions_not_served() {
     );
     assert_eq!(code(reads::history(&r, &v, 1, 0, 5).unwrap_err()), nr);
     assert_eq!(
-        code(reads::undo_serials(&r, &v, T4 + 1, T3, &[1]).unwrap_err()),
+        code(reads::undo_serials(&r, &v, T4 + 1, T3, &[1], |_| None).unwrap_err()),
         nr
     );
 }
@@ -474,7 +534,7 @@ fn undo_serials() {
     let (r, v) = view(&db);
     let snapshot = T4 + 1;
     // Undoing T2 on oid 0: T2 is current; the data before it is T1's.
-    let a = reads::undo_serials(&r, &v, snapshot, T2, &[0]).unwrap();
+    let a = reads::undo_serials(&r, &v, snapshot, T2, &[0], |_| None).unwrap();
     let u = |cur, undo, is_current| UndoSerial {
         current_serial: cur,
         undo_serial: undo,
@@ -482,18 +542,18 @@ fn undo_serials() {
     };
     assert_eq!(a.object_tid_dict.get(&0), Some(&u(T2, Some(T1), true)));
     // Undoing T1 on oid 1: not current (T3 came after).
-    let a = reads::undo_serials(&r, &v, snapshot, T1, &[1]).unwrap();
+    let a = reads::undo_serials(&r, &v, snapshot, T1, &[1], |_| None).unwrap();
     assert_eq!(a.object_tid_dict.get(&1), Some(&u(T3, None, false)));
     // Undoing T3 on oid 2: T4 is undo-identical to T2, before T3.
-    let a = reads::undo_serials(&r, &v, snapshot, T3, &[2]).unwrap();
+    let a = reads::undo_serials(&r, &v, snapshot, T3, &[2], |_| None).unwrap();
     assert_eq!(a.object_tid_dict.get(&2), Some(&u(T4, Some(T4), false)));
     // An oid that T2 did not change is left out.
-    assert!(reads::undo_serials(&r, &v, snapshot, T2, &[1])
+    assert!(reads::undo_serials(&r, &v, snapshot, T2, &[1], |_| None)
         .unwrap()
         .object_tid_dict
         .is_empty());
     // A snapshot that does not see the undone transaction: OID_NOT_FOUND.
-    let e = code(reads::undo_serials(&r, &v, T2, T2, &[0]).unwrap_err());
+    let e = code(reads::undo_serials(&r, &v, T2, T2, &[0], |_| None).unwrap_err());
     assert_eq!(e, (ErrorCode::OID_NOT_FOUND, "0000000000000000".into()));
 }
 
@@ -501,17 +561,26 @@ fn undo_serials() {
 fn find_undo_follows_undo_identical_records() {
     // NEO/py's docstring example: 10, 20 (=10), 30 (=10), 40 (=20).
     let h = (None, vec![(20, Some(10)), (30, Some(10)), (40, Some(20))]);
-    let got = reads::find_undo(h, 100, 10).unwrap();
+    let got = reads::find_undo(h, 100, 10, None).unwrap();
     assert_eq!(
         (got.current_serial, got.undo_serial, got.is_current),
         (40, None, true)
     );
-    let got = reads::find_undo((Some(5), vec![]), 100, 10).unwrap();
+    let got = reads::find_undo((Some(5), vec![]), 100, 10, None).unwrap();
     assert_eq!(
         (got.current_serial, got.undo_serial, got.is_current),
         (10, Some(5), true)
     );
-    assert!(reads::find_undo((Some(5), vec![]), 10, 10).is_none());
+    assert!(reads::find_undo((Some(5), vec![]), 10, 10, None).is_none());
+    // No ltid (ZERO_TID): everything is seen.
+    let got = reads::find_undo((Some(5), vec![(20, None)]), 0, 10, None).unwrap();
+    assert_eq!((got.current_serial, got.is_current), (20, false));
+    // What the undoing transaction stored already is where it starts.
+    let got = reads::find_undo((Some(5), vec![(20, Some(10))]), 15, 10, Some(99)).unwrap();
+    assert_eq!(
+        (got.current_serial, got.undo_serial, got.is_current),
+        (99, Some(5), false)
+    );
 }
 
 #[test]
@@ -544,9 +613,7 @@ fn last_ids_last_transaction_pack_orders() {
         .unwrap()
         .pack_list
         .is_empty());
-    assert_eq!(reads::final_tid(&r, &v, T2).unwrap(), T2);
-    assert!(matches!(
-        reads::final_tid(&r, &v, T2 + 2),
-        Err(ReadError::TidNotFound(_))
-    ));
+    assert_eq!(reads::final_tid(&r, &v, T2).unwrap(), Some(T2));
+    // Not committed: no tid, as NEO/py answers (`None`).
+    assert_eq!(reads::final_tid(&r, &v, T2 + 2).unwrap(), None);
 }

@@ -205,47 +205,77 @@ fn the_master_gives_another_node_id() {
         clock: 1000.0,
     };
     s.ping();
-    assert_eq!(node.nid(), 4);
+    assert_eq!(node.nid(), Some(4));
     // Its saved cells are now node 4's.
     assert_eq!(node.pt().cells_of(4), vec![(0, CellState::UP_TO_DATE)]);
     s.drive_to_operation(rows(1, 4, CellState::UP_TO_DATE));
     let c = Client::connect(&node, &mut s, 5); // checks AcceptIdentification's node id
     assert_eq!(c.load(0, None, None).unwrap().serial, T2);
+    drop(c);
+    node.stop();
+    // Saved, as NEO/py's setUUID does: the id and the cells.
+    let info = neo_storage::db::open(&db.path, CLUSTER).unwrap();
+    assert_eq!(info.nid, Some(4));
+    assert_eq!(
+        info.rows
+            .iter()
+            .map(|r| (r.partition, r.nid))
+            .collect::<Vec<_>>(),
+        vec![(0, 4)]
+    );
 }
 
 #[test]
-fn what_a_read_only_node_does_not_do() {
+fn what_the_master_asks_that_this_node_refuses() {
     let dir = TempDir::new();
     let db = standard(&dir, 1);
     let master = FakeMaster::new();
     let node = Node::start(master.config(&db)).unwrap();
     let s = master.start(rows(1, NID, CellState::UP_TO_DATE));
+    assert_eq!(
+        s.link.ask1(&neopy::AskFinalTID { ttid: T2 }).unwrap().tid,
+        Some(T2)
+    );
+    // Not committed: `AnswerFinalTID(None)`, as NEO/py answers.
+    assert_eq!(
+        s.link
+            .ask1(&neopy::AskFinalTID { ttid: T2 + 2 })
+            .unwrap()
+            .tid,
+        None
+    );
+    assert_eq!(
+        peer_err(s.link.ask1(&neopy::Truncate { tid: T1 })),
+        (
+            ErrorCode::BACKEND_NOT_IMPLEMENTED,
+            "neo-storage does not implement Truncate".into()
+        )
+    );
+    // A notification it has no use for is ignored; the session goes on.
+    s.link.send1(&neopy::NotifyPackSigned::default()).unwrap();
+    s.ping();
+    assert!(node.is_operational());
+    // Locking a transaction it does not know: NEO/py's protocol error,
+    // after which the node drops the master and comes back.
     let lock = s.link.ask1(&neopy::AskLockInformation {
         ttid: T4 + 1,
         tid: T4 + 2,
         pack: false,
     });
-    let (code, msg) = peer_err(lock);
     assert_eq!(
-        (code, msg.as_str()),
+        peer_err(lock),
         (
-            ErrorCode::READ_ONLY_ACCESS,
-            "neo-storage is read-only: AskLockInformation refused"
+            ErrorCode::PROTOCOL_ERROR,
+            format!("unknown ttid {:016x}", T4 + 1)
         )
     );
-    // A notification it has no use for is ignored; the session goes on.
+    let s = master.accept();
+    assert!(!node.is_operational());
+    // Unlocking one it does not know: the same.
     s.link
         .send1(&neopy::NotifyUnlockInformation { ttid: T4 + 1 })
         .unwrap();
-    assert_eq!(
-        s.link.ask1(&neopy::AskFinalTID { ttid: T2 }).unwrap().tid,
-        T2
-    );
-    assert_eq!(
-        peer_err(s.link.ask1(&neopy::AskFinalTID { ttid: T2 + 2 })).0,
-        ErrorCode::TID_NOT_FOUND
-    );
-    assert!(node.is_operational());
+    let _s = master.accept();
 }
 
 #[test]

@@ -1,56 +1,62 @@
-//! The master's whole sequence of `new-cluster.tsv` and `restart.tsv`
-//! (captured from NEO/py's storage), replayed byte for byte to the node:
-//! each packet the master sent is sent as recorded, and each packet the
-//! node sends must be the bytes NEO/py's storage sent. The exceptions,
-//! compared by value: `RequestIdentification` (it carries the node's
-//! address, and NEO/py's first start had no node id yet, where a database
-//! this node serves has one), and the rows of the two commits that went
-//! through NEO/py's storage, which a read-only node cannot take part in.
+//! NEO/py's traces replayed byte for byte to the node: each packet a
+//! peer sent is sent as recorded, and each packet the node sends must be
+//! the bytes NEO/py's storage sent. `new-cluster.tsv` is replayed whole,
+//! from an empty database: the master's autostart, a ZODB client's two
+//! commits, and a second storage replicating from the node (its
+//! `AddTransaction`/`AddObject` streams). `restart.tsv` on the database
+//! those commits leave. The one packet compared by value is the node's
+//! `RequestIdentification` to the master: it carries the node's address
+//! and the host and device of its database.
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 
+use common::fake::wait_until;
 use common::raw::{trace, RawPeer, TraceRow};
 use common::*;
 use neo_storage::{Config, Node};
-use neonet::neopy::{self, CellState, ClusterState, Message, NodeType};
+use neonet::neopy::{self, CellState, ClusterState, Message};
 
 /// The cluster name of the traces.
 const EXP: &str = "exp";
 
-/// Rows of a commit through the storage (AskLockInformation and its
-/// answer, NotifyUnlockInformation): not for a read-only node.
-fn of_a_commit(row: &TraceRow) -> bool {
-    matches!(
-        row.name.as_str(),
-        "AskLockInformation" | "AnswerInformationLocked" | "NotifyUnlockInformation"
-    )
-}
-
-fn start(db: &TestDb, master: &TcpListener) -> Node {
+fn start(db: &std::path::Path, master: &TcpListener) -> Node {
     let addr = master.local_addr().unwrap().to_string();
-    Node::start(Config::new(EXP, "127.0.0.1:0", vec![addr], db.path.clone())).unwrap()
+    Node::start(Config::new(EXP, "127.0.0.1:0", vec![addr], db.into())).unwrap()
 }
 
-/// Replays the master's rows of `rows` to `peer`; returns the last msg_id
-/// the master used.
-fn replay(peer: &mut RawPeer, rows: &[TraceRow], node: &Node) -> u32 {
+/// Replays `rows` (every peer's; those of `peers` already connected,
+/// the others dialed when their handshake comes) and returns the last
+/// msg_id the master used.
+fn replay(peers: &mut HashMap<String, RawPeer>, rows: &[TraceRow], node: &Node) -> u32 {
     let mut last_id = 0;
-    for row in rows
-        .iter()
-        .filter(|r| r.peer.starts_with("master") && r.name != "HANDSHAKE" && !of_a_commit(r))
-    {
+    for row in rows {
+        if row.name == "HANDSHAKE" {
+            if !peers.contains_key(&row.peer) {
+                peers.insert(row.peer.clone(), RawPeer::dial(node.addr()));
+            }
+            continue;
+        }
+        let peer = peers.get_mut(&row.peer).expect("a peer that connected");
         if row.direction == "recv" {
             peer.write(&row.bytes);
-            last_id = neopy_head(&row.bytes).msg_id;
+            if row.peer.starts_with("master") {
+                last_id = neopy_head(&row.bytes).msg_id;
+            }
+            if row.name == "NotifyUnlockInformation" {
+                // The next stores are based on this commit: NEO/py's
+                // storage unlocks before it reads the next packet.
+                wait_until("unlocked", || node.shared().tm.lock().txns.is_empty());
+            }
             continue;
         }
         let got = peer
             .recv()
             .unwrap_or_else(|| panic!("row {}: the node closed the link", row.seq));
         if row.name == "RequestIdentification" {
-            check_identification(&got.msg(), node);
+            check_identification(&got.msg(), node, &row.msg());
         } else {
             assert_eq!(
                 hex(&got.bytes),
@@ -75,19 +81,27 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn check_identification(msg: &Message, node: &Node) {
-    let Message::RequestIdentification(r) = msg else {
+/// The node's identification to the master: as NEO/py's storage's
+/// (`expected`), but with the node's own address, host and device.
+fn check_identification(msg: &Message, node: &Node, expected: &Message) {
+    let (Message::RequestIdentification(r), Message::RequestIdentification(e)) = (msg, expected)
+    else {
         panic!("{msg:?}")
     };
     assert_eq!(
         (r.node_type, r.uuid, r.name.as_str(), r.id_timestamp),
-        (NodeType::STORAGE, Some(NID), EXP, None)
+        (e.node_type, e.uuid, e.name.as_str(), e.id_timestamp)
     );
     let addr = r.address.as_ref().unwrap();
     assert_eq!(
         (addr.host.as_str(), addr.port),
         ("127.0.0.1", node.addr().port())
     );
+    let keys = |m: &std::collections::BTreeMap<String, neopy::Value>| {
+        m.keys().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&r.extra), keys(&e.extra));
+    assert_eq!(r.extra["new_nid"], e.extra["new_nid"]);
 }
 
 /// A `Ping` after the replay, answered once everything before it was
@@ -113,18 +127,20 @@ fn check_final_table(node: &Node) {
     );
 }
 
-#[test]
-fn new_cluster() {
-    let dir = TempDir::new();
-    // A database that joined a cluster (node id 1) but never got a table.
-    let db = TestDb::new(&dir.path("s.sqlite"), EXP, NID, 0);
-    db.config("ptid", None);
-    db.config("replicas", None);
+/// Replays `name` to a node started on `db`.
+fn replay_trace(db: &std::path::Path, name: &str) {
     let master = TcpListener::bind("127.0.0.1:0").unwrap();
-    let node = start(&db, &master);
-    let mut peer = RawPeer::accept(&master);
-    let last = replay(&mut peer, &trace("new-cluster.tsv"), &node);
-    barrier(&mut peer, last + 1);
+    let node = start(db, &master);
+    let rows = trace(name);
+    let master_name = rows
+        .iter()
+        .find(|r| r.peer.starts_with("master"))
+        .unwrap()
+        .peer
+        .clone();
+    let mut peers = HashMap::from([(master_name.clone(), RawPeer::accept(&master))]);
+    let last = replay(&mut peers, &rows, &node);
+    barrier(peers.get_mut(&master_name).unwrap(), last + 1);
     assert!(node.is_operational());
     assert_eq!(node.cluster_state(), Some(ClusterState::RUNNING));
     check_final_table(&node);
@@ -132,28 +148,12 @@ fn new_cluster() {
 }
 
 #[test]
-fn restart() {
+fn new_cluster_then_restart() {
     let dir = TempDir::new();
-    // The database of new-cluster.tsv's storage after its two commits.
-    let mut db = TestDb::new(&dir.path("s.sqlite"), EXP, NID, 2);
-    for p in 0..2 {
-        db.cell(p, 2, 0, None);
-    }
-    db.config("ptid", Some("6"));
-    db.config("replicas", Some("1"));
-    let (t1, t2) = (0x040d_85cc_8637_c323, 0x040d_85cc_863f_fb67);
-    db.obj(0, t1, Rec::Raw(b"root"));
-    db.txn(t1, &[0], b"", b"initial database creation", b"");
-    for oid in 0..6 {
-        db.obj(oid, t2, Rec::Raw(b"x"));
-    }
-    db.txn(t2, &[0, 1, 2, 3, 4, 5], b"", b"", b"");
-    let master = TcpListener::bind("127.0.0.1:0").unwrap();
-    let node = start(&db, &master);
-    let mut peer = RawPeer::accept(&master);
-    let last = replay(&mut peer, &trace("restart.tsv"), &node);
-    barrier(&mut peer, last + 1);
-    assert!(node.is_operational());
-    check_final_table(&node);
-    node.stop();
+    let db = dir.path("s.sqlite");
+    // A new node: it creates its database, is given node id 1, takes two
+    // commits and feeds a second storage.
+    replay_trace(&db, "new-cluster.tsv");
+    // Restarted on the database those commits left.
+    replay_trace(&db, "restart.tsv");
 }

@@ -107,7 +107,6 @@ pub(crate) type AcceptTx = Sender<Arc<ConnState>>;
 /// The connection table. Lives under the link's table mutex, which is never
 /// held across a blocking call.
 pub(crate) struct ConnTable {
-    role: LinkRole,
     /// How our ids follow one another: 2 (by parity, protocol 6) or 1 (in
     /// sequence, NEO/py).
     step: u32,
@@ -151,7 +150,6 @@ impl ConnTable {
         queued: Arc<AtomicUsize>,
     ) -> ConnTable {
         ConnTable {
-            role,
             step: W::ID_STEP,
             ours_quiet: W::OURS_QUIET,
             entries: IdMap::default(),
@@ -166,11 +164,6 @@ impl ConnTable {
             queued,
             peer_seq: 0,
         }
-    }
-
-    /// Whether `id` has our parity (we allocate it), on a protocol 6 link.
-    pub(crate) fn is_ours(&self, id: u32) -> bool {
-        self.role.owns(id)
     }
 
     /// What the table holds for `key`, after dropping expired tombstones.
@@ -466,7 +459,8 @@ impl ConnTable {
     #[cfg(feature = "test-hooks")]
     pub(crate) fn set_next_id(&mut self, id: u32) {
         assert!(
-            self.step == 1 || self.is_ours(id),
+            // Our ids all have the parity of the next one.
+            self.step == 1 || id % 2 == self.next_id % 2,
             "conn id {id} does not have our parity"
         );
         self.next_id = id;

@@ -975,8 +975,9 @@ messages! {
 
     /// The final tid of a transaction.
     AnswerFinalTID = 0x8010 {
-        /// A transaction id.
-        tid: Tid,
+        /// The transaction's final tid; none if it was not committed
+        /// (NEO/py answers `None` for a ttid it does not know).
+        tid: Option<Tid>,
     }
 
     /// The temporary tid of the transaction that begins.

@@ -98,6 +98,8 @@ named_consts!(ErrorCode(u32) {
     READ_ONLY_ACCESS = 11,
     /// The transaction is not complete.
     INCOMPLETE_TRANSACTION = 12,
+    /// An undo reaches data that packing removed (NEO/py's code 13).
+    UNDO_PACK_ERROR = 13,
 });
 
 /// Type of a node (i8 on the wire).

@@ -13,7 +13,7 @@
 //! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
 //! "TLS").
 //!
-//! Both dialects run inside TLS: [`dial_link_tls_with`] picks one, and
+//! Both dialects run inside TLS: the [`Dialer`](crate::Dialer) picks one, and
 //! the accepting side ([`accept_link_tls`], a
 //! [`LinkListener`](crate::LinkListener) with
 //! [`ListenerOptions::tls`](crate::ListenerOptions::tls) or
@@ -22,7 +22,8 @@
 //!
 //! ```no_run
 //! use std::net::TcpListener;
-//! use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig};
+//! use neonet::tls::{accept_link_tls, TlsConfig};
+//! use neonet::Dialer;
 //!
 //! let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
 //! let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -31,7 +32,7 @@
 //!     let tls = tls.clone();
 //!     move || accept_link_tls(listener.accept()?.0, &tls, None).map_err(std::io::Error::other)
 //! });
-//! let client = dial_link_tls(addr, &tls)?;
+//! let client = Dialer::new(addr).tls(&tls).dial()?;
 //! let server = server.join().unwrap()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -1,19 +1,24 @@
-//! `neo-load`: the load benchmark of neo-storage (see `neo_storage::bench`).
+//! `neo-load`: the load and commit benchmarks of neo-storage (see
+//! `neo_storage::bench`).
 //!
 //! ```text
-//! neo-load -m MASTER -c CLUSTER [-t 1,8] [-n LOADS] [--ca CA --cert CERT --key KEY]
+//! neo-load -m MASTER -c CLUSTER [--commit] [-t 1,8] [-n COUNT] [--ca CA --cert CERT --key KEY]
 //! ```
 
 use std::process::ExitCode;
 
 use neo_storage::{bench, net};
 
-const USAGE: &str = "usage: neo-load -m MASTER -c CLUSTER [-t THREADS[,THREADS...]] [-n LOADS] [--ca CA --cert CERT --key KEY]
+const USAGE: &str = "usage: neo-load -m MASTER -c CLUSTER [--commit] [-t THREADS[,THREADS...]] [-n COUNT] [--ca CA --cert CERT --key KEY]
 
 Loads every object's current revision from a NEO cluster's storages, as a
 ZODB client does (through the master's partition table), with each number
-of threads given (default 1,8), LOADS loads per run (default: 20000, or
-every object once if there are more), and prints loads/s and µs per load.";
+of threads given (default 1,8), COUNT loads per run (default: 20000, or
+every object once if there are more), and prints loads/s and µs per load.
+
+With --commit: each thread, a client of its own, commits small
+transactions (one object of its own changed, 100 bytes), COUNT in all per
+run (default 2000), and it prints commits/s and µs per commit.";
 
 struct Opts {
     master: String,
@@ -21,6 +26,7 @@ struct Opts {
     threads: Vec<usize>,
     loads: Option<u64>,
     tls: Vec<String>,
+    commit: bool,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -30,6 +36,7 @@ fn parse() -> Result<Opts, String> {
         threads: vec![1, 8],
         loads: None,
         tls: Vec::new(),
+        commit: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -45,6 +52,7 @@ fn parse() -> Result<Opts, String> {
             }
             "-n" | "--loads" => o.loads = Some(val()?.parse().map_err(|_| "bad -n".to_string())?),
             "--ca" | "--cert" | "--key" => o.tls.push(val()?),
+            "--commit" => o.commit = true,
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown option {a}")),
         }
@@ -87,6 +95,9 @@ fn run(o: &Opts) -> Result<(), String> {
         _ => None,
     };
     let (_master, cluster) = bench::connect(&o.master, &o.cluster, tls)?;
+    if o.commit {
+        return commits(o, &cluster);
+    }
     let oids = bench::list_oids(&cluster)?;
     let count = o.loads.unwrap_or_else(|| (oids.len() as u64).max(20_000));
     let mut storages: Vec<_> = cluster
@@ -106,6 +117,23 @@ fn run(o: &Opts) -> Result<(), String> {
     println!("threads      loads   seconds     loads/s   µs/load");
     for &t in &o.threads {
         let r = bench::load(&o.master, &cluster, &oids, t, count)?;
+        println!(
+            "{:>7} {:>10} {:>9.3} {:>11.0} {:>9.1}",
+            t,
+            r.loads,
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            r.latency.as_secs_f64() * 1e6
+        );
+    }
+    Ok(())
+}
+
+fn commits(o: &Opts, cluster: &bench::Cluster) -> Result<(), String> {
+    let count = o.loads.unwrap_or(2000);
+    println!("threads    commits   seconds   commits/s µs/commit");
+    for &t in &o.threads {
+        let r = bench::commit(&o.master, cluster, t, count)?;
         println!(
             "{:>7} {:>10} {:>9.3} {:>11.0} {:>9.1}",
             t,

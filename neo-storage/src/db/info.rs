@@ -1,4 +1,5 @@
-//! Opening a database: the checks, and what the node reads once.
+//! Opening a database: creating a new node's, the checks, and what the
+//! node reads once.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,13 +16,25 @@ pub struct PtRow {
     pub partition: u32,
     /// The node holding the cell.
     pub nid: i32,
-    /// The cell state (NEO's `CellStates` value: 0 OUT_OF_DATE, 1
-    /// UP_TO_DATE, 2 FEEDING, 3 CORRUPTED). The column holds `-state`, or
-    /// for this node's OUT_OF_DATE cells a tid ≥ 0 to replicate from.
-    pub state: u8,
+    /// The column as saved: `-state` (NEO's `CellStates` value: 0
+    /// OUT_OF_DATE, 1 UP_TO_DATE, 2 FEEDING, 3 CORRUPTED), or for this
+    /// node's OUT_OF_DATE cells the tid ≥ 0 it replicated up to.
+    pub tid: i64,
     /// The last pack completed on the cell (NEO/py's `pt.pack`), kept for
     /// this node's cells.
     pub pack: Option<u64>,
+}
+
+impl PtRow {
+    /// The cell state: `-tid` for a negative `tid`, OUT_OF_DATE (0)
+    /// otherwise (NEO/py's `getPartitionTable`: `max(0, -tid)`).
+    pub fn state(&self) -> u8 {
+        if self.tid < 0 {
+            (-self.tid) as u8
+        } else {
+            0
+        }
+    }
 }
 
 /// What the node reads from its database once, at start.
@@ -31,8 +44,9 @@ pub struct DbInfo {
     pub path: PathBuf,
     /// The cluster name (`config.name`).
     pub name: String,
-    /// This node's id (`config.nid`).
-    pub nid: i32,
+    /// This node's id (`config.nid`); `None` for a node that never joined
+    /// a cluster: the master gives it one.
+    pub nid: Option<i32>,
     /// The id of the saved partition table (`config.ptid`), if any.
     pub ptid: Option<i64>,
     /// The number of replicas (`config.replicas`; 0 if unset).
@@ -40,6 +54,8 @@ pub struct DbInfo {
     /// The saved partition table, by partition then node id (NEO/py's
     /// `SELECT * FROM pt` order, its primary key).
     pub rows: Vec<PtRow>,
+    /// Whether the file was new or empty, and got NEO/py's schema now.
+    pub created: bool,
 }
 
 impl DbInfo {
@@ -50,12 +66,41 @@ impl DbInfo {
     }
 }
 
-/// Opens the database at `path` read-only, checks that it is a NEO/py
-/// storage database of schema version 4 of cluster `cluster`, with no
-/// uncommitted transaction and a node id, and reads its [`DbInfo`].
+/// Creates an empty file at `path` if there is none (a new node's
+/// database), so that its lock can be taken before it is opened.
+pub fn touch(path: &Path) -> Result<(), DbError> {
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map(drop)
+        .or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(DbError::Create {
+                path: path.into(),
+                source: e,
+            }),
+        })
+}
+
+/// Opens the database at `path` (created if absent), checks that it is a
+/// NEO/py storage database of schema version 4 of cluster `cluster`, and
+/// reads its [`DbInfo`]. A new or empty file gets NEO/py's schema, and a
+/// database without a cluster name gets `cluster` (as NEO/py's storage
+/// does); a refused database is left as it was: every check reads only.
 pub fn open(path: &Path, cluster: &str) -> Result<DbInfo, DbError> {
+    touch(path)?;
     let conn = connect(path)?;
-    check_tables(&conn, path)?;
+    let created = match check_tables(&conn, path)? {
+        Tables::None => {
+            super::schema::create(&conn, cluster).map_err(|e| sqlite_err(path, e))?;
+            true
+        }
+        Tables::Neo => false,
+    };
     let config = read_config(&conn, path)?;
     let get = |k: &str| config.get(k).cloned();
     let version = get("version");
@@ -65,16 +110,17 @@ pub fn open(path: &Path, cluster: &str) -> Result<DbInfo, DbError> {
             found: version,
         });
     }
-    let name = get("name");
-    if name.as_deref() != Some(cluster) {
-        return Err(DbError::ClusterName {
-            path: path.into(),
-            found: name,
-            expected: cluster.into(),
-        });
+    match get("name") {
+        Some(name) if name == cluster => {}
+        None => set_name(&conn, path, cluster)?,
+        found => {
+            return Err(DbError::ClusterName {
+                path: path.into(),
+                found,
+                expected: cluster.into(),
+            })
+        }
     }
-    check_finished(&conn, path)?;
-    let nid = get("nid").ok_or_else(|| DbError::NoNid(path.into()))?;
     for what in ["truncate_tid", "backup_tid"] {
         if config.contains_key(what) {
             return Err(DbError::Pending {
@@ -86,17 +132,24 @@ pub fn open(path: &Path, cluster: &str) -> Result<DbInfo, DbError> {
     Ok(DbInfo {
         path: path.into(),
         name: cluster.into(),
-        nid: parse(path, "nid", &nid)?,
+        nid: get("nid").map(|v| parse(path, "nid", &v)).transpose()?,
         ptid: get("ptid").map(|v| parse(path, "ptid", &v)).transpose()?,
         replicas: get("replicas")
             .map(|v| parse(path, "replicas", &v))
             .transpose()?
             .unwrap_or(0),
         rows: read_pt(&conn, path)?,
+        created,
     })
 }
 
-/// A read-only connection to an existing file (SQLite would create a
+fn set_name(conn: &Connection, path: &Path, cluster: &str) -> Result<(), DbError> {
+    conn.execute("REPLACE INTO config VALUES ('name', ?)", [cluster])
+        .map(drop)
+        .map_err(|e| sqlite_err(path, e))
+}
+
+/// A read-write connection to an existing file (SQLite would create a
 /// missing one only with `SQLITE_OPEN_CREATE`, which is not given).
 pub(super) fn connect(path: &Path) -> Result<Connection, DbError> {
     if !path.is_file() {
@@ -104,37 +157,14 @@ pub(super) fn connect(path: &Path) -> Result<Connection, DbError> {
     }
     // NO_MUTEX: a connection is used by one thread at a time (it moves
     // between threads through the pool), so SQLite's own mutex is waste.
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(path, flags).map_err(|e| sqlite_err(path, e))
-}
-
-/// A read-only connection for serving: the file is opened *immutable*,
-/// so that SQLite takes no file lock and checks no change counter per
-/// query (two `fcntl` and an `fstat` each, most of a small read's cost).
-/// That holds because nothing writes the file while the node serves it:
-/// the node holds NEO/py's lock on it ([`crate::lock`]), and [`open`]
-/// checked it first with SQLite's usual locking.
-pub(super) fn connect_immutable(path: &Path) -> Result<Connection, DbError> {
-    if !path.is_file() {
-        return Err(DbError::Missing(path.into()));
-    }
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let uri = format!("file:{}?immutable=1", uri_path(path));
-    Connection::open_with_flags(uri, flags).map_err(|e| sqlite_err(path, e))
-}
-
-/// `path` with the characters that mean something in a URI escaped.
-fn uri_path(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_err(path, e))?;
+    // Readers never wait for the writer in WAL mode; this bounds what
+    // NEO/py's storage (or a checkpoint) holding the file could make
+    // us wait.
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| sqlite_err(path, e))?;
+    Ok(conn)
 }
 
 /// Maps an SQLite error on `path`: "not a database" is told apart.
@@ -146,7 +176,15 @@ pub(super) fn sqlite_err(path: &Path, e: rusqlite::Error) -> DbError {
     }
 }
 
-fn check_tables(conn: &Connection, path: &Path) -> Result<(), DbError> {
+/// What tables a database has.
+enum Tables {
+    /// None at all: a new node's database.
+    None,
+    /// NEO/py's.
+    Neo,
+}
+
+fn check_tables(conn: &Connection, path: &Path) -> Result<Tables, DbError> {
     let err = |e| sqlite_err(path, e);
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type='table'")
@@ -156,12 +194,15 @@ fn check_tables(conn: &Connection, path: &Path) -> Result<(), DbError> {
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
+    if names.is_empty() {
+        return Ok(Tables::None);
+    }
     match TABLES.iter().find(|t| !names.iter().any(|n| n == *t)) {
         Some(table) => Err(DbError::NotNeo {
             path: path.into(),
             table,
         }),
-        None => Ok(()),
+        None => Ok(Tables::Neo),
     }
 }
 
@@ -188,25 +229,6 @@ fn text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<String> {
     })
 }
 
-fn check_finished(conn: &Connection, path: &Path) -> Result<(), DbError> {
-    let count = |table: &str| -> Result<u64, DbError> {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n as u64)
-        .map_err(|e| sqlite_err(path, e))
-    };
-    let (ttrans, tobj) = (count("ttrans")?, count("tobj")?);
-    if ttrans + tobj > 0 {
-        return Err(DbError::Unfinished {
-            path: path.into(),
-            ttrans,
-            tobj,
-        });
-    }
-    Ok(())
-}
-
 fn read_pt(conn: &Connection, path: &Path) -> Result<Vec<PtRow>, DbError> {
     let err = |e| sqlite_err(path, e);
     let mut stmt = conn
@@ -230,8 +252,7 @@ fn read_pt(conn: &Connection, path: &Path) -> Result<Vec<PtRow>, DbError> {
     Ok(out)
 }
 
-/// A `pt` row: the state is `-tid` for a negative `tid`, OUT_OF_DATE (0)
-/// otherwise (NEO/py's `getPartitionTable`: `max(0, -tid)`).
+/// A `pt` row, its values checked.
 fn pt_row(
     path: &Path,
     partition: i64,
@@ -244,11 +265,13 @@ fn pt_row(
         what,
         value: value.to_string(),
     };
-    let state = if tid < 0 { -tid } else { 0 };
+    if tid < -i64::from(u8::MAX) {
+        return Err(bad("pt.tid", tid));
+    }
     Ok(PtRow {
         partition: u32::try_from(partition).map_err(|_| bad("pt.partition", partition))?,
         nid: i32::try_from(nid).map_err(|_| bad("pt.nid", nid))?,
-        state: u8::try_from(state).map_err(|_| bad("pt.tid", tid))?,
+        tid,
         pack: pack.map(|p| p as u64),
     })
 }

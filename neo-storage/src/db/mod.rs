@@ -1,26 +1,36 @@
-//! NEO/py's SQLite database (schema version 4), opened read-only.
+//! NEO/py's SQLite database (schema version 4), read and written as
+//! NEO/py's storage does.
 //!
 //! [`open`] checks that a file is a NEO/py storage database this node can
-//! serve and reads what the node needs from it ([`DbInfo`]: its node id,
-//! cluster name, partition table). [`Reader`] is one read-only SQLite
-//! connection with the queries of the read path; each serving thread owns
-//! one (see [`ReaderPool`]). Nothing here ever writes: the connections are
-//! opened `SQLITE_OPEN_READ_ONLY`, so a refused database is left as it was.
+//! serve (or gives a new node's file NEO/py's schema) and reads what the
+//! node needs from it ([`DbInfo`]: its node id, cluster name, partition
+//! table). [`Reader`] is one connection with the queries of the read
+//! path; each serving thread owns one (see [`ReaderPool`]). Every write
+//! goes through one thread, the [`Writer`], which commits what several
+//! threads asked for together (one `fsync` for many votes and locks).
+//! The database is in WAL mode while the node runs, so that readers never
+//! wait for the writer; the node sets it back to NEO/py's rollback
+//! journal when it stops.
 
 mod info;
 mod pool;
 mod reader;
+mod schema;
+mod writer;
+mod writes;
 
-pub use info::{open, DbInfo, PtRow};
+pub use info::{open, touch, DbInfo, PtRow};
 pub use pool::ReaderPool;
 pub use reader::{ObjectRecord, PackOrderRow, Reader, TxnRecord, UndoHistory};
+pub use writer::{WriteConn, Writer, WriterGone};
+pub use writes::{CellRow, NewObject, StoredData, TxnMeta};
 
 use std::path::PathBuf;
 
 /// The schema version this node reads (NEO/py's `SQLiteDatabaseManager.VERSION`).
 pub const SCHEMA_VERSION: u32 = 4;
 
-/// The tables of NEO/py's schema that this node reads or checks.
+/// The tables of NEO/py's schema.
 pub const TABLES: [&str; 8] = [
     "config", "pt", "pack", "trans", "obj", "data", "ttrans", "tobj",
 ];
@@ -29,9 +39,17 @@ pub const TABLES: [&str; 8] = [
 /// is, and nothing is changed on disk.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// No file at the path (a read-only open never creates one).
+    /// No file at the path.
     #[error("{0}: no such database file")]
     Missing(PathBuf),
+    /// A new node's database file cannot be created.
+    #[error("{path}: cannot create the database: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file is not an SQLite database.
     #[error("{path}: not an SQLite database ({source})")]
     NotSqlite {
@@ -68,20 +86,6 @@ pub enum DbError {
         /// The cluster name given on the command line.
         expected: String,
     },
-    /// Transactions were being committed when NEO/py stopped: only NEO/py
-    /// can finish or abort them, and this node never writes.
-    #[error("{path}: uncommitted transactions ({ttrans} in ttrans, {tobj} object records in tobj): start NEO/py's storage on it once to finish them")]
-    Unfinished {
-        /// The file.
-        path: PathBuf,
-        /// Rows of `ttrans`.
-        ttrans: u64,
-        /// Rows of `tobj`.
-        tobj: u64,
-    },
-    /// The database has no node id: it never joined a cluster.
-    #[error("{0}: the database has no node id (it never joined a cluster)")]
-    NoNid(PathBuf),
     /// A value of `config` or `pt` that NEO/py would not have written.
     #[error("{path}: bad {what}: {value:?}")]
     BadValue {

@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 
 use super::{DbError, Reader};
 
-/// Idle read-only connections to one database. A serving thread takes one
+/// Idle connections (that only read) to one database. A serving thread takes one
 /// when its link starts and gives it back when the link ends, so that a
 /// connection and its prepared statements outlive the links that used it;
 /// the lock is taken only then, never per request.
@@ -36,6 +36,11 @@ impl ReaderPool {
     /// Gives back a connection taken with [`take`](Self::take).
     pub fn give(&self, reader: Reader) {
         self.idle.lock().push(reader);
+    }
+
+    /// Closes the idle connections.
+    pub fn clear(&self) {
+        self.idle.lock().clear();
     }
 
     /// How many connections are idle.

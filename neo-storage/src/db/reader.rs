@@ -1,4 +1,5 @@
-//! One read-only connection and the queries of the read path.
+//! One connection and the queries of the read path (and the reads the
+//! transaction manager, verification and replication need).
 //!
 //! The queries are NEO/py's (`neo/storage/database/sqlite.py`), so that
 //! they use the same indexes: `obj` by (partition, oid, tid), `trans` by
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::info::{connect_immutable, sqlite_err};
+use super::info::{connect, sqlite_err};
 use super::DbError;
 
 /// An object record (`obj` joined with `data`).
@@ -72,7 +73,8 @@ pub fn sql_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// One read-only connection to a NEO/py database, with its statements.
+/// One connection to a NEO/py database, with its statements; it only
+/// reads (`query_only`).
 #[derive(Debug)]
 pub struct Reader {
     conn: Connection,
@@ -93,17 +95,28 @@ macro_rules! object_sql {
 }
 
 impl Reader {
-    /// Opens a read-only connection to `path` (already checked by
-    /// [`open`](super::open)).
+    /// Opens a connection to `path` (already checked by
+    /// [`open`](super::open)) that only reads.
     pub fn open(path: &Path) -> Result<Reader, DbError> {
-        let conn = connect_immutable(path)?;
-        conn.set_prepared_statement_cache_capacity(32);
+        let conn = connect(path)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(|e| sqlite_err(path, e))?;
+        Reader::with(conn).map_err(|e| sqlite_err(path, e))
+    }
+
+    /// Wraps `conn` (the writer's, which reads too).
+    pub(super) fn with(conn: Connection) -> rusqlite::Result<Reader> {
+        conn.set_prepared_statement_cache_capacity(64);
         // Reads go through the OS page cache, mapped, instead of being
         // copied into each connection's own cache: every serving thread
         // then shares one copy of the hot pages.
-        conn.pragma_update(None, "mmap_size", 1i64 << 40)
-            .map_err(|e| sqlite_err(path, e))?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 40)?;
         Ok(Reader { conn })
+    }
+
+    /// The connection.
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// The record of `oid` at exactly `at`, or else the last one before
@@ -342,6 +355,161 @@ impl Reader {
             })
         })?;
         rows.collect()
+    }
+
+    /// NEO/py's `getUnfinishedTIDDict`: the transactions voted here and
+    /// not unlocked (`tobj`, `ttrans`), by ttid, with the tid of those
+    /// locked (`ttrans.tid`).
+    pub fn unfinished(&self) -> rusqlite::Result<Vec<(u64, Option<u64>)>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT tid FROM tobj")?;
+        for ttid in stmt.query_map([], |r| r.get::<_, i64>(0))? {
+            out.insert(ttid? as u64, None);
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT ttid, tid FROM ttrans")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?))
+        })?;
+        for row in rows {
+            let (ttid, tid) = row?;
+            out.insert(ttid, tid.map(|t| t as u64));
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Whether `oid` has a record at `tid` (what an undo reuses), and its
+    /// data id (`None` inside: the record has no data).
+    pub fn data_id(
+        &self,
+        partition: u32,
+        oid: u64,
+        tid: u64,
+    ) -> rusqlite::Result<Option<Option<i64>>> {
+        self.conn
+            .prepare_cached("SELECT data_id FROM obj WHERE partition=? AND oid=? AND tid=?")?
+            .query_row(params![partition, sql_int(oid), sql_int(tid)], |r| r.get(0))
+            .optional()
+    }
+
+    /// NEO/py's `getReplicationObjectList`: (serial, oid) of the records of
+    /// `partition` from (`min_tid`, `min_oid`) to `max_tid`, by tid then
+    /// oid, at most `length`.
+    pub fn replication_objects(
+        &self,
+        partition: u32,
+        min_tid: u64,
+        max_tid: u64,
+        length: u32,
+        min_oid: u64,
+    ) -> rusqlite::Result<Vec<(u64, u64)>> {
+        if max_tid < min_tid || length == 0 {
+            return Ok(Vec::new());
+        }
+        let pair = |r: &Row<'_>| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64));
+        let mut out: Vec<(u64, u64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT tid, oid FROM obj WHERE partition=? AND tid=? AND ?<=oid \
+                 ORDER BY tid ASC, oid ASC LIMIT ?",
+            )?
+            .query_map(
+                params![partition, sql_int(min_tid), sql_int(min_oid), length],
+                pair,
+            )?
+            .collect::<Result<_, _>>()?;
+        let left = length as usize - out.len();
+        if left > 0 {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT tid, oid FROM obj WHERE partition=? AND ?<tid AND tid<=? \
+                 ORDER BY tid ASC, oid ASC LIMIT ?",
+            )?;
+            let rows = stmt.query_map(
+                params![partition, sql_int(min_tid), sql_int(max_tid), left as i64],
+                pair,
+            )?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// NEO/py's `fetchObject`: the record of `oid` at exactly `tid`, for
+    /// replication (no next serial).
+    pub fn fetch_object(
+        &self,
+        partition: u32,
+        oid: u64,
+        tid: u64,
+    ) -> rusqlite::Result<Option<ObjectRecord>> {
+        self.conn
+            .prepare_cached(
+                "SELECT tid, compression, data.hash, value, value_tid, NULL \
+                 FROM obj LEFT JOIN data ON obj.data_id = data.id \
+                 WHERE partition=? AND oid=? AND tid=?",
+            )?
+            .query_row(
+                params![partition, sql_int(oid), sql_int(tid)],
+                object_record,
+            )
+            .optional()
+    }
+
+    /// The transaction `tid` with its ttid and the pack order it carries,
+    /// for replication (NEO/py's `getTransaction`).
+    pub fn replication_transaction(
+        &self,
+        partition: u32,
+        tid: u64,
+    ) -> rusqlite::Result<Option<(TxnRecord, u64, Option<PackOrderRow>)>> {
+        self.conn
+            .prepare_cached(
+                "SELECT trans.oids, user, description, ext, packed, ttid, \
+                 approved, partial, pack.oids, pack_tid \
+                 FROM trans LEFT JOIN pack USING (tid) WHERE partition=? AND tid=?",
+            )?
+            .query_row(params![partition, sql_int(tid)], |r| {
+                let txn = TxnRecord {
+                    oids: r.get(0)?,
+                    user: r.get(1)?,
+                    description: r.get(2)?,
+                    ext: r.get(3)?,
+                    packed: r.get(4)?,
+                };
+                let pack = r
+                    .get::<_, Option<bool>>(7)?
+                    .map(|partial| -> rusqlite::Result<_> {
+                        Ok(PackOrderRow {
+                            id: tid,
+                            approved: r.get(6)?,
+                            partial,
+                            oids: r.get(8)?,
+                            pack_tid: r.get::<_, Option<i64>>(9)?.unwrap_or(0) as u64,
+                        })
+                    });
+                Ok((txn, r.get::<_, i64>(5)? as u64, pack.transpose()?))
+            })
+            .optional()
+    }
+
+    /// This node's cells as saved: partition, `pt.tid` (`-state`, or the
+    /// tid an OUT_OF_DATE cell is replicated up to).
+    pub fn own_cells(&self, nid: i32) -> rusqlite::Result<Vec<(u32, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT partition, tid FROM pt WHERE nid=? ORDER BY partition")?;
+        let rows = stmt.query_map([nid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// The last pack completed on this node's cell of `partition`
+    /// (`pt.pack`), if the cell has one.
+    pub fn cell_pack(&self, partition: u32, nid: i32) -> rusqlite::Result<Option<u64>> {
+        self.conn
+            .prepare_cached("SELECT pack FROM pt WHERE partition=? AND nid=?")?
+            .query_row(params![partition, nid], |r| r.get::<_, Option<i64>>(0))
+            .optional()
+            .map(|p| p.flatten().map(|p| p as u64))
     }
 }
 

@@ -58,14 +58,20 @@ impl FakeMaster {
 
     /// A node config for `db`, with this master.
     pub fn config(&self, db: &TestDb) -> Config {
-        let mut c = Config::new(CLUSTER, "127.0.0.1:0", vec![self.addr()], db.path.clone());
+        self.config_at(&db.path)
+    }
+
+    /// A node config for the database at `path` (a new node's if there
+    /// is none), with this master.
+    pub fn config_at(&self, path: &std::path::Path) -> Config {
+        let mut c = Config::new(CLUSTER, "127.0.0.1:0", vec![self.addr()], path.into());
         c.backoff_min = Duration::from_millis(1);
         c.backoff_max = Duration::from_millis(20);
         c
     }
 
     /// Accepts the node's link and answers its identification, giving it
-    /// its own node id.
+    /// its own node id (or, if it has none, [`super::NID`]).
     pub fn accept(&self) -> Session {
         let link = self.listener.accept().unwrap().into_neopy().unwrap();
         link.set_recv_timeout(Some(BOUND));
@@ -77,7 +83,8 @@ impl FakeMaster {
             (ident.node_type, ident.name.as_str()),
             (NodeType::STORAGE, super::CLUSTER)
         );
-        let nid = ident.uuid.unwrap();
+        // A new node gets the id of the test databases.
+        let nid = ident.uuid.unwrap_or(super::NID);
         req.reply(&neopy::AcceptIdentification {
             node_type: NodeType::MASTER,
             uuid: Some(MASTER_NID),
@@ -259,4 +266,15 @@ pub fn peer_err<T: std::fmt::Debug>(r: neonet::Result<T>) -> (neopy::ErrorCode, 
         .peer_error()
         .unwrap_or_else(|| panic!("not a peer error: {e}"));
     (code, msg.to_string())
+}
+
+/// Waits until `cond` holds (state a test observes, never a time): a
+/// bound only fails a broken test.
+pub fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + BOUND;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        // Polls the state: the node's threads need the cores.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }

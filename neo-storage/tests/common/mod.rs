@@ -46,3 +46,4 @@ pub fn standard(dir: &TempDir, partitions: u32) -> TestDb {
     db.txn(T4, &[2], b"", b"undo T3 on 2", b"");
     db
 }
+pub mod commit;

@@ -52,6 +52,25 @@ impl RawPeer {
         peer
     }
 
+    /// Dials the node at `addr` and exchanges the handshake (as a client
+    /// or another storage does).
+    pub fn dial(addr: std::net::SocketAddr) -> RawPeer {
+        let stream = TcpStream::connect(addr).unwrap();
+        // Only a bound on a broken test: nothing asserts on time.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut peer = RawPeer {
+            stream,
+            buf: Vec::new(),
+        };
+        peer.write(&neopy::HANDSHAKE);
+        let mut hs = [0; 6];
+        peer.stream.read_exact(&mut hs).unwrap();
+        assert_eq!(hs, neopy::HANDSHAKE);
+        peer
+    }
+
     /// Writes `bytes`.
     pub fn write(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
@@ -121,6 +140,16 @@ pub fn trace(name: &str) -> Vec<TraceRow> {
             }
         })
         .collect()
+}
+
+impl TraceRow {
+    /// The message of the row's packet.
+    pub fn msg(&self) -> Message {
+        let Scan::Complete(head) = Scanner::new().scan(&self.bytes).unwrap() else {
+            panic!("row {}: not a whole packet", self.seq)
+        };
+        Message::decode(head.code, &self.bytes[head.args_offset..]).unwrap()
+    }
 }
 
 fn unhex(s: &str) -> Vec<u8> {

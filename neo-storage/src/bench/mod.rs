@@ -1,14 +1,19 @@
-//! The load benchmark (`neo-load`): as a NEO/py ZODB client, learn the
-//! cluster from the master, list every object, and load each one's
-//! current revision from the storages with T threads, each with links of
-//! its own; report loads per second and µs per load.
+//! The benchmarks of `neo-load`, as NEO/py ZODB clients that learn the
+//! cluster from the master: loads (list every object, and load each
+//! one's current revision from the storages with T threads, each with
+//! links of its own; loads per second and µs per load) and commits
+//! ([`commit`]: small transactions, T threads).
+
+mod commit;
+
+pub use commit::commit;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use neonet::neopy::{
-    AskLastTransaction, AskOIDsFrom, AskObject, Message, NodeId, NodeState, NodeType,
+    AskLastTransaction, AskOIDsFrom, AskObject, CellState, Message, NodeId, NodeState, NodeType,
     RequestIdentification,
 };
 
@@ -133,11 +138,41 @@ impl<'a> Links<'a> {
         Ok(&self.links[&cell.uuid])
     }
 
+    /// Links to every storage with a cell of `partition` that takes
+    /// writes (readable or out of date), with their node ids.
+    fn writable(&mut self, partition: u32) -> Result<Vec<(NodeId, &Link)>, BenchError> {
+        let rows = self.cluster.pt.rows();
+        let nids: Vec<NodeId> = rows[partition as usize]
+            .iter()
+            .filter(|c| {
+                (is_readable(c.state) || c.state == CellState::OUT_OF_DATE)
+                    && self.cluster.storages.contains_key(&c.uuid)
+            })
+            .map(|c| c.uuid)
+            .collect();
+        if nids.is_empty() {
+            return Err(format!("no writable cell for partition {partition}"));
+        }
+        for &nid in &nids {
+            if !self.links.contains_key(&nid) {
+                let link = self.dial(nid)?;
+                self.links.insert(nid, link);
+            }
+        }
+        Ok(nids.iter().map(|n| (*n, &self.links[n])).collect())
+    }
+
     fn dial(&self, nid: NodeId) -> Result<Link, BenchError> {
         let addr = &self.cluster.storages[&nid];
         let link = net::dial(addr, self.cluster.tls.as_ref(), Duration::from_secs(10))
             .map_err(err(addr))?;
-        net::set_times(&link, &LinkTimes::default());
+        net::set_times(
+            &link,
+            &LinkTimes {
+                spin: self.spin,
+                ..LinkTimes::default()
+            },
+        );
         let (me, ts) = self.cluster.me;
         net::ask(&link, &identification(&self.cluster.name, Some(me), ts)).map_err(err(addr))?;
         Ok(link)
