@@ -774,11 +774,22 @@ impl Shared {
     /// fail (the outbox is sealed).
     fn flush_on_close(&self, deadline: Instant) {
         self.outbox.seal();
-        let Some(mut w) = self.writer.try_lock_until(deadline) else {
-            log::warn!(
-                "neonet {}: close: writer busy, queued packets dropped",
-                self.addrs
-            );
+        // Only what waits was promised: a sender still in its own write has
+        // not returned `Ok`, and the shutdown that follows ends its write
+        // (it fails with `LinkClosed`). Waiting for it would make every
+        // close with a blocked sender take the whole bound.
+        let owed = self.outbox.unsent() || self.stream_wants_write();
+        let writer = match owed {
+            true => self.writer.try_lock_until(deadline),
+            false => self.writer.try_lock(),
+        };
+        let Some(mut w) = writer else {
+            if owed {
+                log::warn!(
+                    "neonet {}: close: writer busy, queued packets dropped",
+                    self.addrs
+                );
+            }
             return;
         };
         let res = self.write_all_queued(&mut w, deadline);
@@ -788,6 +799,11 @@ impl Shared {
                 self.addrs
             );
         }
+    }
+
+    /// Whether the stream holds bytes of its own it accepted (TLS).
+    fn stream_wants_write(&self) -> bool {
+        self.stream.lock().as_ref().is_some_and(|s| s.wants_write())
     }
 
     /// The keepalive setting (its lock taken only when it is on).
