@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use common::watchdog;
 use neonet::tls::{
-    accept_link_tls, dial_link_tls, sniff, StreamStart, TlsConfig, TlsError, TLS_HANDSHAKE_BYTE,
+    accept_link_tls, dial_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError,
+    TLS_HANDSHAKE_BYTE,
 };
 use neonet::Op;
 use neonet::{dial_link, Error, ErrorKind, HandshakeError, LinkListener, NodeLink};
@@ -109,7 +110,7 @@ fn client_certificate_from_another_ca_is_refused() {
         assert!(e.to_string().contains("not signed by our CA"), "{e}");
         let (err, e) = tls_error(dialed);
         assert!(
-            matches!(err, TlsError::PeerRefused(AlertDescription::UnknownCA)),
+            matches!(err, TlsError::PeerRefused(TlsAlert::UnknownCa)),
             "{err:?}"
         );
         assert!(
@@ -131,10 +132,7 @@ fn expired_client_certificate_is_refused() {
         assert!(e.to_string().contains("has expired"), "{e}");
         let (err, _) = tls_error(dialed);
         assert!(
-            matches!(
-                err,
-                TlsError::PeerRefused(AlertDescription::CertificateExpired)
-            ),
+            matches!(err, TlsError::PeerRefused(TlsAlert::CertificateExpired)),
             "{err:?}"
         );
     });
@@ -158,7 +156,7 @@ fn server_certificate_is_checked_too() {
         assert!(matches!(err, TlsError::UnknownCa), "{err:?}");
         let (err, _) = tls_error(accepted);
         assert!(
-            matches!(err, TlsError::PeerRefused(AlertDescription::UnknownCA)),
+            matches!(err, TlsError::PeerRefused(TlsAlert::UnknownCa)),
             "{err:?}"
         );
 
@@ -169,10 +167,7 @@ fn server_certificate_is_checked_too() {
         assert!(matches!(err, TlsError::Expired), "{err:?}");
         let (err, _) = tls_error(accepted);
         assert!(
-            matches!(
-                err,
-                TlsError::PeerRefused(AlertDescription::CertificateExpired)
-            ),
+            matches!(err, TlsError::PeerRefused(TlsAlert::CertificateExpired)),
             "{err:?}"
         );
     });

@@ -40,6 +40,7 @@ mod config;
 mod dial;
 mod error;
 mod handshake;
+mod names;
 pub(crate) mod socket;
 mod stream;
 
@@ -50,5 +51,6 @@ pub use dial::{
     dial_link_tls_with_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
 };
 pub use error::TlsError;
+pub use names::{CipherSuite, TlsAlert, TlsVersion};
 pub use socket::TlsSocket;
 pub use stream::TlsStream;
