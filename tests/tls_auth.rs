@@ -293,7 +293,16 @@ fn garbage_starting_like_tls_is_a_tls_error() {
         bytes.extend(common::payload(3, 64));
         hostile.write_all(&bytes).unwrap();
         let (err, _) = tls_error(accepted.join().unwrap());
-        assert!(matches!(err, TlsError::Protocol(_)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                TlsError::Protocol {
+                    alert: Some(TlsAlert::DecodeError),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     });
 }
 
