@@ -109,7 +109,7 @@ fn alert_for(e: &rustls::Error) -> Option<TlsAlert> {
         E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
             A::UnexpectedMessage
         }
-        E::InvalidMessage(m) => A::from(m.clone()),
+        E::InvalidMessage(m) => A::from(*m),
         E::DecryptError => A::BadRecordMac,
         E::PeerSentOversizedRecord => A::RecordOverflow,
         E::NoApplicationProtocol => A::NoApplicationProtocol,
