@@ -426,6 +426,11 @@ fn every_error_type_is_an_error() {
     assert_eq!(is_error(peer), "peer error NOT_READY: not ready");
     let decode = <()>::from_answer(neonet::proto::Error::CODE, Payload::Bytes(&[0])).unwrap_err();
     assert_eq!(is_error(decode.clone()), decode_error_text(&decode));
+    let neopy = neonet::neopy::AnswerError::Peer(neonet::neopy::Error {
+        code: ErrorCode::NOT_READY,
+        message: "not ready".into(),
+    });
+    assert_eq!(is_error(neopy), "peer error NOT_READY: not ready");
 }
 
 /// The text of the decode error inside `e`.

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use common::watchdog;
 use neonet::tls::{
-    accept_link_tls, dial_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError,
-    TLS_HANDSHAKE_BYTE,
+    accept_link_tls, dial_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError, TlsStream,
+    TlsVersion, TLS_HANDSHAKE_BYTE,
 };
 use neonet::Op;
-use neonet::{dial_link, Error, ErrorKind, HandshakeError, LinkListener, NodeLink};
+use neonet::{dial_link, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink};
 use rustls::AlertDescription;
 use tls_support::*;
 
@@ -118,6 +118,44 @@ fn client_certificate_from_another_ca_is_refused() {
                 .contains("our certificate is not signed by its CA"),
             "{e}"
         );
+    });
+}
+
+/// A link set up by hand over a `TlsStream` (not by `dial_link_tls`)
+/// reports a refusal that comes during NEO's handshake as the TLS failure
+/// it is: with TLS 1.3 the client's TLS handshake ends before the server
+/// checked its certificate, so the alert comes while NEO's handshake
+/// reads.
+#[test]
+fn refusal_during_neo_handshake_is_a_tls_error() {
+    watchdog(LIMIT, || {
+        let c = cluster();
+        let other = Ca::new("another CA");
+        let node = other.node(Key::Ec);
+        let stranger = TlsConfig::from_pem(
+            c.ca.pem().as_bytes(),
+            node.cert.as_bytes(),
+            node.key.as_bytes(),
+        )
+        .unwrap();
+        let listener = listen();
+        let addr = listener.local_addr().unwrap();
+        let server = c.server.clone();
+        let accepted = serve_one(listener, move |s| {
+            accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        let tls = TlsStream::connect(tcp, &stranger, Some(HANDSHAKE_LIMIT)).unwrap();
+        assert_eq!(tls.protocol_version(), Some(TlsVersion::Tls13));
+        let (err, e) = tls_error(NodeLink::handshake(
+            tls,
+            LinkRole::Client,
+            Some(HANDSHAKE_LIMIT),
+        ));
+        assert_eq!(err, TlsError::PeerRefused(TlsAlert::UnknownCa), "{e}");
+        assert_eq!(e.tls_error(), Some(&err));
+        let (err, _) = tls_error(accepted.join().unwrap());
+        assert_eq!(err, TlsError::UnknownCa);
     });
 }
 

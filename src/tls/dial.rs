@@ -9,7 +9,7 @@ use super::socket::peek_first_byte;
 use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
 use crate::addr::ToLinkAddrs;
 use crate::codec::Dialect;
-use crate::error::{Error, ErrorKind, HandshakeError, Result};
+use crate::error::{HandshakeError, Result};
 use crate::handshake::{connect_tcp, io_err, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::link::{LinkRole, NodeLink};
 
@@ -98,7 +98,6 @@ pub fn dial_link_tls_with_timeout(
     let deadline = Instant::now() + timeout;
     let tls = TlsStream::connect(tcp, config, Some(timeout))?;
     NodeLink::handshake_with(tls, LinkRole::Client, left(Some(deadline)), dialect)
-        .map_err(tls_cause)
 }
 
 /// The server side of a TLS link, for a stream a listener accepted:
@@ -135,7 +134,7 @@ pub(crate) fn accept_any<S: TlsSocket>(
         StreamStart::Tls => {
             let tls = TlsStream::accept(sock, config, left(deadline))
                 .inspect_err(|e| log::debug!("{e}"))?;
-            NodeLink::handshake_as_server(tls, left(deadline)).map_err(tls_cause)
+            NodeLink::handshake_as_server(tls, left(deadline))
         }
         StreamStart::Plain(_) if plain_ok => NodeLink::handshake_as_server(sock, left(deadline)),
         StreamStart::Plain(b) => Err(fail(HandshakeError::Tls(TlsError::PlainClient(b)))),
@@ -145,23 +144,4 @@ pub(crate) fn accept_any<S: TlsSocket>(
 /// What is left until `deadline`.
 fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
-}
-
-/// A TLS failure met during NEO's handshake (the peer refusing our
-/// certificate after its TLS 1.3 handshake ended on our side, typically)
-/// comes as an I/O error: report it as the TLS failure it is.
-fn tls_cause(e: Error) -> Error {
-    let tls = match e.kind() {
-        ErrorKind::Handshake(HandshakeError::Io(io)) => TlsError::from_io(io).cloned(),
-        _ => None,
-    };
-    match tls {
-        Some(t) => Error::at(
-            e.addrs().local.clone(),
-            e.addrs().peer.clone(),
-            e.op(),
-            ErrorKind::Handshake(HandshakeError::Tls(t)),
-        ),
-        None => e,
-    }
 }
