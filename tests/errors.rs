@@ -208,8 +208,9 @@ fn assert_timeout<T: std::fmt::Debug>(res: neonet::Result<T>, op: Op, want: &Err
 
 /// A TCP listener whose accept queue is full: it drops the next
 /// connection's SYN, so that a connect to it times out. (Linux takes
-/// `backlog + 1` connections; a listening socket's backlog can be
-/// lowered by listening again.)
+/// `backlog + 1` connections, and drops SYNs past that unless
+/// `net.ipv4.tcp_abort_on_overflow` is set, which it is not by default; a
+/// listening socket's backlog can be lowered by listening again.)
 fn full_listener() -> (TcpListener, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     rustix::net::listen(&l, 0).unwrap();
