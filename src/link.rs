@@ -502,11 +502,13 @@ impl NodeLink {
     }
 }
 
-/// Dropping a link closes it without waiting for anything: unlike
-/// [`close`](NodeLink::close), it writes only what the stream takes at
-/// once of what senders were promised (and TLS's `close_notify`), and it
-/// does not join the reader thread. The stream is shut down, so the
-/// reader ends by itself at once; the descriptors close when it does.
+/// Dropping a link closes it without waiting for the peer or for the
+/// reader thread: unlike [`close`](NodeLink::close), it writes only what
+/// the stream takes at once of what senders were promised (and TLS's
+/// `close_notify`), and it does not join the reader. The stream is shut
+/// down, which ends a sender's blocked write at once (the only thing drop
+/// may wait for, to let go of the stream) and the reader by itself; the
+/// descriptors close when the reader ends.
 impl Drop for NodeLink {
     fn drop(&mut self) {
         let Some(reader) = self.reader.get_mut().take() else {
