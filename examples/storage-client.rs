@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use neonet::proto::{GetObject, INVALID_TID};
-use neonet::{dial_link, ErrorKind};
+use neonet::{Dialer, ErrorKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5551".into());
-    let link = dial_link(addr.as_str())?;
+    let link = Dialer::new(addr.as_str()).dial()?;
     // Every ask1 of this link gives up after 5 s: a storage that stopped
     // answering must not hang the client.
     link.set_recv_timeout(Some(Duration::from_secs(5)));

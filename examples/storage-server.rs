@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use neonet::proto::{AnswerObject, Checksum, ErrorCode, GetObject, Message, Oid, Pong, Tid};
-use neonet::{LinkListener, NodeLink};
+use neonet::{AnyLink, Dialects, LinkListener, ListenerOptions, NodeLink};
 
 /// One revision of an object.
 struct Revision {
@@ -33,13 +33,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:5551".into());
     let store = Arc::new(sample_store());
-    let listener = LinkListener::bind(addr.as_str())?;
+    // Protocol 6 only: a NEO/py client is refused at its handshake (and
+    // the failure logged), rather than served a dialect we do not answer.
+    let opts = ListenerOptions {
+        dialects: Dialects::Proto6,
+        ..Default::default()
+    };
+    let listener = LinkListener::bind_with(addr.as_str(), opts)?;
     eprintln!(
         "serving {} objects on {}",
         store.len(),
         listener.local_addr()
     );
     for link in listener.incoming() {
+        // Always protocol 6: the listener serves no other.
+        let AnyLink::Proto6(link) = link else {
+            continue;
+        };
         let store = store.clone();
         thread::spawn(move || serve(&link, &store));
     }
@@ -54,7 +64,7 @@ fn serve(link: &NodeLink, store: &Store) {
         eprintln!("{e}");
     }
     loop {
-        let req = match link.recv1_timeout(Duration::from_secs(1)) {
+        let req = match link.recv_timeout(Duration::from_secs(1)) {
             Ok(req) => req,
             Err(e) if e.is_timeout() => continue, // housekeeping would go here
             Err(e) => {

@@ -81,6 +81,12 @@ impl From<&Path> for Addr {
     }
 }
 
+impl From<&PathBuf> for Addr {
+    fn from(p: &PathBuf) -> Addr {
+        Addr::Unix(Some(p.clone()))
+    }
+}
+
 impl From<PathBuf> for Addr {
     fn from(p: PathBuf) -> Addr {
         Addr::Unix(Some(p))

@@ -277,19 +277,26 @@ impl Conn {
         self.state.id()
     }
 
-    /// Bounds each later receive on this connection (`recv_pkt`, `recv`,
-    /// `expect`, `ask`): one that waits longer fails with
-    /// `ErrorKind::Timeout`, and the connection stays usable (a packet
-    /// that comes later goes to the next receive). `None`: no bound. New
-    /// connections start with the link's default
+    /// Bounds each later receive on this connection that has no bound of
+    /// its own (`recv`, `recv_pkt`, `expect`, `ask`): one that waits
+    /// longer fails with `ErrorKind::Timeout`, and the connection stays
+    /// usable (a packet that comes later goes to the next receive).
+    /// `None`: no bound. New connections start with the link's default
     /// ([`NodeLink::set_recv_timeout`](crate::NodeLink::set_recv_timeout)).
+    /// The `_timeout` and `_deadline` receives bound themselves.
     pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
         self.state.recv_timeout.set(timeout);
     }
 
-    /// The bound on each receive (see [`Conn::set_recv_timeout`]).
-    pub fn recv_timeout(&self) -> Option<Duration> {
+    /// The bound on each receive without one of its own (see
+    /// [`Conn::set_recv_timeout`]).
+    pub fn default_recv_timeout(&self) -> Option<Duration> {
         self.state.recv_timeout.get()
+    }
+
+    /// The deadline of a receive that starts now with the default bound.
+    fn default_deadline(&self) -> Option<Instant> {
+        wait::deadline(self.state.recv_timeout.get())
     }
 
     /// Sends a packet on this connection; its conn id is set to ours.
@@ -331,9 +338,31 @@ impl Conn {
             .map_err(|k| self.err(Op::Send, k))
     }
 
-    /// Receives the next message, whatever it is.
+    /// Receives the next message, whatever it is, waiting at most the
+    /// connection's default bound ([`set_recv_timeout`](Self::set_recv_timeout)).
     pub fn recv(&self) -> Result<Message> {
-        let pkt = self.recv_pkt()?;
+        self.recv_deadline_opt(self.default_deadline())
+    }
+
+    /// The next message if one is there, without waiting: `Ok(None)` if
+    /// none is.
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        wait::none_if_empty(self.recv_deadline(Instant::now()))
+    }
+
+    /// Receives the next message, waiting at most `timeout`
+    /// (`ErrorKind::Timeout` then; the connection stays usable).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message> {
+        self.recv_deadline_opt(wait::deadline(Some(timeout)))
+    }
+
+    /// Receives the next message, waiting until `deadline` at most.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Message> {
+        self.recv_deadline_opt(Some(deadline))
+    }
+
+    fn recv_deadline_opt(&self, deadline: Option<Instant>) -> Result<Message> {
+        let pkt = self.recv_pkt_until(deadline)?;
         decode_message(pkt).map_err(|e| self.err(Op::Recv, ErrorKind::Decode(e)))
     }
 
@@ -357,10 +386,26 @@ impl Conn {
     }
 
     /// Receives the next packet, blocking until one arrives, the
-    /// connection or link is closed, or the receive timeout passes.
+    /// connection or link is closed, or the connection's default bound
+    /// passes ([`set_recv_timeout`](Self::set_recv_timeout)).
     pub fn recv_pkt(&self) -> Result<Packet> {
-        let deadline = wait::deadline(self.state.recv_timeout.get());
-        self.recv_pkt_until(deadline)
+        self.recv_pkt_until(self.default_deadline())
+    }
+
+    /// The next packet if one is there, without waiting: `Ok(None)` if
+    /// none is.
+    pub fn try_recv_pkt(&self) -> Result<Option<Packet>> {
+        wait::none_if_empty(self.recv_pkt_until(Some(Instant::now())))
+    }
+
+    /// Receives the next packet, waiting at most `timeout`.
+    pub fn recv_pkt_timeout(&self, timeout: Duration) -> Result<Packet> {
+        self.recv_pkt_until(wait::deadline(Some(timeout)))
+    }
+
+    /// Receives the next packet, waiting until `deadline` at most.
+    pub fn recv_pkt_deadline(&self, deadline: Instant) -> Result<Packet> {
+        self.recv_pkt_until(Some(deadline))
     }
 
     /// Receives the next packet, waiting until `deadline` at most.

@@ -21,9 +21,9 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::codec::{LinkAsk, LinkMessages};
+use crate::codec::{Dialect, LinkAsk, LinkMessages, MessageOf};
 use crate::conn::Conn;
 use crate::error::{Error, Op, Result};
 use crate::link::NodeLink;
@@ -52,7 +52,7 @@ pub struct AnswerStream<R: LinkAsk> {
     request: PhantomData<fn() -> R>,
 }
 
-impl NodeLink {
+impl<D: Dialect> NodeLink<D> {
     /// Sends the request `req` and returns its exchange, whose messages
     /// [`AnswerStream::recv`] gives in order: what the peer sends under
     /// the request's id before the answer (NEO/py's storages answer
@@ -63,11 +63,11 @@ impl NodeLink {
     /// receives are bounded by the link's receive timeout, as `ask1`'s.
     ///
     /// ```
-    /// use neonet::{neopy, Dialect, NodeLink, Streamed};
+    /// use neonet::{neopy, NeoPy, NodeLink, Streamed};
     ///
-    /// let (client, server) = NodeLink::pair_with(Dialect::NeoPy)?;
+    /// let (client, server) = NodeLink::<NeoPy>::pair()?;
     /// std::thread::spawn(move || {
-    ///     let req = server.recv1_as::<neopy::Message>()?;
+    ///     let req = server.recv()?;
     ///     for oid in 0..3 {
     ///         req.send(&neopy::AddObject { oid, ..Default::default() })?;
     ///     }
@@ -85,8 +85,7 @@ impl NodeLink {
     /// assert_eq!(oids, [0, 1, 2]);
     /// # Ok::<(), neonet::Error>(())
     /// ```
-    pub fn ask_stream<R: LinkAsk>(&self, req: &R) -> Result<AnswerStream<R>> {
-        self.check_dialect(R::DIALECT, Op::AskStream)?;
+    pub fn ask_stream<R: LinkAsk<Dialect = D>>(&self, req: &R) -> Result<AnswerStream<R>> {
         let op = |e: Error| e.with_op(Op::AskStream);
         // Dropped before its answer, it leaves a tombstone (for the link's
         // `keep_closed`), so that the rest of the stream is dropped rather
@@ -107,26 +106,40 @@ impl<R: LinkAsk> AnswerStream<R> {
     /// link's receive timeout (`Timeout`; the exchange stays usable). An
     /// item that cannot be decoded is `Decode` (the next call goes on);
     /// an `Error` answer is `ErrorKind::Peer`.
-    pub fn recv(&mut self) -> Result<Streamed<R::Set, R::Answer>> {
-        let deadline = wait::deadline(self.conn.recv_timeout());
+    pub fn recv(&mut self) -> Result<Streamed<MessageOf<R>, R::Answer>> {
+        let deadline = wait::deadline(self.conn.default_recv_timeout());
         self.recv_until(deadline)
     }
 
+    /// The next message if one is there, without waiting: `Ok(None)` if
+    /// none is.
+    pub fn try_recv(&mut self) -> Result<Option<Streamed<MessageOf<R>, R::Answer>>> {
+        wait::none_if_empty(self.recv_until(Some(Instant::now())))
+    }
+
     /// Like [`recv`](Self::recv), waiting at most `timeout`.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Streamed<R::Set, R::Answer>> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Streamed<MessageOf<R>, R::Answer>> {
         self.recv_until(wait::deadline(Some(timeout)))
+    }
+
+    /// Like [`recv`](Self::recv), waiting until `deadline` at most.
+    pub fn recv_deadline(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Streamed<MessageOf<R>, R::Answer>> {
+        self.recv_until(Some(deadline))
     }
 
     fn recv_until(
         &mut self,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<Streamed<R::Set, R::Answer>> {
+        deadline: Option<Instant>,
+    ) -> Result<Streamed<MessageOf<R>, R::Answer>> {
         let pkt = self
             .conn
             .recv_pkt_until(deadline)
             .map_err(|e| e.with_op(Op::AskStream))?;
         if !pkt.is_answer() {
-            let item = R::Set::link_decode(pkt)
+            let item = MessageOf::<R>::link_decode(pkt)
                 .map_err(|e| self.conn.err(Op::AskStream, ErrorKind::Decode(e)))?;
             return Ok(Streamed::Item(item));
         }

@@ -239,22 +239,6 @@ pub enum ErrorKind {
     /// the stream cannot be resynchronised, so the link went down.
     #[error("bad packet: {0}")]
     Framing(crate::neopy::FramingError),
-    /// The link's dialect has no connections: on a NEO/py link, `new_conn`
-    /// and `accept` fail with this; use `send1`, `ask1`, `recv1`.
-    #[error("{dialect} links have no connections: use send1, ask1, recv1")]
-    LightOnly {
-        /// The link's dialect.
-        dialect: crate::Dialect,
-    },
-    /// A message of one dialect's table used on a link of the other (a
-    /// `proto` message on a NEO/py link, or the reverse).
-    #[error("a {msg} message on a {link} link")]
-    WrongDialect {
-        /// The link's dialect.
-        link: crate::Dialect,
-        /// The message's.
-        msg: crate::Dialect,
-    },
 }
 
 impl ErrorKind {

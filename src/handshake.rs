@@ -23,22 +23,15 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::addr::{Addr, ToLinkAddrs};
-use crate::codec::Dialect;
+use crate::addr::Addr;
+use crate::codec::wire::Wire;
+use crate::codec::{Dialect, NeoPy, Proto6};
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
-use crate::neopy::{self, HandshakeMismatch, HandshakeProgress};
 use crate::stream::{write_all, LinkStream};
 use crate::tls::{TlsError, TLS_HANDSHAKE_BYTE};
-
-/// The NEO protocol version we speak by default.
-pub const PROTOCOL_VERSION: u32 = 6;
-
-/// How long `dial_link` waits for the peer's version by default.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A stream whose blocking reads and writes can be bounded in time, so that
 /// a silent peer cannot hold a handshake forever.
@@ -79,73 +72,150 @@ impl HandshakeStream for UnixStream {
     }
 }
 
-impl NodeLink {
-    /// Handshakes over `stream` with protocol version 6 and returns the
-    /// link. On error the stream is closed.
+impl<D: Dialect> NodeLink<D> {
+    /// Handshakes over `stream` in dialect `D` (protocol 6: version 6;
+    /// NEO/py: `["NEO", 5]`) and returns the link. On error the stream is
+    /// closed; the error names what the peer sent
+    /// (`HandshakeError::VersionMismatch`, `HandshakeError::NotNeo`).
+    /// This is how a stream you made becomes a link; [`Dialer`] connects
+    /// and does this.
     pub fn handshake<S: HandshakeStream>(
         stream: S,
         role: LinkRole,
         timeout: Option<Duration>,
-    ) -> Result<NodeLink> {
-        NodeLink::handshake_version(stream, role, timeout, PROTOCOL_VERSION)
+    ) -> Result<NodeLink<D>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        finish(stream, role, |s| exchange::<D, S>(s, deadline))
     }
+}
 
-    /// Handshakes over `stream` announcing `version` (the peer must send
-    /// the same) and returns the link. On error the stream is closed.
+impl NodeLink<Proto6> {
+    /// Handshakes over `stream` announcing protocol version `version` (the
+    /// peer must send the same) and returns the link. On error the stream
+    /// is closed.
     pub fn handshake_version<S: HandshakeStream>(
         stream: S,
         role: LinkRole,
         timeout: Option<Duration>,
         version: u32,
-    ) -> Result<NodeLink> {
+    ) -> Result<NodeLink<Proto6>> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        finish(stream, role, Dialect::Proto6, |s| {
-            exchange(s, version, deadline)
-        })
+        finish(stream, role, |s| exchange_version(s, version, deadline))
     }
+}
 
-    /// Handshakes over `stream` in `dialect` (protocol 6: version 6;
-    /// NEO/py: `["NEO", 5]`) and returns the link, speaking that dialect.
-    /// On error the stream is closed; the error names what the peer sent
-    /// (`HandshakeError::VersionMismatch`, `HandshakeError::NotNeo`).
-    pub fn handshake_with<S: HandshakeStream>(
-        stream: S,
-        role: LinkRole,
-        timeout: Option<Duration>,
-        dialect: Dialect,
-    ) -> Result<NodeLink> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        finish(stream, role, dialect, |s| match dialect {
-            Dialect::Proto6 => exchange(s, PROTOCOL_VERSION, deadline),
-            Dialect::NeoPy => exchange_neopy(s, deadline),
-        })
-    }
+/// A link of either dialect: what a server that serves both gets
+/// ([`LinkListener::accept`](crate::LinkListener::accept),
+/// [`AnyLink::handshake_as_server`]), telling the dialect by the client's
+/// first byte.
+///
+/// ```
+/// use neonet::{AnyLink, Dialer, LinkListener, NeoPy};
+///
+/// let listener = LinkListener::bind("127.0.0.1:0")?;
+/// let _py = Dialer::new(listener.local_addr()).dialect::<NeoPy>().dial()?;
+/// match listener.accept()? {
+///     AnyLink::NeoPy(link) => drop(link), // serve NEO/py's messages
+///     AnyLink::Proto6(link) => drop(link), // serve protocol 6's
+/// }
+/// # Ok::<(), neonet::Error>(())
+/// ```
+#[derive(Debug)]
+pub enum AnyLink {
+    /// A protocol 6 link (NEO/go).
+    Proto6(NodeLink<Proto6>),
+    /// A NEO/py link.
+    NeoPy(NodeLink<NeoPy>),
+}
 
-    /// The server side of a link in whichever dialect the client speaks:
-    /// looks at the client's first byte without consuming it (waiting for
-    /// it within `timeout`, [`HandshakeStream::peek_first_byte`]), then
-    /// handshakes in that dialect, as server. `0x92` starts NEO/py's
-    /// handshake; `0x16` a TLS ClientHello, which a plain end refuses
+impl AnyLink {
+    /// The server side of a link in whichever dialect the client speaks,
+    /// among `dialects`: looks at the client's first byte without
+    /// consuming it (waiting for it within `timeout`,
+    /// [`HandshakeStream::peek_first_byte`]), then handshakes in that
+    /// dialect, as server. `0x92` starts NEO/py's handshake; `0x16` a TLS
+    /// ClientHello, which a plain end refuses
     /// ([`TlsError::TlsClient`](crate::tls::TlsError::TlsClient)); anything
     /// else is taken for protocol 6's (whose version word starts with
     /// `0x00`), so that a client of another version or protocol gets our
-    /// version word and a `VersionMismatch`, as with
-    /// [`handshake`](Self::handshake). A client that sends nothing, or a
-    /// TLS client, gets our version word too (and `Timeout`, or the TLS
-    /// error). Over a [`TlsStream`](crate::tls::TlsStream) the byte
-    /// looked at is the first of the plaintext: the dialects are told
+    /// version word and a `VersionMismatch`. A client of a dialect not
+    /// among `dialects` gets our handshake (of the one that is) and
+    /// fails as a client of another protocol does. A client that sends
+    /// nothing, or a TLS client, gets our version word too (and `Timeout`,
+    /// or the TLS error). Over a [`TlsStream`](crate::tls::TlsStream) the
+    /// byte looked at is the first of the plaintext: the dialects are told
     /// apart inside TLS as outside.
     pub fn handshake_as_server<S: HandshakeStream>(
         stream: S,
         timeout: Option<Duration>,
-    ) -> Result<NodeLink> {
+        dialects: Dialects,
+    ) -> Result<AnyLink> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let dialect = match sniff(&stream, deadline) {
+        let neopy = match sniff(&stream, deadline, dialects) {
             Ok(d) => d,
             Err(e) => return Err(failed(&stream.local_addr(), &stream.peer_addr(), e)),
         };
-        NodeLink::handshake_with(stream, LinkRole::Server, left(deadline), dialect)
+        let (role, left) = (LinkRole::Server, left(deadline));
+        Ok(if neopy {
+            AnyLink::NeoPy(NodeLink::handshake(stream, role, left)?)
+        } else {
+            AnyLink::Proto6(NodeLink::handshake(stream, role, left)?)
+        })
     }
+
+    /// The link's addresses.
+    pub fn addrs(&self) -> &crate::LinkAddrs {
+        match self {
+            AnyLink::Proto6(l) => l.addrs(),
+            AnyLink::NeoPy(l) => l.addrs(),
+        }
+    }
+
+    /// The protocol 6 link, if it is one.
+    pub fn into_proto6(self) -> Option<NodeLink<Proto6>> {
+        match self {
+            AnyLink::Proto6(l) => Some(l),
+            AnyLink::NeoPy(_) => None,
+        }
+    }
+
+    /// The NEO/py link, if it is one.
+    pub fn into_neopy(self) -> Option<NodeLink<NeoPy>> {
+        match self {
+            AnyLink::NeoPy(l) => Some(l),
+            AnyLink::Proto6(_) => None,
+        }
+    }
+
+    /// Closes the link (see [`NodeLink::close`]).
+    pub fn close(&self) {
+        match self {
+            AnyLink::Proto6(l) => l.close(),
+            AnyLink::NeoPy(l) => l.close(),
+        }
+    }
+
+    /// Whether the link is still usable (see [`NodeLink::is_up`]).
+    pub fn is_up(&self) -> bool {
+        match self {
+            AnyLink::Proto6(l) => l.is_up(),
+            AnyLink::NeoPy(l) => l.is_up(),
+        }
+    }
+}
+
+/// Which dialects a server serves (see [`AnyLink::handshake_as_server`],
+/// [`ListenerOptions::dialects`](crate::ListenerOptions::dialects)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Dialects {
+    /// Both, told apart by the client's first byte.
+    #[default]
+    Both,
+    /// Protocol 6 only: a NEO/py client gets our version word and fails.
+    Proto6,
+    /// NEO/py only: a protocol 6 client gets NEO/py's handshake and fails.
+    NeoPy,
 }
 
 /// What is left until `deadline` (zero once passed).
@@ -153,20 +223,19 @@ fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-/// Runs `exchange` on `stream`, then makes the link of `dialect`; on
+/// Runs `exchange` on `stream`, then makes the link of dialect `D`; on
 /// error the stream is dropped (closed) and the error names the link.
-fn finish<S: HandshakeStream>(
+fn finish<D: Dialect, S: HandshakeStream>(
     stream: S,
     role: LinkRole,
-    dialect: Dialect,
     exchange: impl FnOnce(&S) -> Result<(), HandshakeError>,
-) -> Result<NodeLink> {
+) -> Result<NodeLink<D>> {
     let (local, peer) = (stream.local_addr(), stream.peer_addr());
     let fail = |e| failed(&local, &peer, e);
     exchange(&stream).map_err(fail)?;
     // The link's reader blocks for as long as the link lives.
     stream.set_io_timeout(None).map_err(|e| fail(io_err(e)))?;
-    NodeLink::new_with(stream, role, dialect)
+    NodeLink::new(stream, role)
 }
 
 /// The error of a handshake between `local` and `peer` that failed with
@@ -182,56 +251,56 @@ pub(crate) fn failed(local: &Addr, peer: &Addr, e: HandshakeError) -> Error {
     )
 }
 
-/// The dialect of a client, by its first byte (see
-/// [`NodeLink::handshake_as_server`]). A client that sent nothing by
-/// `deadline`, that hung up, or that starts TLS fails, after our version
-/// word was written: to a client that is not one of ours, we are a
-/// protocol 6 server, which always writes its word (and a TLS client
-/// reports a peer that does not speak TLS).
+/// Whether a client speaks NEO/py (else protocol 6), by its first byte
+/// (see [`AnyLink::handshake_as_server`]). A client that sent nothing by
+/// `deadline`, that hung up, or that starts TLS fails, after our
+/// handshake was written: to a client that is not one of ours, we are a
+/// protocol 6 server (or NEO/py, if that is all we serve), which always
+/// writes its handshake first (and a TLS client reports a peer that does
+/// not speak TLS). A client of a dialect we do not serve is handshaked in
+/// the one we do, and fails there.
 fn sniff<S: HandshakeStream>(
     stream: &S,
     deadline: Option<Instant>,
-) -> Result<Dialect, HandshakeError> {
+    dialects: Dialects,
+) -> Result<bool, HandshakeError> {
     let refuse = |e: HandshakeError| {
-        // Best effort, and it cannot block long: 4 bytes into an empty
+        let ours = match dialects {
+            Dialects::NeoPy => NeoPy::HANDSHAKE,
+            _ => Proto6::HANDSHAKE,
+        };
+        // Best effort, and it cannot block long: a few bytes into an empty
         // socket buffer.
         let _ = stream.set_io_timeout(Some(Duration::from_millis(100)));
-        let _ = write_all(stream, &PROTOCOL_VERSION.to_be_bytes());
+        let _ = write_all(stream, ours);
         Err(e)
     };
     match stream.peek_first_byte(left(deadline)) {
-        Ok(b) if b == Dialect::NeoPy.handshake_first_byte() => Ok(Dialect::NeoPy),
         Ok(TLS_HANDSHAKE_BYTE) => refuse(HandshakeError::Tls(TlsError::TlsClient)),
-        Ok(_) => Ok(Dialect::Proto6),
+        Ok(b) => Ok(match dialects {
+            Dialects::Both => b == NeoPy::HANDSHAKE[0],
+            Dialects::Proto6 => false,
+            Dialects::NeoPy => true,
+        }),
         Err(e) if e.kind() == io::ErrorKind::Unsupported => Err(io_err(e)),
         Err(e) => refuse(io_err(e)),
     }
 }
 
-/// NEO/py's handshake: writes ours, reads the peer's 6 bytes and checks
-/// them as they come (an HTTP client is refused at its first byte).
-fn exchange_neopy<S: HandshakeStream>(
+/// The handshake of dialect `D`: writes ours, reads the peer's and checks
+/// it as it comes (an HTTP client is refused at its first byte). Even if
+/// the write failed (a peer that already hung up), it reads, so that what
+/// the peer sent before (a mismatching version) is what we report.
+fn exchange<D: Dialect, S: HandshakeStream>(
     stream: &S,
     deadline: Option<Instant>,
 ) -> Result<(), HandshakeError> {
     set_deadline(stream, deadline)?;
-    // As for protocol 6: read even if the write failed, to report what
-    // the peer sent.
-    let written = write_all(stream, &neopy::HANDSHAKE).map_err(io_err);
-    let mut got = [0u8; neopy::HANDSHAKE.len()];
+    let written = write_all(stream, D::HANDSHAKE).map_err(io_err);
+    let mut got = [0u8; 16];
+    let got = &mut got[..D::HANDSHAKE.len()];
     let mut n = 0;
-    loop {
-        match neopy::check_handshake(&got[..n]) {
-            Ok(HandshakeProgress::Done) => return written,
-            Ok(HandshakeProgress::Incomplete { .. }) => {}
-            Err(HandshakeMismatch::VersionMismatch { peer, ours }) => {
-                return Err(HandshakeError::VersionMismatch {
-                    peer: u32::from(peer),
-                    ours: u32::from(ours),
-                })
-            }
-            Err(HandshakeMismatch::NotNeo { got }) => return Err(HandshakeError::NotNeo { got }),
-        }
+    while !D::check_handshake(&got[..n])? {
         set_deadline(stream, deadline)?;
         match stream.read(&mut got[n..]) {
             Ok(0) => return Err(HandshakeError::UnexpectedEof),
@@ -240,17 +309,17 @@ fn exchange_neopy<S: HandshakeStream>(
             Err(e) => return Err(io_err(e)),
         }
     }
+    written
 }
 
-/// Writes our version, reads and checks the peer's.
-fn exchange<S: HandshakeStream>(
+/// Protocol 6's handshake with another version than 6: writes ours,
+/// reads and checks the peer's.
+fn exchange_version<S: HandshakeStream>(
     stream: &S,
     version: u32,
     deadline: Option<Instant>,
 ) -> Result<(), HandshakeError> {
     set_deadline(stream, deadline)?;
-    // A peer that already hung up makes the write fail; read anyway, so
-    // that what it sent before (a mismatching version) is what we report.
     let written = write_all(stream, &version.to_be_bytes()).map_err(io_err);
     let peer = read_word(stream, deadline)?;
     written?;
@@ -314,64 +383,6 @@ pub(crate) fn io_err(e: io::Error) -> HandshakeError {
     }
 }
 
-/// Connects to `addr` and handshakes as client in protocol 6, waiting at
-/// most `DEFAULT_HANDSHAKE_TIMEOUT` for the connection and for the peer's
-/// version. `addr` is anything std resolves to TCP addresses (TCP_NODELAY
-/// is set), or an [`Addr`] such as a listener's
-/// [`local_addr`](crate::LinkListener::local_addr), TCP or Unix.
-///
-/// ```
-/// use neonet::{dial_link, LinkListener};
-///
-/// let listener = LinkListener::bind("127.0.0.1:0")?;
-/// let client = dial_link(listener.local_addr())?;
-/// let server = listener.accept()?;
-/// assert_eq!(client.addrs().peer, server.addrs().local);
-/// # Ok::<(), neonet::Error>(())
-/// ```
-pub fn dial_link(addr: impl ToLinkAddrs) -> Result<NodeLink> {
-    dial_link_timeout(addr, DEFAULT_HANDSHAKE_TIMEOUT)
-}
-
-/// Like [`dial_link`], with `timeout` bounding the connect (per address
-/// tried) and the handshake.
-pub fn dial_link_timeout(addr: impl ToLinkAddrs, timeout: Duration) -> Result<NodeLink> {
-    dial_link_with_timeout(addr, Dialect::Proto6, timeout)
-}
-
-/// Connects to `addr` (as [`dial_link`]) and handshakes as client in
-/// `dialect`, waiting at most `DEFAULT_HANDSHAKE_TIMEOUT` for the peer's
-/// handshake: `dial_link_with(master, Dialect::NeoPy)` to talk to a
-/// NEO/py node.
-pub fn dial_link_with(addr: impl ToLinkAddrs, dialect: Dialect) -> Result<NodeLink> {
-    dial_link_with_timeout(addr, dialect, DEFAULT_HANDSHAKE_TIMEOUT)
-}
-
-/// Like [`dial_link_with`], with `timeout` bounding the connect (per
-/// address tried) and the handshake.
-pub fn dial_link_with_timeout(
-    addr: impl ToLinkAddrs,
-    dialect: Dialect,
-    timeout: Duration,
-) -> Result<NodeLink> {
-    let t = Some(timeout);
-    match connect(addr, timeout)? {
-        Connected::Tcp(s) => NodeLink::handshake_with(s, LinkRole::Client, t, dialect),
-        Connected::Unix(s) => NodeLink::handshake_with(s, LinkRole::Client, t, dialect),
-    }
-}
-
-/// Connects to the Unix socket at `path` and handshakes as client.
-pub fn dial_link_unix(path: impl AsRef<Path>) -> Result<NodeLink> {
-    dial_link(Addr::from(path.as_ref()))
-}
-
-/// Connects to the Unix socket at `path` and handshakes as client in
-/// `dialect`.
-pub fn dial_link_unix_with(path: impl AsRef<Path>, dialect: Dialect) -> Result<NodeLink> {
-    dial_link_with(Addr::from(path.as_ref()), dialect)
-}
-
 /// A stream `connect` opened.
 pub(crate) enum Connected {
     Tcp(TcpStream),
@@ -380,16 +391,13 @@ pub(crate) enum Connected {
 
 /// Connects to the first of `addr`'s addresses that answers within
 /// `timeout` (TCP_NODELAY on for TCP).
-pub(crate) fn connect(addr: impl ToLinkAddrs, timeout: Duration) -> Result<Connected> {
+pub(crate) fn connect(addrs: &[Addr], timeout: Duration) -> Result<Connected> {
     let dial_err = |peer: Addr, e: io::Error| {
         log::debug!("neonet: dial {peer}: {e}");
         Error::at(Addr::Unknown, peer, Op::Dial, ErrorKind::io(e))
     };
-    let addrs = addr
-        .to_link_addrs()
-        .map_err(|e| dial_err(Addr::Unknown, e))?;
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to dial");
-    for a in &addrs {
+    for a in addrs {
         let res = match a {
             Addr::Tcp(t) => TcpStream::connect_timeout(t, timeout).and_then(|s| {
                 s.set_nodelay(true)?;
@@ -408,16 +416,4 @@ pub(crate) fn connect(addr: impl ToLinkAddrs, timeout: Duration) -> Result<Conne
     }
     let first = addrs.first().cloned().unwrap_or(Addr::Unknown);
     Err(dial_err(first, last))
-}
-
-/// Connects over TCP like [`connect`]; a Unix address is an error.
-pub(crate) fn connect_tcp(addr: impl ToLinkAddrs, timeout: Duration) -> Result<TcpStream> {
-    match connect(addr, timeout)? {
-        Connected::Tcp(s) => Ok(s),
-        Connected::Unix(s) => {
-            let e = io::Error::new(io::ErrorKind::InvalidInput, "not a TCP address");
-            let peer = Addr::from_unix(s.peer_addr());
-            Err(Error::at(Addr::Unknown, peer, Op::Dial, ErrorKind::io(e)))
-        }
-    }
 }

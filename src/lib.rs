@@ -10,10 +10,11 @@
 //!
 //! # Links
 //!
-//! A [`NodeLink`] is one end of a link. You get one by dialing
-//! ([`dial_link`]), from a [`LinkListener`], over a stream you made
-//! ([`NodeLink::handshake`], [`NodeLink::new`]), or as a connected pair
-//! over a socketpair for tests ([`NodeLink::pair`]). Each link has exactly
+//! A [`NodeLink<D>`](NodeLink) is one end of a link speaking the wire
+//! [`Dialect`] `D`. You get one by dialing ([`Dialer`]), from a
+//! [`LinkListener`] (an [`AnyLink`]: it serves both dialects), over a
+//! stream you made ([`NodeLink::handshake`]), or as a connected pair over
+//! a socketpair for tests ([`NodeLink::pair`]). Each link has exactly
 //! one *reader thread*, which reads every packet the peer sends (with one
 //! `read` per packet in the common case) and hands it to the connection it
 //! belongs to; senders write from their own threads, one at a time.
@@ -38,17 +39,19 @@
 //! that accepted (the *server*) even ones. A packet for a connection that
 //! is gone is answered "connection closed" by the link itself.
 //!
-//! A link speaks one of two wire [`Dialect`]s: protocol 6 (NEO/go's binary
-//! encoding, messages of [`proto`]), or NEO/py's protocol 5 over msgpack
-//! (messages of [`neopy`]), which offers the light operations only
-//! (`send1`, `ask1`, `recv1_as`, `Request::reply`). The dialer picks one
-//! ([`dial_link_with`]); a [`LinkListener`] serves both on one port.
+//! A link speaks one of two wire dialects, which is its type:
+//! [`Proto6`] (NEO/go's binary encoding, messages of [`proto`]) or
+//! [`NeoPy`] (NEO/py's protocol 5 over msgpack, messages of [`neopy`]),
+//! which has the light operations and streamed answers but no
+//! connections. A message of the other dialect does not compile. The
+//! dialer picks one ([`Dialer::dialect`]); a [`LinkListener`] serves both
+//! on one port.
 //!
 //! ```
 //! use neonet::proto::{Ping, Pong};
-//! use neonet::NodeLink;
+//! use neonet::{NodeLink, Proto6};
 //!
-//! let (client, server) = NodeLink::pair()?;
+//! let (client, server) = NodeLink::<Proto6>::pair()?;
 //! let conn = client.new_conn()?;            // id 1: the client's first
 //! conn.send(&Ping {})?;
 //! let peer = server.accept()?;              // the same connection, server side
@@ -63,7 +66,7 @@
 //! NEO/py opens a connection per request. [`NodeLink::ask1`] sends a
 //! request on a new connection and returns its answer, typed by the
 //! message table (an [`AnswerObject`](proto::AnswerObject) for a
-//! [`GetObject`](proto::GetObject)); [`NodeLink::recv1`] gives a server
+//! [`GetObject`](proto::GetObject)); [`NodeLink::recv`] gives a server
 //! the next [`Request`], which it answers with [`Request::reply`]. A
 //! request that cannot be decoded is answered with an error by the link
 //! and skipped, so one bad request never ends a server loop. This is the
@@ -71,22 +74,27 @@
 //!
 //! # Time limits
 //!
-//! No wait has to be forever: receives ([`Conn::set_recv_timeout`], or
-//! [`NodeLink::set_recv_timeout`] for the connections a link creates,
-//! `ask1`'s included), [`NodeLink::accept_timeout`],
-//! [`NodeLink::recv1_timeout`], writes ([`NodeLink::set_write_timeout`]),
-//! and dead peers ([`NodeLink::set_keepalive`]). A receive that times out
+//! No wait has to be forever. Every receive comes in crossbeam's four
+//! forms: `recv` (bounded by the connection's default,
+//! [`Conn::set_recv_timeout`], or [`NodeLink::set_recv_timeout`] for the
+//! connections a link creates, `ask1`'s included), `try_recv` (no wait),
+//! `recv_timeout` and `recv_deadline` — on [`Conn`], for light-mode
+//! requests ([`NodeLink::recv`]), for connections
+//! ([`NodeLink::accept_timeout`], ...) and for streamed answers
+//! ([`AnswerStream`]). Writes are bounded with
+//! [`NodeLink::set_write_timeout`], dead peers detected with
+//! [`NodeLink::set_keepalive`]. A receive that times out
 //! returns [`ErrorKind::Timeout`] and the link stays usable. A storage
 //! server's loop and a client:
 //!
 //! ```
 //! use std::time::Duration;
 //! use neonet::proto::{AnswerObject, GetObject, Message, Pong};
-//! use neonet::{ErrorKind, NodeLink};
+//! use neonet::{ErrorKind, NodeLink, Proto6};
 //!
-//! let (client, server) = NodeLink::pair()?;
+//! let (client, server) = NodeLink::<Proto6>::pair()?;
 //! let serving = std::thread::spawn(move || loop {
-//!     let req = match server.recv1_timeout(Duration::from_secs(1)) {
+//!     let req = match server.recv_timeout(Duration::from_secs(1)) {
 //!         Ok(req) => req,
 //!         // Nothing came for a second: a chance to do housekeeping.
 //!         Err(e) if e.is_timeout() => continue,
@@ -158,6 +166,7 @@ mod budget;
 pub(crate) mod codec;
 mod conn;
 mod conversation;
+mod dial;
 pub mod error;
 mod handshake;
 mod light;
@@ -173,14 +182,12 @@ mod wait;
 pub use addr::{Addr, ToLinkAddrs};
 #[cfg(feature = "test-hooks")]
 pub use budget::with_decode_allowance;
-pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
+pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg, MessageOf, NeoPy, Proto6};
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};
+pub use dial::{Dialer, DEFAULT_DIAL_TIMEOUT};
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};
-pub use handshake::{
-    dial_link, dial_link_timeout, dial_link_unix, dial_link_unix_with, dial_link_with,
-    dial_link_with_timeout, HandshakeStream, DEFAULT_HANDSHAKE_TIMEOUT, PROTOCOL_VERSION,
-};
+pub use handshake::{AnyLink, Dialects, HandshakeStream};
 pub use light::Request;
 pub use link::limits::{Limits, PACKET_OVERHEAD};
 pub use link::{

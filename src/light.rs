@@ -13,18 +13,17 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Dialect, LinkAsk, LinkMessages, LinkMsg};
+use crate::codec::{Dialect, LinkAsk, LinkMessages, LinkMsg, Proto6};
 use crate::conn::Conn;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::NodeLink;
-use crate::proto::{self, DecodeError, ErrorCode, Message};
-use crate::{neopy, wait};
+use crate::proto::{DecodeError, ErrorCode};
+use crate::wait;
 
-impl NodeLink {
+impl<D: Dialect> NodeLink<D> {
     /// Sends `msg` on a new connection and forgets the connection. On a
     /// NEO/py link: sends it with the next msg_id of ours.
-    pub fn send1<M: LinkMsg>(&self, msg: &M) -> Result<()> {
-        self.check_dialect(M::DIALECT, Op::Send1)?;
+    pub fn send1<M: LinkMsg<Dialect = D>>(&self, msg: &M) -> Result<()> {
         let send1 = |e: Error| e.with_op(Op::Send1);
         let conn = self.new_conn_light().map_err(send1)?;
         conn.send_any(msg).map_err(send1)
@@ -44,11 +43,11 @@ impl NodeLink {
     /// (NEO/py).
     ///
     /// ```
-    /// use neonet::{neopy, Dialect, NodeLink};
+    /// use neonet::{neopy, NeoPy, NodeLink};
     ///
-    /// let (client, server) = NodeLink::pair_with(Dialect::NeoPy)?;
+    /// let (client, server) = NodeLink::<NeoPy>::pair()?;
     /// std::thread::spawn(move || {
-    ///     let req = server.recv1_as::<neopy::Message>()?;
+    ///     let req = server.recv()?;
     ///     let ask: neopy::AskObject = req.msg_as()?;
     ///     req.reply(&neopy::AnswerObject { oid: ask.oid, ..Default::default() })
     /// });
@@ -56,8 +55,7 @@ impl NodeLink {
     /// assert_eq!(obj.oid, 7); // a neopy::AnswerObject
     /// # Ok::<(), neonet::Error>(())
     /// ```
-    pub fn ask1<R: LinkAsk>(&self, req: &R) -> Result<R::Answer> {
-        self.check_dialect(R::DIALECT, Op::Ask1)?;
+    pub fn ask1<R: LinkAsk<Dialect = D>>(&self, req: &R) -> Result<R::Answer> {
         let ask1 = |e: Error| e.with_op(Op::Ask1);
         let conn = self.new_conn_light().map_err(ask1)?;
         conn.send_any(req).map_err(ask1)?;
@@ -65,60 +63,46 @@ impl NodeLink {
         R::link_decode_answer(pkt).map_err(|k| conn.err(Op::Ask1, k))
     }
 
-    /// Accepts a connection the peer opened and takes its first message,
-    /// a protocol 6 message (on a NEO/py link, use
-    /// [`recv1_as`](Self::recv1_as)). Receiving on it is closed at once:
-    /// further packets the peer sends on it are answered "connection
-    /// closed".
+    /// Takes the next request (or notification) the peer sent, as a
+    /// [`Request`] of the link's table: on a protocol 6 link, the first
+    /// message of a connection the peer opened (receiving on it is closed
+    /// at once: further packets on it are answered "connection closed");
+    /// on a NEO/py link, the peer's next packet that is not an answer.
+    /// Waits for as long as it takes, as `accept` does (the `_timeout`
+    /// and `_deadline` forms bound the wait).
     ///
     /// A request that cannot be decoded (unknown code, malformed payload)
-    /// is answered `Error(PROTOCOL_ERROR, what was wrong)`, counted in the
+    /// is answered `Error(PROTOCOL_ERROR, what was wrong)` (on NEO/py, if
+    /// it is a request: a notification expects nothing), counted in the
     /// stats (`bad_requests`), and skipped: one bad request never ends a
     /// server loop.
-    pub fn recv1(&self) -> Result<Request> {
-        self.recv1_until(None)
+    pub fn recv(&self) -> Result<Request<D>> {
+        self.recv_until(None)
     }
 
-    /// Like [`recv1`](Self::recv1), giving up with `ErrorKind::Timeout`
+    /// The next request if one is there, without waiting: `Ok(None)` if
+    /// none is.
+    pub fn try_recv(&self) -> Result<Option<Request<D>>> {
+        wait::none_if_empty(self.recv_until(Some(Instant::now())))
+    }
+
+    /// Like [`recv`](Self::recv), giving up with `ErrorKind::Timeout`
     /// after `timeout` (the link stays usable), so that a server loop can
     /// wake up periodically.
-    pub fn recv1_timeout(&self, timeout: Duration) -> Result<Request> {
-        self.recv1_until(wait::deadline(Some(timeout)))
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Request<D>> {
+        self.recv_until(wait::deadline(Some(timeout)))
     }
 
-    /// Like [`recv1`](Self::recv1), for the message table `M` of the
-    /// link's dialect: `recv1_as::<neopy::Message>()` on a NEO/py link
-    /// (where it takes the peer's next request or notification),
-    /// `recv1_as::<proto::Message>()` (= `recv1`) on a protocol 6 link.
-    /// With the other table than the link's: `ErrorKind::WrongDialect`.
-    ///
-    /// Why a type to name rather than `recv1` returning whichever table the
-    /// link speaks: a server loop matches `req.msg()` against one table's
-    /// messages, and `reply` takes that table's messages only
-    /// ([`Request::reply`]), so the compiler checks both; the link's
-    /// dialect is known only at run time (a listener serves both), so
-    /// asking for the wrong one is an error then. `recv1` keeps its type
-    /// (`Request` is `Request<proto::Message>`), so protocol 6 code is
-    /// unchanged.
-    ///
-    /// On a NEO/py link, a bad request is answered only if it names an
-    /// answer (a notification expects nothing).
-    pub fn recv1_as<M: LinkMessages>(&self) -> Result<Request<M>> {
-        self.recv1_until(None)
+    /// Like [`recv`](Self::recv), giving up at `deadline`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Request<D>> {
+        self.recv_until(Some(deadline))
     }
 
-    /// Like [`recv1_as`](Self::recv1_as), giving up with
-    /// `ErrorKind::Timeout` after `timeout`.
-    pub fn recv1_as_timeout<M: LinkMessages>(&self, timeout: Duration) -> Result<Request<M>> {
-        self.recv1_until(wait::deadline(Some(timeout)))
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Request<D>> {
+        self.recv_loop(deadline).map_err(|e| e.with_op(Op::Recv1))
     }
 
-    fn recv1_until<M: LinkMessages>(&self, deadline: Option<Instant>) -> Result<Request<M>> {
-        self.recv1_loop(deadline).map_err(|e| e.with_op(Op::Recv1))
-    }
-
-    fn recv1_loop<M: LinkMessages>(&self, deadline: Option<Instant>) -> Result<Request<M>> {
-        self.check_dialect(M::DIALECT, Op::Recv1)?;
+    fn recv_loop(&self, deadline: Option<Instant>) -> Result<Request<D>> {
         loop {
             let mut conn = self.accept_until(deadline)?;
             // A light connection never leaves a tombstone, whatever happens.
@@ -130,23 +114,14 @@ impl NodeLink {
                 Err(e) => return Err(e),
             };
             conn.close_recv_owned();
-            match M::link_decode(pkt) {
+            match D::Message::link_decode(pkt) {
                 Ok(msg) => return Ok(Request { conn, msg }),
                 Err(e) => self.refuse_bad_request(&conn, &e),
             }
         }
     }
 
-    /// Fails `op` with `WrongDialect` if `msg` is not the link's dialect.
-    pub(crate) fn check_dialect(&self, msg: Dialect, op: Op) -> Result<()> {
-        let link = self.dialect();
-        if msg == link {
-            return Ok(());
-        }
-        Err(self.err(op, ErrorKind::WrongDialect { link, msg }))
-    }
-
-    /// Answers a request `recv1` could not decode.
+    /// Answers a request `recv` could not decode.
     fn refuse_bad_request(&self, conn: &Conn, e: &DecodeError) {
         self.shared().count_bad_request();
         log::debug!(
@@ -154,25 +129,19 @@ impl NodeLink {
             self.addrs(),
             conn.id()
         );
-        let (code, message) = (ErrorCode::PROTOCOL_ERROR, e.to_string());
-        // The link may be going down: recv1's next accept reports it.
-        let _ = match self.dialect() {
-            Dialect::Proto6 => conn.send(&proto::Error { code, message }),
-            Dialect::NeoPy if conn.answers_closed() => {
-                conn.send_any(&neopy::Error { code, message })
-            }
-            // A notification (or an unknown code): nothing waits for an
-            // answer.
-            Dialect::NeoPy => Ok(()),
-        };
+        // A NEO/py notification (or unknown code): nothing waits for an
+        // answer. The link may be going down: the next `recv` reports it.
+        if conn.answers_closed() {
+            let _ = conn.send_any(&D::error(ErrorCode::PROTOCOL_ERROR, e.to_string()));
+        }
     }
 }
 
-/// A request received with [`NodeLink::recv1`] (or
-/// [`recv1_as`](NodeLink::recv1_as)), whose message is one of the table
-/// `M`: [`proto::Message`] by default, [`neopy::Message`] on a NEO/py
-/// link. Answer it with [`reply`](Request::reply); dropping it forgets its
-/// connection (no tombstone: the peer expects at most one reply).
+/// A request received with [`NodeLink::recv`], whose message is one of
+/// the table of the link's dialect `D`: [`proto::Message`] by default,
+/// [`neopy::Message`](crate::neopy::Message) on a NEO/py link. Answer it
+/// with [`reply`](Request::reply); dropping it forgets its connection (no
+/// tombstone: the peer expects at most one reply).
 ///
 /// ```
 /// use neonet::proto::{AnswerLastTransaction, LastTransaction, Message};
@@ -180,7 +149,7 @@ impl NodeLink {
 ///
 /// let (client, server) = NodeLink::pair()?;
 /// std::thread::spawn(move || {
-///     while let Ok(req) = server.recv1() {
+///     while let Ok(req) = server.recv() {
 ///         if let Message::LastTransaction(_) = req.msg() {
 ///             let _ = req.reply(&AnswerLastTransaction { tid: 0x03d3 });
 ///         }
@@ -189,20 +158,20 @@ impl NodeLink {
 /// assert_eq!(client.ask1(&LastTransaction {})?.tid, 0x03d3);
 /// # Ok::<(), neonet::Error>(())
 /// ```
-pub struct Request<M: LinkMessages = Message> {
+pub struct Request<D: Dialect = Proto6> {
     conn: Conn,
-    msg: M,
+    msg: D::Message,
 }
 
-impl<M: LinkMessages> Request<M> {
+impl<D: Dialect> Request<D> {
     /// The request message.
-    pub fn msg(&self) -> &M {
+    pub fn msg(&self) -> &D::Message {
         &self.msg
     }
 
     /// The request message, decoded as a `T` (`UnexpectedMessage` if it
     /// is another one).
-    pub fn msg_as<T: LinkMsg<Set = M>>(&self) -> Result<T> {
+    pub fn msg_as<T: LinkMsg<Dialect = D>>(&self) -> Result<T> {
         // Checked before cloning: a mismatch clones nothing.
         let unexpected = || {
             let got = self.msg.link_name();
@@ -222,7 +191,7 @@ impl<M: LinkMessages> Request<M> {
 
     /// The request message, taken out of the request (the connection is
     /// forgotten: there is nothing to reply on any more).
-    pub fn into_msg(self) -> M {
+    pub fn into_msg(self) -> D::Message {
         self.msg
     }
 
@@ -232,9 +201,9 @@ impl<M: LinkMessages> Request<M> {
         self.conn.id()
     }
 
-    /// Sends the answer, a message of the request's table (on a NEO/py
-    /// link: with the request's msg_id).
-    pub fn reply<R: LinkMsg<Set = M>>(&self, resp: &R) -> Result<()> {
+    /// Sends the answer, a message of the link's table (on a NEO/py link:
+    /// with the request's msg_id).
+    pub fn reply<R: LinkMsg<Dialect = D>>(&self, resp: &R) -> Result<()> {
         self.conn.send_any(resp).map_err(|e| e.with_op(Op::Reply))
     }
 
@@ -244,7 +213,7 @@ impl<M: LinkMessages> Request<M> {
     /// [`NodeLink::ask_stream`]). Send as many as needed, then
     /// [`reply`](Self::reply). Each returns as `Conn::send` does: a peer
     /// that reads slowly slows the sender down.
-    pub fn send<T: LinkMsg<Set = M>>(&self, msg: &T) -> Result<()> {
+    pub fn send<T: LinkMsg<Dialect = D>>(&self, msg: &T) -> Result<()> {
         self.conn.send_any(msg)
     }
 
@@ -252,7 +221,7 @@ impl<M: LinkMessages> Request<M> {
     pub fn close(self) {}
 }
 
-impl<M: LinkMessages> fmt::Debug for Request<M> {
+impl<D: Dialect> fmt::Debug for Request<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("conn", &self.conn)

@@ -12,6 +12,7 @@ pub(crate) mod table;
 mod writer;
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
@@ -23,7 +24,7 @@ use crossbeam_channel::Receiver;
 use parking_lot::{Condvar, Mutex};
 
 use crate::addr::Addr;
-use crate::codec::Dialect;
+use crate::codec::{Dialect, Proto6};
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
 use crate::stream::LinkStream;
@@ -115,9 +116,31 @@ pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// The state of a link shared by its handle, its connections and its
 /// reader thread.
+/// Appends the link's own `Error(PROTOCOL_ERROR, text)` on id `id`, in
+/// its dialect.
+pub(crate) type EncodeReply = fn(buf: &mut Vec<u8>, id: u32, text: &str);
+
+/// What the link encodes itself, in its dialect: the one indirection to
+/// the dialect outside the reader thread (which is monomorphised), chosen
+/// once per link. Code that may run on any thread (a refusal, a
+/// connection closed with packets queued) replies through it.
+pub(crate) struct WireOps {
+    pub(crate) encode_reply: EncodeReply,
+    pub(crate) encode_ping: fn(buf: &mut Vec<u8>, id: u32),
+}
+
+impl WireOps {
+    fn of<D: Dialect>() -> WireOps {
+        WireOps {
+            encode_reply: D::encode_reply,
+            encode_ping: D::encode_ping,
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub(crate) role: LinkRole,
-    pub(crate) dialect: Dialect,
+    pub(crate) wire: WireOps,
     pub(crate) addrs: Arc<LinkAddrs>,
     state: AtomicU8,
     down: OnceLock<DownCause>,
@@ -170,30 +193,20 @@ pub(crate) struct Shared {
 /// let s = server.accept().unwrap();
 /// assert_eq!(s.recv_pkt().unwrap().payload(), b"ping");
 /// ```
-pub struct NodeLink {
+pub struct NodeLink<D: Dialect = Proto6> {
     shared: Arc<Shared>,
     /// The reader thread, joined by the first `close`; later closers wait
     /// on this lock until it is done.
     reader: Mutex<Option<JoinHandle<()>>>,
+    dialect: PhantomData<D>,
 }
 
-impl NodeLink {
-    /// A link over an established stream (after the handshake, see
-    /// [`NodeLink::handshake`](crate::NodeLink::handshake)), speaking
-    /// protocol 6. Spawns the link's reader thread.
-    pub fn new<S: LinkStream>(stream: S, role: LinkRole) -> Result<NodeLink> {
-        NodeLink::new_with(stream, role, Dialect::Proto6)
-    }
-
-    /// A link over an established stream that speaks `dialect` (after the
+impl<D: Dialect> NodeLink<D> {
+    /// A link of dialect `D` over an established stream (after the
     /// handshake of that dialect, see
-    /// [`NodeLink::handshake_with`](crate::NodeLink::handshake_with)).
-    /// Spawns the link's reader thread.
-    pub fn new_with<S: LinkStream>(
-        stream: S,
-        role: LinkRole,
-        dialect: Dialect,
-    ) -> Result<NodeLink> {
+    /// [`NodeLink::handshake`](crate::NodeLink::handshake)). Spawns the
+    /// link's reader thread.
+    pub fn new<S: LinkStream>(stream: S, role: LinkRole) -> Result<NodeLink<D>> {
         let stream: Arc<dyn LinkStream> = Arc::new(stream);
         let addrs = Arc::new(LinkAddrs::new(stream.local_addr(), stream.peer_addr()));
         let new_err = |e: std::io::Error| Error::new(&addrs, None, Op::NewLink, ErrorKind::io(e));
@@ -202,13 +215,12 @@ impl NodeLink {
         let counters = Counters::default();
         let shared = Arc::new(Shared {
             role,
-            dialect,
+            wire: WireOps::of::<D>(),
             addrs: addrs.clone(),
             state: AtomicU8::new(0),
             down: OnceLock::new(),
-            table: Mutex::new(ConnTable::new(
+            table: Mutex::new(ConnTable::new::<D>(
                 role,
-                dialect,
                 accept_tx,
                 counters.queued.clone(),
             )),
@@ -233,29 +245,25 @@ impl NodeLink {
             #[cfg(feature = "test-hooks")]
             hooks: hooks::Hooks::default(),
         });
-        log::debug!("neonet {addrs}: link up ({role:?}, {dialect})");
-        let reader = reader::spawn(shared.clone(), stream).map_err(new_err)?;
+        log::debug!("neonet {addrs}: link up ({role:?}, {})", D::NAME);
+        let reader = reader::spawn::<D>(shared.clone(), stream).map_err(new_err)?;
         Ok(NodeLink {
             shared,
             reader: Mutex::new(Some(reader)),
+            dialect: PhantomData,
         })
     }
 
-    /// A connected (client, server) pair of links over a socketpair, for
-    /// tests and for embedding two nodes in one process.
-    pub fn pair() -> Result<(NodeLink, NodeLink)> {
-        NodeLink::pair_with(Dialect::Proto6)
-    }
-
-    /// Like [`pair`](Self::pair), speaking `dialect`.
-    pub fn pair_with(dialect: Dialect) -> Result<(NodeLink, NodeLink)> {
+    /// A connected (client, server) pair of links of dialect `D` over a
+    /// socketpair, for tests and for embedding two nodes in one process.
+    pub fn pair() -> Result<(NodeLink<D>, NodeLink<D>)> {
         let (a, b) = UnixStream::pair().map_err(|e| {
             let unnamed = Addr::Unix(None);
             Error::at(unnamed.clone(), unnamed, Op::NewLink, ErrorKind::io(e))
         })?;
         Ok((
-            NodeLink::new_with(a, LinkRole::Client, dialect)?,
-            NodeLink::new_with(b, LinkRole::Server, dialect)?,
+            NodeLink::new(a, LinkRole::Client)?,
+            NodeLink::new(b, LinkRole::Server)?,
         ))
     }
 
@@ -269,22 +277,9 @@ impl NodeLink {
         self.shared.role
     }
 
-    /// The dialect the link speaks, as its handshake settled it.
-    pub fn dialect(&self) -> Dialect {
-        self.shared.dialect
-    }
-
     /// Local and peer address of the link's stream.
     pub fn addrs(&self) -> &LinkAddrs {
         &self.shared.addrs
-    }
-
-    /// Opens a connection with the next id of our parity. Nothing is sent.
-    /// On a NEO/py link, which has no connections, fails with
-    /// `ErrorKind::LightOnly`.
-    pub fn new_conn(&self) -> Result<Conn> {
-        self.check_conns(Op::NewConn)?;
-        self.new_conn_light()
     }
 
     /// `new_conn` in any dialect: the connection of one light operation.
@@ -300,32 +295,6 @@ impl NodeLink {
             .new_conn_state(stream)
             .map_err(|k| self.err(Op::NewConn, k))?;
         Ok(Conn::new(state, self.shared.clone()))
-    }
-
-    /// Blocks until the peer opens a connection, and returns it with its
-    /// first packet queued. On a NEO/py link, which has no connections,
-    /// fails with `ErrorKind::LightOnly` (use `recv1`).
-    pub fn accept(&self) -> Result<Conn> {
-        self.check_conns(Op::Accept)?;
-        self.accept_until(None)
-    }
-
-    /// Like [`accept`](Self::accept), giving up with `ErrorKind::Timeout`
-    /// after `timeout` (the link stays usable), so that a server loop can
-    /// wake up periodically.
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<Conn> {
-        self.check_conns(Op::Accept)?;
-        self.accept_until(wait::deadline(Some(timeout)))
-    }
-
-    /// Fails `op` with `LightOnly` if the link's dialect has no
-    /// connections.
-    fn check_conns(&self, op: Op) -> Result<()> {
-        let dialect = self.shared.dialect;
-        if dialect.has_conns() {
-            return Ok(());
-        }
-        Err(self.err(op, ErrorKind::LightOnly { dialect }))
     }
 
     /// `accept` waiting until `deadline` at most.
@@ -502,6 +471,39 @@ impl NodeLink {
     }
 }
 
+/// Connections: protocol 6 only (NEO/py has one-packet exchanges, see
+/// light mode and [`ask_stream`](NodeLink::ask_stream)).
+impl NodeLink<Proto6> {
+    /// Opens a connection with the next id of our parity. Nothing is sent.
+    pub fn new_conn(&self) -> Result<Conn> {
+        self.new_conn_light()
+    }
+
+    /// Blocks until the peer opens a connection, and returns it with its
+    /// first packet queued.
+    pub fn accept(&self) -> Result<Conn> {
+        self.accept_until(None)
+    }
+
+    /// A connection the peer opened if one waits, without blocking:
+    /// `Ok(None)` if none does.
+    pub fn try_accept(&self) -> Result<Option<Conn>> {
+        wait::none_if_empty(self.accept_until(Some(Instant::now())))
+    }
+
+    /// Like [`accept`](Self::accept), giving up with `ErrorKind::Timeout`
+    /// after `timeout` (the link stays usable), so that a server loop can
+    /// wake up periodically.
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Conn> {
+        self.accept_until(wait::deadline(Some(timeout)))
+    }
+
+    /// Like [`accept`](Self::accept), giving up at `deadline`.
+    pub fn accept_deadline(&self, deadline: Instant) -> Result<Conn> {
+        self.accept_until(Some(deadline))
+    }
+}
+
 /// Dropping a link closes it without waiting for the peer or for the
 /// reader thread: unlike [`close`](NodeLink::close), it writes only what
 /// the stream takes at once of what senders were promised (and TLS's
@@ -509,7 +511,7 @@ impl NodeLink {
 /// down, which ends a sender's blocked write at once (the only thing drop
 /// may wait for, to let go of the stream) and the reader by itself; the
 /// descriptors close when the reader ends.
-impl Drop for NodeLink {
+impl<D: Dialect> Drop for NodeLink<D> {
     fn drop(&mut self) {
         let Some(reader) = self.reader.get_mut().take() else {
             // `close` did all of it.
@@ -532,9 +534,10 @@ impl Drop for NodeLink {
     }
 }
 
-impl fmt::Debug for NodeLink {
+impl<D: Dialect> fmt::Debug for NodeLink<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeLink")
+            .field("dialect", &D::NAME)
             .field("role", &self.shared.role)
             .field("addrs", &self.shared.addrs)
             .field("state", &self.shared.state.load(SeqCst))

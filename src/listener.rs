@@ -1,6 +1,6 @@
 //! LinkListener: accepts links over TCP or a Unix socket, in either
 //! dialect: each client's first byte tells which (see
-//! `NodeLink::handshake_as_server`), so protocol 6 and NEO/py clients share
+//! `AnyLink::handshake_as_server`), so protocol 6 and NEO/py clients share
 //! one port, and `link.dialect()` says which one a link speaks. With TLS
 //! configured, the first byte on the socket tells TLS (`0x16`) from plain,
 //! and the first byte of the plaintext the dialect (ARCHITECTURE.md,
@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 
 use crate::addr::Addr;
 use crate::error::{Error, ErrorKind, Op, Result};
-use crate::link::NodeLink;
+use crate::handshake::{AnyLink, Dialects};
 #[cfg(doc)]
 use crate::tls::TlsError;
 use crate::tls::{accept_any, TlsConfig, TlsSocket};
@@ -87,6 +87,10 @@ pub struct ListenerOptions {
     /// With `tls`: serve plain clients too, on the same port (a cluster
     /// moving to TLS). Off by default: NEO refuses them.
     pub allow_plain: bool,
+    /// The dialects served: both by default, told apart by each client's
+    /// first byte; one only, and a client of the other fails its
+    /// handshake (counted as a failed handshake and logged).
+    pub dialects: Dialects,
 }
 
 impl Default for ListenerOptions {
@@ -97,6 +101,7 @@ impl Default for ListenerOptions {
             backlog: DEFAULT_BACKLOG,
             tls: None,
             allow_plain: false,
+            dialects: Dialects::Both,
         }
     }
 }
@@ -124,9 +129,9 @@ pub struct Incoming<'a> {
 }
 
 impl Iterator for Incoming<'_> {
-    type Item = NodeLink;
+    type Item = AnyLink;
 
-    fn next(&mut self) -> Option<NodeLink> {
+    fn next(&mut self) -> Option<AnyLink> {
         // `accept` fails only once the listener is closed.
         self.listener.accept().ok()
     }
@@ -168,21 +173,23 @@ impl Accepted {
         timeout: Duration,
         tls: Option<&TlsConfig>,
         plain_ok: bool,
-    ) -> Result<NodeLink> {
+        dialects: Dialects,
+    ) -> Result<AnyLink> {
         fn go<S: TlsSocket>(
             s: S,
             t: Duration,
             tls: Option<&TlsConfig>,
             plain_ok: bool,
-        ) -> Result<NodeLink> {
+            dialects: Dialects,
+        ) -> Result<AnyLink> {
             match tls {
-                None => NodeLink::handshake_as_server(s, Some(t)),
-                Some(config) => accept_any(s, config, plain_ok, Some(t)),
+                None => AnyLink::handshake_as_server(s, Some(t), dialects),
+                Some(config) => accept_any(s, config, plain_ok, Some(t), dialects),
             }
         }
         match self {
-            Accepted::Tcp(s) => go(s, timeout, tls, plain_ok),
-            Accepted::Unix(s) => go(s, timeout, tls, plain_ok),
+            Accepted::Tcp(s) => go(s, timeout, tls, plain_ok, dialects),
+            Accepted::Unix(s) => go(s, timeout, tls, plain_ok, dialects),
         }
     }
 }
@@ -204,6 +211,7 @@ struct Inner {
     backlog: usize,
     tls: Option<TlsConfig>,
     allow_plain: bool,
+    dialects: Dialects,
     /// Handshakes in progress, oldest first (ids increase).
     pending: Mutex<BTreeMap<u64, Pending>>,
     /// Threads of finished or displaced handshakes, to be joined. A
@@ -214,8 +222,8 @@ struct Inner {
     /// The backlog: links that passed the handshake, waiting for `accept`.
     /// Its lock orders the check of its size with the send, so that it
     /// never grows past `backlog`.
-    links_tx: Mutex<Sender<NodeLink>>,
-    links_rx: Receiver<NodeLink>,
+    links_tx: Mutex<Sender<AnyLink>>,
+    links_rx: Receiver<AnyLink>,
     handshaked: AtomicU64,
     failed: AtomicU64,
     displaced: AtomicU64,
@@ -314,6 +322,7 @@ impl LinkListener {
             backlog: opts.backlog.max(1),
             tls: opts.tls,
             allow_plain: opts.allow_plain,
+            dialects: opts.dialects,
             pending: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(Vec::new()),
             links_tx: Mutex::new(links_tx),
@@ -347,7 +356,7 @@ impl LinkListener {
     /// Blocks until a link passed the handshake and returns it (one whose
     /// peer hung up meanwhile is skipped). After `close` it fails with
     /// `ListenerClosed`.
-    pub fn accept(&self) -> Result<NodeLink> {
+    pub fn accept(&self) -> Result<AnyLink> {
         loop {
             if self.inner.closed.load(SeqCst) {
                 return Err(self.err(ErrorKind::ListenerClosed));
@@ -511,7 +520,7 @@ impl Inner {
         // Taken out and put back in order, without the dead ones. Under the
         // sender's lock, so no handshake adds one meanwhile; an `accept`
         // taking one only makes room.
-        let links: Vec<NodeLink> = self.links_rx.try_iter().collect();
+        let links: Vec<AnyLink> = self.links_rx.try_iter().collect();
         for link in links {
             if link.is_up() {
                 let _ = tx.send(link);
@@ -573,7 +582,12 @@ impl Inner {
     }
 
     fn handshake(&self, id: u64, stream: Accepted) {
-        let res = stream.handshake(self.handshake_timeout, self.tls.as_ref(), self.allow_plain);
+        let res = stream.handshake(
+            self.handshake_timeout,
+            self.tls.as_ref(),
+            self.allow_plain,
+            self.dialects,
+        );
         // Unregister before handing the link out: `close` shuts down the
         // streams of pending handshakes through their second handle, which
         // would kill a link already given to the user. The pending lock
@@ -604,7 +618,7 @@ impl Inner {
 
     /// Puts a link that passed the handshake in the backlog, or closes it
     /// if the backlog is full.
-    fn queue_link(&self, link: NodeLink) {
+    fn queue_link(&self, link: AnyLink) {
         let tx = self.links_tx.lock();
         if self.links_rx.len() >= self.backlog {
             drop(tx);

@@ -110,6 +110,11 @@ pub(crate) fn recv<T>(
     deadline: Option<Instant>,
     sleepers: &Sleepers,
 ) -> Result<T, WaitError> {
+    // A deadline already passed (a `try_recv`): one look, no polling.
+    let spin = match deadline {
+        Some(d) if d <= Instant::now() => Duration::ZERO,
+        _ => spin,
+    };
     let polled = spin_until(spin, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
         Ok(v) => Some(Ok(v)),
         Err(TryRecvError::Disconnected) => Some(Err(WaitError::Closed)),
@@ -125,6 +130,15 @@ pub(crate) fn recv<T>(
             RecvTimeoutError::Timeout => WaitError::Timeout,
             RecvTimeoutError::Disconnected => WaitError::Closed,
         }),
+    }
+}
+
+/// `Ok(None)` for a `Timeout` of a `try_*` call (nothing was there).
+pub(crate) fn none_if_empty<T>(res: crate::Result<T>) -> crate::Result<Option<T>> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if matches!(e.kind(), crate::ErrorKind::Timeout) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

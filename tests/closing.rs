@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use common::*;
 use neonet::tls::TlsStream;
+use neonet::Proto6;
 use neonet::{ErrorKind, HandshakeStream, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
 use tls_support::*;
 
@@ -254,7 +255,7 @@ fn steered_link(tls: bool) -> (NodeLink, PeerEnd, Arc<AtomicIsize>) {
     let (ours, theirs) = UnixStream::pair().unwrap();
     let (steered, budget) = Steered::new(ours);
     if !tls {
-        let link = NodeLink::new(steered, LinkRole::Client).unwrap();
+        let link = NodeLink::<Proto6>::new(steered, LinkRole::Client).unwrap();
         return (link, PeerEnd::Plain(theirs), budget);
     }
     let c = cluster();
@@ -263,7 +264,7 @@ fn steered_link(tls: bool) -> (NodeLink, PeerEnd, Arc<AtomicIsize>) {
         let cli = TlsStream::connect(steered, &c.client, Some(HANDSHAKE_LIMIT)).unwrap();
         (cli, srv.join().unwrap().unwrap())
     });
-    let link = NodeLink::new(client, LinkRole::Client).unwrap();
+    let link = NodeLink::<Proto6>::new(client, LinkRole::Client).unwrap();
     (link, PeerEnd::Tls(Box::new(server)), budget)
 }
 

@@ -25,7 +25,8 @@ use std::time::Duration;
 use common::*;
 use neonet::neopy::{self, AddObject, AnswerFetchObjects, AskFetchObjects, Message};
 use neonet::proto::ErrorCode;
-use neonet::{AnswerStream, Dialect, ErrorKind, Limits, LinkRole, NodeLink, Streamed, ANSWER_BIT};
+use neonet::NeoPy;
+use neonet::{AnswerStream, ErrorKind, Limits, LinkRole, NodeLink, Streamed, ANSWER_BIT};
 use py_peer::{link_with_py_peer, PyPeer};
 
 /// Items the peer streams in the big exchanges.
@@ -138,7 +139,7 @@ fn our_server_streams_then_answers(kind: Kind) {
     peer.send(41, &fetch(1));
     thread::scope(|s| {
         s.spawn(|| {
-            let req = link.recv1_as::<Message>().unwrap();
+            let req = link.recv().unwrap();
             assert_eq!(req.conn_id(), 41);
             for n in 0..ITEMS {
                 req.send(&object(n, SIZE)).unwrap();
@@ -168,10 +169,10 @@ kind_tests!([unix, tcp], TEST_LIMIT; our_server_streams_then_answers);
 #[test]
 fn neonet_to_neonet() {
     watchdog(TEST_LIMIT, || {
-        let (client, server) = NodeLink::pair_with(Dialect::NeoPy).unwrap();
+        let (client, server) = NodeLink::<NeoPy>::pair().unwrap();
         thread::scope(|s| {
             s.spawn(|| {
-                let req = server.recv1_as::<Message>().unwrap();
+                let req = server.recv().unwrap();
                 for n in 0..ITEMS {
                     req.send(&object(n, 10)).unwrap();
                 }
@@ -197,7 +198,7 @@ fn repeated_msg_ids_all_reach_recv1(kind: Kind) {
         peer.send(9, &object(n, 3));
     }
     for n in 0..5 {
-        let req = link.recv1_as::<Message>().unwrap();
+        let req = link.recv().unwrap();
         assert_eq!(req.conn_id(), 9);
         match req.msg() {
             Message::AddObject(obj) => assert_eq!(obj.oid, n),
@@ -218,7 +219,7 @@ fn a_request_with_our_conversation_id_is_the_peers(kind: Kind) {
     peer.send(id, &neopy::AskLastTransaction {});
     peer.send(id, &object(0, 1));
     peer.send(id, &AnswerFetchObjects::default());
-    let req = link.recv1_as::<Message>().unwrap();
+    let req = link.recv().unwrap();
     assert!(matches!(req.msg(), Message::AskLastTransaction(_)));
     assert!(matches!(
         stream.recv().unwrap(),

@@ -15,7 +15,8 @@ use std::thread;
 
 use neonet::neopy::{self, Message, Value, ValueRef};
 use neonet::proto::{ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH};
-use neonet::{Dialect, ErrorKind, NodeLink, MAX_PACKET_SIZE};
+use neonet::NeoPy;
+use neonet::{ErrorKind, NodeLink, MAX_PACKET_SIZE};
 
 #[global_allocator]
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
@@ -48,7 +49,7 @@ fn identification(any: Value) -> neopy::RequestIdentification {
 /// take 40 × its size (2.5 GiB) in one `recv1_as`.
 #[test]
 fn sixty_four_mib_of_nils_in_extra_received_within_the_budget() {
-    let (client, server) = NodeLink::pair_with(Dialect::NeoPy).unwrap();
+    let (client, server) = NodeLink::<NeoPy>::pair().unwrap();
     let fixed = neopy::packet_size(0, &identification(Value::from_msgpack(&nils(0)).unwrap()));
     let n = MAX_PACKET_SIZE - fixed as usize;
     let req = identification(Value::from_msgpack(&nils(n)).unwrap());
@@ -58,7 +59,7 @@ fn sixty_four_mib_of_nils_in_extra_received_within_the_budget() {
     drop(req);
 
     let mut got = None;
-    let peak = counting_alloc::peak_held(|| got = Some(server.recv1_as::<Message>()));
+    let peak = counting_alloc::peak_held(|| got = Some(server.recv()));
     let req = got.unwrap().unwrap();
     let Message::RequestIdentification(m) = req.msg() else {
         panic!("{}", req.msg().name())
@@ -82,7 +83,7 @@ fn sixty_four_mib_of_nils_in_extra_received_within_the_budget() {
 /// named, and skipped (the next request is served).
 #[test]
 fn a_request_over_the_budget_is_answered_naming_the_field() {
-    let (client, server) = NodeLink::pair_with(Dialect::NeoPy).unwrap();
+    let (client, server) = NodeLink::<NeoPy>::pair().unwrap();
     // 100 000 distinct keys, 6 bytes each on the wire: the map's B-tree
     // nodes alone could take 110 bytes per entry.
     let extra: BTreeMap<String, Value> = (0..100_000u32)
@@ -96,7 +97,7 @@ fn a_request_over_the_budget_is_answered_naming_the_field() {
 
     let serving = thread::spawn(move || {
         let mut got = None;
-        let peak = counting_alloc::peak_held(|| got = Some(server.recv1_as::<Message>()));
+        let peak = counting_alloc::peak_held(|| got = Some(server.recv()));
         let req = got.unwrap().unwrap();
         assert_eq!(req.msg(), &Message::Ping(neopy::Ping {}));
         req.reply(&neopy::Pong {}).unwrap();

@@ -15,11 +15,9 @@ use std::time::Duration;
 
 use common::*;
 use neonet::proto::{AnswerObject, ErrorCode, GetObject, Ping, Pong, SetClusterState};
-use neonet::tls::{accept_link_tls, dial_link_tls_timeout, TlsAlert, TlsError};
-use neonet::{
-    dial_link, dial_link_timeout, Error, ErrorKind, HandshakeError, LinkListener, LinkRole,
-    NodeLink, Op, Packet,
-};
+use neonet::tls::{accept_link_tls, TlsAlert, TlsError};
+use neonet::{Dialer, Proto6};
+use neonet::{Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink, Op, Packet};
 use tls_support::{cluster, links_over, tls_streams_over, Relay};
 
 /// The error and its causes, outermost first.
@@ -156,7 +154,7 @@ fn every_kind_says_what_once() {
     );
     l.close();
     check(l.accept().unwrap_err(), ErrorKind::ListenerClosed);
-    let e = dial_link(l.local_addr()).unwrap_err();
+    let e = Dialer::new(l.local_addr()).dial().unwrap_err();
     assert_eq!(e.op(), Op::Dial);
     check(
         e,
@@ -230,7 +228,7 @@ fn is_timeout_holds_for_every_timeout() {
     c.set_recv_timeout(Some(SHORT));
     assert_timeout(c.recv_pkt(), Op::Recv, &timeout);
     assert_timeout(server.accept_timeout(SHORT), Op::Accept, &timeout);
-    assert_timeout(server.recv1_timeout(SHORT), Op::Recv1, &timeout);
+    assert_timeout(server.recv_timeout(SHORT), Op::Recv1, &timeout);
     assert!(client.is_up() && server.is_up());
 
     // The write timeout, with a peer that reads nothing: the link goes
@@ -249,7 +247,9 @@ fn is_timeout_holds_for_every_timeout() {
     let (full, _queued) = full_listener();
     let e = ErrorKind::io(std::io::ErrorKind::TimedOut.into());
     assert_timeout(
-        dial_link_timeout(full.local_addr().unwrap(), SHORT),
+        Dialer::new(full.local_addr().unwrap())
+            .timeout(SHORT)
+            .dial(),
         Op::Dial,
         &e,
     );
@@ -257,10 +257,14 @@ fn is_timeout_holds_for_every_timeout() {
     // A peer that accepts and says nothing: NEO's handshake, and TLS's.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    assert_timeout(dial_link_timeout(addr, SHORT), Op::Handshake, &handshake);
+    assert_timeout(
+        Dialer::new(addr).timeout(SHORT).dial(),
+        Op::Handshake,
+        &handshake,
+    );
     let tls = &cluster().client;
     assert_timeout(
-        dial_link_tls_timeout(addr, tls, SHORT),
+        Dialer::new(addr).tls(tls).timeout(SHORT).dial(),
         Op::Handshake,
         &handshake,
     );
@@ -280,7 +284,7 @@ fn is_timeout_holds_for_every_timeout() {
     client.close();
     let e = client.new_conn().unwrap_err();
     assert!(!e.is_timeout(), "{e}");
-    let refused = dial_link(unused_addr()).unwrap_err();
+    let refused = Dialer::new(unused_addr()).dial().unwrap_err();
     assert!(!refused.is_timeout(), "{refused}");
 }
 
@@ -343,7 +347,7 @@ fn is_peer_gone_holds_when_the_peer_hung_up() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let t = std::thread::spawn(move || drop(l.accept().unwrap()));
-    let e = dial_link(addr).unwrap_err();
+    let e = Dialer::new(addr).dial().unwrap_err();
     t.join().unwrap();
     assert!(
         matches!(
@@ -456,7 +460,7 @@ fn dial_over_mismatch() -> Error {
         s.write_all(&[0, 0, 0, 5]).unwrap();
         let _ = read_to_eof(&s);
     });
-    let e = dial_link(addr).unwrap_err();
+    let e = Dialer::new(addr).dial().unwrap_err();
     t.join().unwrap();
     e
 }
@@ -469,11 +473,11 @@ fn light_calls_report_themselves() {
     assert_eq!(client.ask1(&Ping {}).unwrap_err().op(), Op::Ask1);
     client.set_conn_limit(usize::MAX);
     server.set_recv_timeout(Some(Duration::from_millis(10)));
-    let e = server.recv1_timeout(Duration::from_millis(10)).unwrap_err();
+    let e = server.recv_timeout(Duration::from_millis(10)).unwrap_err();
     assert_eq!(e.op(), Op::Recv1);
     std::thread::scope(|s| {
         let srv = s.spawn(|| {
-            let req = server.recv1().unwrap();
+            let req = server.recv().unwrap();
             let e = req.msg_as::<GetObject>().unwrap_err();
             assert_eq!(e.op(), Op::Recv1);
             server.close();
@@ -487,7 +491,7 @@ fn light_calls_report_themselves() {
         assert_eq!(e.op(), Op::Ask1);
         srv.join().unwrap();
     });
-    let (a, _b) = NodeLink::pair().unwrap();
+    let (a, _b) = NodeLink::<Proto6>::pair().unwrap();
     a.close();
     let e = a.set_write_timeout(None).unwrap_err();
     assert_eq!(e.op(), Op::SetWriteTimeout);
@@ -513,8 +517,8 @@ fn a_unix_listener_address_can_be_dialed() {
     let _ = std::fs::remove_file(&path);
     let l = LinkListener::bind_unix(&path).unwrap();
     assert_eq!(l.local_addr().as_unix_path(), Some(path.as_path()));
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server, b"over", b"unix");
     assert_eq!(client.addrs().peer, *l.local_addr());
 }

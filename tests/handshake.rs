@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::tcp_streams;
 use neonet::Op;
+use neonet::Proto6;
 use neonet::{ErrorKind, HandshakeError, LinkRole, NodeLink};
 
 /// The handshake error kind of a failed handshake.
@@ -50,7 +51,7 @@ fn handshake_ok_socketpair_and_tcp() {
 fn handshake_writes_version_6() {
     let (a, mut b) = UnixStream::pair().unwrap();
     b.write_all(&[0, 0, 0, 6]).unwrap();
-    let link = NodeLink::handshake(a, LinkRole::Client, None).unwrap();
+    let link = NodeLink::<Proto6>::handshake(a, LinkRole::Client, None).unwrap();
     let mut word = [0u8; 4];
     b.read_exact(&mut word).unwrap();
     assert_eq!(word, [0, 0, 0, 6]);
@@ -103,12 +104,12 @@ fn peer_closes_early_is_unexpected_eof() {
                 let (a, mut b) = tcp_streams();
                 b.write_all(sent).unwrap();
                 drop(b);
-                NodeLink::handshake(a, LinkRole::Client, Some(Duration::from_secs(30)))
+                NodeLink::<Proto6>::handshake(a, LinkRole::Client, Some(Duration::from_secs(30)))
             } else {
                 let (a, mut b) = UnixStream::pair().unwrap();
                 b.write_all(sent).unwrap();
                 drop(b);
-                NodeLink::handshake(a, LinkRole::Client, Some(Duration::from_secs(30)))
+                NodeLink::<Proto6>::handshake(a, LinkRole::Client, Some(Duration::from_secs(30)))
             };
             let k = hs_kind(r);
             assert!(
@@ -122,7 +123,7 @@ fn peer_closes_early_is_unexpected_eof() {
 #[test]
 fn silent_peer_times_out() {
     let (a, b) = UnixStream::pair().unwrap();
-    let k = hs_kind(NodeLink::handshake(
+    let k = hs_kind(NodeLink::<Proto6>::handshake(
         a,
         LinkRole::Server,
         Some(Duration::from_millis(200)),
@@ -136,7 +137,7 @@ fn tls_or_http_peer_is_a_version_mismatch() {
     let (a, mut b) = UnixStream::pair().unwrap();
     // A TLS ClientHello starts with 0x16 0x03 0x01 and a length.
     b.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
-    let k = hs_kind(NodeLink::handshake(a, LinkRole::Server, None));
+    let k = hs_kind(NodeLink::<Proto6>::handshake(a, LinkRole::Server, None));
     assert!(
         matches!(
             k,

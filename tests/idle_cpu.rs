@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use neonet::proto::{AnswerObject, GetObject, Message, Pong};
+use neonet::Proto6;
 use neonet::{ErrorKind, NodeLink};
 
 /// CPU time (user + system) of this process, with ns precision.
@@ -26,13 +27,13 @@ const IDLE_LIMIT: Duration = Duration::from_millis(50);
 /// `measure` once everything is idle, then closes and checks the waiters
 /// woke.
 fn idle_pair(setup: impl FnOnce(&NodeLink, &NodeLink), measure: impl FnOnce(&NodeLink)) {
-    let (client, server) = NodeLink::pair().unwrap();
+    let (client, server) = NodeLink::<Proto6>::pair().unwrap();
     setup(&client, &server);
     let server = Arc::new(server);
     let srv = {
         let server = server.clone();
         thread::spawn(move || {
-            while let Ok(req) = server.recv1() {
+            while let Ok(req) = server.recv() {
                 let _ = match req.msg() {
                     Message::GetObject(g) => req.reply(&AnswerObject {
                         oid: g.oid,

@@ -126,7 +126,7 @@ fn recv1_closes_receiving(kind: Kind) {
     c.send(&get).unwrap();
     c.send(&Ping {}).unwrap();
 
-    let req = server.recv1().unwrap();
+    let req = server.recv().unwrap();
     assert_eq!(req.conn_id(), c.id());
     assert_eq!(req.msg(), &Message::GetObject(get.clone()));
     assert_eq!(req.msg_as::<GetObject>().unwrap(), get);
@@ -156,7 +156,7 @@ fn recv1_closes_receiving(kind: Kind) {
     // while it is held is refused.
     let c2 = client.new_conn().unwrap();
     c2.send(&Ping {}).unwrap();
-    let req = server.recv1().unwrap();
+    let req = server.recv().unwrap();
     assert_eq!(req.msg(), &Message::Ping(Ping {}));
     c2.send(&Pong {}).unwrap();
     assert_eq!(c2.recv().unwrap(), conn_closed());
@@ -170,11 +170,11 @@ fn ask1_answers(kind: Kind) {
     let (client, server) = pair(kind);
     thread::scope(|scope| {
         let served = scope.spawn(|| {
-            let req = server.recv1().unwrap();
+            let req = server.recv().unwrap();
             let get = req.msg_as::<GetObject>().unwrap();
             req.reply(&answer_for(&get)).unwrap();
 
-            let req = server.recv1().unwrap();
+            let req = server.recv().unwrap();
             let get = req.msg_as::<GetObject>().unwrap();
             req.reply(&Error {
                 code: ErrorCode::OID_DOES_NOT_EXIST,
@@ -182,7 +182,7 @@ fn ask1_answers(kind: Kind) {
             })
             .unwrap();
 
-            let req = server.recv1().unwrap();
+            let req = server.recv().unwrap();
             req.reply(&Pong {}).unwrap();
         });
 
@@ -223,12 +223,12 @@ fn ask1_answers(kind: Kind) {
         }
         k => panic!("expected Peer, got {k:?} ({err})"),
     }
-    let err = server.recv1().unwrap_err();
+    let err = server.recv().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::LinkNoListen), "{err}");
     assert_eq!(conns(&client), EMPTY);
 }
 
-/// 2'. A server loop `while let Ok(req) = server.recv1()` over a peer that
+/// 2'. A server loop `while let Ok(req) = server.recv()` over a peer that
 ///     sends an unknown code, then a truncated `GetObject`, then a valid
 ///     one: the loop serves the valid one; the bad ones are answered
 ///     `PROTOCOL_ERROR` naming what was wrong, counted, and leave no
@@ -240,7 +240,7 @@ fn recv1_bad_request(kind: Kind) {
         let server = &server;
         let served = scope.spawn(move || {
             let mut n = 0;
-            while let Ok(req) = server.recv1() {
+            while let Ok(req) = server.recv() {
                 if let Message::GetObject(get) = req.msg() {
                     req.reply(&answer_for(get)).unwrap();
                     n += 1;
@@ -286,7 +286,7 @@ fn ask1_woken_when_peer_closes(kind: Kind) {
     thread::scope(|scope| {
         let asker = scope.spawn(|| client.ask1(&request(5, 5)));
         // The request arrived: the client is in (or about to be in) recv.
-        let req = server.recv1().unwrap();
+        let req = server.recv().unwrap();
         common::until_blocked(|| client.blocked_recvs(), 1);
         server.close();
         drop(req);
@@ -317,7 +317,7 @@ fn ask1_woken_when_peer_closes(kind: Kind) {
 fn serve(server: &NodeLink, drop_every: Option<u64>, strict: bool) -> usize {
     let mut served = 0;
     loop {
-        let req = match server.recv1() {
+        let req = match server.recv() {
             Ok(req) => req,
             Err(e) => {
                 assert_allowed("recv1", &e);

@@ -8,6 +8,7 @@ use std::thread;
 
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
 use neonet::NodeLink;
+use neonet::Proto6;
 
 mod counting_alloc;
 
@@ -21,7 +22,7 @@ const MAX_PER_ROUND_TRIP: f64 = 4.0;
 
 #[test]
 fn light_round_trip_allocations() {
-    let (client, server) = NodeLink::pair().expect("NodeLink::pair");
+    let (client, server) = NodeLink::<Proto6>::pair().expect("NodeLink::pair");
     let per_rt = thread::scope(|scope| {
         let server = &server;
         let served = scope.spawn(move || {
@@ -37,7 +38,7 @@ fn light_round_trip_allocations() {
                 data_serial: 0,
             };
             for _ in 0..WARMUP + MEASURED {
-                let req = server.recv1().expect("recv1");
+                let req = server.recv().expect("recv1");
                 let get = req.msg_as::<GetObject>().expect("a GetObject");
                 ans.oid = get.oid;
                 ans.serial = get.at;

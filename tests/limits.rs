@@ -15,6 +15,7 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 
 use common::*;
+use neonet::Proto6;
 use neonet::{
     ErrorKind, Limits, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE, PACKET_OVERHEAD,
     REPLY_CLOSED, REPLY_REFUSED,
@@ -289,7 +290,7 @@ fn a_sender_writes_for_others_a_bounded_amount(kind: Kind) {
         writing: writing_tx,
         permits: Mutex::new(permits),
     };
-    let link = NodeLink::new(stream, LinkRole::Client).unwrap();
+    let link = NodeLink::<Proto6>::new(stream, LinkRole::Client).unwrap();
     let conn = link.new_conn().unwrap();
     let mut writes = std::collections::HashMap::<thread::ThreadId, usize>::new();
     thread::scope(|s| {
@@ -337,7 +338,7 @@ fn a_sender_writes_for_others_a_bounded_amount(kind: Kind) {
 
 #[test]
 fn link_limits_can_be_read_back() {
-    let (client, _server) = NodeLink::pair().unwrap();
+    let (client, _server) = NodeLink::<Proto6>::pair().unwrap();
     assert_eq!(client.limits(), Limits::default());
     let l = limits(|l| l.reply_bytes = 77);
     client.set_limits(l);

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::Duration;
 
 use neonet::Op;
-use neonet::{dial_link, dial_link_unix, ErrorKind, LinkListener, ListenerOptions, NodeLink};
+use neonet::{Addr, Dialer};
+use neonet::{ErrorKind, LinkListener, ListenerOptions, NodeLink};
 
 fn exchange(client: &NodeLink, server: &NodeLink) {
     common::exchange(client, server, b"ping", b"pong");
@@ -39,8 +40,8 @@ fn wait_until(what: &str, cond: impl FnMut() -> bool) {
 #[test]
 fn tcp_dial_and_accept() {
     let l = LinkListener::bind("127.0.0.1:0").unwrap();
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     assert_eq!(client.role(), neonet::LinkRole::Client);
     assert_eq!(server.role(), neonet::LinkRole::Server);
     exchange(&client, &server);
@@ -52,8 +53,8 @@ fn tcp_dial_and_accept() {
 fn unix_dial_and_accept() {
     let path = sock_path("unix_dial_and_accept");
     let l = LinkListener::bind_unix(&path).unwrap();
-    let client = dial_link_unix(&path).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(Addr::from(&path)).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server);
     l.close();
     assert!(!path.exists(), "socket file removed on close");
@@ -66,7 +67,7 @@ fn dial_refused_is_an_io_error() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let e = dial_link(addr).unwrap_err();
+    let e = Dialer::new(addr).dial().unwrap_err();
     assert_eq!(e.op(), Op::Dial);
     assert_eq!(
         e.kind().io_kind(),
@@ -87,8 +88,8 @@ fn silent_clients_do_not_block_others() {
     let _silent: Vec<TcpStream> = (0..5)
         .map(|_| TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap())
         .collect();
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server);
     assert_eq!(l.stats().failed, 0, "the silent ones are still pending");
 }
@@ -174,8 +175,8 @@ fn a_new_client_displaces_the_oldest_pending_handshake() {
     }
     // Both slots are held by silent clients: a third client displaces the
     // oldest instead of waiting for the 60 s handshake timeout.
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server);
     assert_eq!(l.stats().displaced, 1);
     // The oldest silent client was hung up on; the other is still pending.
@@ -200,8 +201,8 @@ fn many_silent_clients_do_not_starve_a_real_one() {
     let _silent: Vec<TcpStream> = (0..500)
         .map(|_| TcpStream::connect(l.local_addr().as_tcp().unwrap()).unwrap())
         .collect();
-    let client = dial_link(l.local_addr()).unwrap();
-    let server = l.accept().unwrap();
+    let client = Dialer::new(l.local_addr()).dial().unwrap();
+    let server = l.accept().unwrap().into_proto6().unwrap();
     exchange(&client, &server);
     assert_eq!(l.stats().failed, 0);
 }
@@ -212,8 +213,8 @@ fn closing_the_listener_leaves_accepted_links_working() {
     // handshake that just finished must not be among them.
     for _ in 0..50 {
         let l = LinkListener::bind("127.0.0.1:0").unwrap();
-        let client = dial_link(l.local_addr()).unwrap();
-        let server = l.accept().unwrap();
+        let client = Dialer::new(l.local_addr()).dial().unwrap();
+        let server = l.accept().unwrap().into_proto6().unwrap();
         l.close();
         exchange(&client, &server);
     }
@@ -222,7 +223,9 @@ fn closing_the_listener_leaves_accepted_links_working() {
 #[test]
 fn incoming_yields_links_until_closed() {
     let l = LinkListener::bind("127.0.0.1:0").unwrap();
-    let clients: Vec<_> = (0..3).map(|_| dial_link(l.local_addr()).unwrap()).collect();
+    let clients: Vec<_> = (0..3)
+        .map(|_| Dialer::new(l.local_addr()).dial().unwrap())
+        .collect();
     let (tx, rx) = mpsc::channel();
     thread::scope(|s| {
         let served = s.spawn(|| {

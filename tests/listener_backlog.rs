@@ -10,7 +10,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{fds, raise_fd_limit, threads, wait_until};
-use neonet::{LinkListener, ListenerOptions, DEFAULT_BACKLOG, PROTOCOL_VERSION};
+use neonet::proto::PROTOCOL_VERSION;
+use neonet::{LinkListener, ListenerOptions, DEFAULT_BACKLOG};
 
 const CLIENTS: usize = 1000;
 
@@ -73,7 +74,7 @@ fn backlog_is_bounded_and_hung_up_links_are_released() {
         fds() as isize - fds0 as isize
     );
     // And accept hands out none of those dead links.
-    let alive = neonet::dial_link(l.local_addr()).unwrap();
+    let alive = neonet::Dialer::new(l.local_addr()).dial().unwrap();
     let server = l.accept().unwrap();
     assert!(server.is_up());
     drop((alive, server));

@@ -8,7 +8,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{fds, threads};
-use neonet::{dial_link, dial_link_unix, LinkListener, ListenerOptions, Packet};
+use neonet::{Addr, Dialer};
+use neonet::{LinkListener, ListenerOptions, Packet};
 
 #[test]
 fn listener_and_links_leave_nothing_behind() {
@@ -28,11 +29,11 @@ fn listener_and_links_leave_nothing_behind() {
             .collect();
         let mut links = Vec::new();
         for _ in 0..3 {
-            let c = dial_link(tcp.local_addr()).unwrap();
-            let s = tcp.accept().unwrap();
+            let c = Dialer::new(tcp.local_addr()).dial().unwrap();
+            let s = tcp.accept().unwrap().into_proto6().unwrap();
             links.push((c, s));
-            let c = dial_link_unix(&path).unwrap();
-            let s = unix.accept().unwrap();
+            let c = Dialer::new(Addr::from(&path)).dial().unwrap();
+            let s = unix.accept().unwrap().into_proto6().unwrap();
             links.push((c, s));
         }
         for (c, s) in &links {
@@ -42,7 +43,7 @@ fn listener_and_links_leave_nothing_behind() {
             peer.recv_pkt().unwrap();
         }
         // A link dialed but never taken from the listener.
-        let _untaken = dial_link(tcp.local_addr()).unwrap();
+        let _untaken = Dialer::new(tcp.local_addr()).dial().unwrap();
         tcp.close();
         unix.close();
         for (c, s) in &links {

@@ -6,8 +6,9 @@
 
 use std::thread;
 
-use neonet::neopy::{AnswerObject, AskObject, Checksum, Message};
-use neonet::{Dialect, NodeLink};
+use neonet::neopy::{AnswerObject, AskObject, Checksum};
+use neonet::NeoPy;
+use neonet::NodeLink;
 
 mod counting_alloc;
 
@@ -21,7 +22,7 @@ const MAX_PER_ROUND_TRIP: f64 = 6.0;
 
 #[test]
 fn neopy_light_round_trip_allocations() {
-    let (client, server) = NodeLink::pair_with(Dialect::NeoPy).expect("NodeLink::pair_with");
+    let (client, server) = NodeLink::<NeoPy>::pair().expect("NodeLink::pair_with");
     let per_rt = thread::scope(|scope| {
         let server = &server;
         let served = scope.spawn(move || {
@@ -37,7 +38,7 @@ fn neopy_light_round_trip_allocations() {
                 data_serial: None,
             };
             for _ in 0..WARMUP + MEASURED {
-                let req = server.recv1_as::<Message>().expect("recv1_as");
+                let req = server.recv().expect("recv1_as");
                 let ask = req.msg_as::<AskObject>().expect("an AskObject");
                 ans.oid = ask.oid;
                 ans.serial = ask.before.expect("before");

@@ -46,7 +46,7 @@ fn recv_expect_ask_time_out(kind: Kind) {
     let _: Ping = s.expect().unwrap();
 
     c.set_recv_timeout(Some(SHORT));
-    assert_eq!(c.recv_timeout(), Some(SHORT));
+    assert_eq!(c.default_recv_timeout(), Some(SHORT));
     let e = assert_kind(c.recv_pkt(), ErrorKind::Timeout);
     assert_eq!((e.op(), e.conn_id()), (Op::Recv, Some(c.id())));
     assert_kind(c.recv(), ErrorKind::Timeout);
@@ -108,10 +108,10 @@ fn accept_and_recv1_time_out(kind: Kind) {
     let (client, server) = pair(kind);
     let e = assert_kind(server.accept_timeout(SHORT), ErrorKind::Timeout);
     assert_eq!((e.op(), e.conn_id()), (Op::Accept, None));
-    assert_kind(server.recv1_timeout(SHORT), ErrorKind::Timeout);
+    assert_kind(server.recv_timeout(SHORT), ErrorKind::Timeout);
 
     client.send1(&Ping {}).unwrap();
-    let req = server.recv1_timeout(TEST_LIMIT).unwrap();
+    let req = server.recv_timeout(TEST_LIMIT).unwrap();
     assert_eq!(req.msg(), &Message::Ping(Ping {}));
     let c = client.new_conn().unwrap();
     c.send_pkt(Packet::new(0, 0x20, b"x")).unwrap();
@@ -124,20 +124,24 @@ fn accept_and_recv1_time_out(kind: Kind) {
 fn link_default_applies_to_new_and_accepted_conns(kind: Kind) {
     let (client, server) = pair(kind);
     let before = client.new_conn().unwrap();
-    assert_eq!(before.recv_timeout(), None);
+    assert_eq!(before.default_recv_timeout(), None);
     client.set_recv_timeout(Some(SHORT));
     server.set_recv_timeout(Some(SHORT));
     let c = client.new_conn().unwrap();
-    assert_eq!(c.recv_timeout(), Some(SHORT));
+    assert_eq!(c.default_recv_timeout(), Some(SHORT));
     c.send(&Ping {}).unwrap();
     let s = server.accept().unwrap();
-    assert_eq!(s.recv_timeout(), Some(SHORT));
+    assert_eq!(s.default_recv_timeout(), Some(SHORT));
     let _: Ping = s.expect().unwrap();
     assert_kind(s.recv_pkt(), ErrorKind::Timeout);
     assert_kind(c.recv_pkt(), ErrorKind::Timeout);
     s.set_recv_timeout(None);
-    assert_eq!(s.recv_timeout(), None);
-    assert_eq!(before.recv_timeout(), None, "existing conns keep theirs");
+    assert_eq!(s.default_recv_timeout(), None);
+    assert_eq!(
+        before.default_recv_timeout(),
+        None,
+        "existing conns keep theirs"
+    );
 }
 
 /// 2. The peer stops reading: a 16 MiB send fails with `Timeout` once the
@@ -177,7 +181,7 @@ fn keepalive_keeps_a_live_link_up(kind: Kind) {
     let answered = AtomicUsize::new(0);
     thread::scope(|s| {
         let srv = s.spawn(|| {
-            while let Ok(req) = server.recv1() {
+            while let Ok(req) = server.recv() {
                 if let Message::Ping(_) = req.msg() {
                     req.reply(&Pong {}).unwrap();
                     answered.fetch_add(1, Ordering::SeqCst);

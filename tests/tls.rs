@@ -21,6 +21,7 @@ use common::{assert_io_kind, assert_kind, payload, watchdog, WatchedStream};
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
 use neonet::tls::{CipherSuite, TlsStream, TlsVersion, TlsVersions};
 use neonet::Op;
+use neonet::Proto6;
 use neonet::{ErrorKind, LinkRole, NodeLink, Packet};
 use tls_support::*;
 
@@ -56,7 +57,7 @@ fn request(thread: usize, i: usize) -> GetObject {
 /// Serves `n` requests with `recv1`, answering each with `len` bytes.
 fn serve(link: &NodeLink, n: usize, len: usize) {
     for _ in 0..n {
-        let req = link.recv1().unwrap();
+        let req = link.recv().unwrap();
         let get = req.msg_as::<GetObject>().unwrap();
         req.reply(&answer_for(&get, len)).unwrap();
     }
@@ -135,7 +136,7 @@ fn local_close_wakes_blocked_recv_send_accept() {
         // blocked in write, holding the socket.
         let (ours, _peer) = tls_tcp_streams();
         let (stream, watch) = WatchedStream::new(ours);
-        let link = NodeLink::new(stream, LinkRole::Client).unwrap();
+        let link = NodeLink::<Proto6>::new(stream, LinkRole::Client).unwrap();
         let a = link.new_conn().unwrap();
         let b = link.new_conn().unwrap();
         thread::scope(|s| {
@@ -205,7 +206,7 @@ fn peer_hangup_wakes_blocked_send() {
     watchdog(LIMIT, || {
         let (ours, peer) = tls_tcp_streams();
         let (stream, watch) = WatchedStream::new(ours);
-        let link = NodeLink::new(stream, LinkRole::Client).unwrap();
+        let link = NodeLink::<Proto6>::new(stream, LinkRole::Client).unwrap();
         let b = link.new_conn().unwrap();
         thread::scope(|s| {
             let w = s.spawn(|| {

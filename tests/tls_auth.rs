@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use common::watchdog;
 use neonet::tls::{
-    accept_link_tls, dial_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError, TlsStream,
-    TlsVersion, TLS_HANDSHAKE_BYTE,
+    accept_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError, TlsStream, TlsVersion,
+    TLS_HANDSHAKE_BYTE,
 };
+use neonet::Dialer;
 use neonet::Op;
-use neonet::{dial_link, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink};
+use neonet::{AnyLink, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink};
 use rustls::AlertDescription;
 use tls_support::*;
 
@@ -30,7 +31,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// The `TlsError` of a failed handshake; panics if it is not one.
 #[track_caller]
-fn tls_error(res: neonet::Result<NodeLink>) -> (TlsError, Error) {
+fn tls_error<T: std::fmt::Debug>(res: neonet::Result<T>) -> (TlsError, Error) {
     let e = res.expect_err("the handshake must fail");
     assert_eq!(e.op(), Op::Handshake, "{e}");
     match e.kind() {
@@ -44,14 +45,14 @@ fn tls_error(res: neonet::Result<NodeLink>) -> (TlsError, Error) {
 fn connect(
     client: &TlsConfig,
     server: &TlsConfig,
-) -> (neonet::Result<NodeLink>, neonet::Result<NodeLink>) {
+) -> (neonet::Result<NodeLink>, neonet::Result<AnyLink>) {
     let listener = listen();
     let addr = listener.local_addr().unwrap();
     let server = server.clone();
     let accepted = serve_one(listener, move |s| {
         accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
     });
-    let dialed = dial_link_tls(addr, client);
+    let dialed = Dialer::new(addr).tls(client).dial();
     // The client may have finished first (TLS 1.3): its link drops now,
     // so a server that accepted it is not left waiting.
     let dialed = dialed.inspect(NodeLink::close);
@@ -147,7 +148,7 @@ fn refusal_during_neo_handshake_is_a_tls_error() {
         let tcp = TcpStream::connect(addr).unwrap();
         let tls = TlsStream::connect(tcp, &stranger, Some(HANDSHAKE_LIMIT)).unwrap();
         assert_eq!(tls.protocol_version(), Some(TlsVersion::Tls13));
-        let (err, e) = tls_error(NodeLink::handshake(
+        let (err, e) = tls_error(NodeLink::<neonet::Proto6>::handshake(
             tls,
             LinkRole::Client,
             Some(HANDSHAKE_LIMIT),
@@ -232,7 +233,7 @@ fn plain_client_on_tls_server_is_refused() {
         let accepted = serve_one(listener, move |s| {
             accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
         });
-        let dialed = dial_link(addr);
+        let dialed = Dialer::new(addr).dial();
         let (err, e) = tls_error(accepted.join().unwrap());
         assert!(matches!(err, TlsError::PlainClient(0x00)), "{err:?}");
         assert!(
@@ -256,7 +257,11 @@ fn plain_client_on_tls_server_is_refused() {
 fn tls_client_on_plain_server_reports_it() {
     watchdog(LIMIT, || {
         let listener = LinkListener::bind("127.0.0.1:0").unwrap();
-        let (err, e) = tls_error(dial_link_tls(listener.local_addr(), &cluster().client));
+        let (err, e) = tls_error(
+            Dialer::new(listener.local_addr())
+                .tls(&cluster().client)
+                .dial(),
+        );
         // The plain server answers our ClientHello with its version word.
         assert!(
             matches!(&err, TlsError::NotTls(first) if first == &[0, 0, 0, 6]),
@@ -280,7 +285,7 @@ fn sniff_tells_tls_from_plain() {
             (&s).read_exact(&mut first).unwrap();
             (start, first[0])
         });
-        let _ = dial_link_tls(addr, &cluster().client);
+        let _ = Dialer::new(addr).tls(&cluster().client).dial();
         let (start, first) = sniffed.join().unwrap();
         assert_eq!((start, first), (StreamStart::Tls, TLS_HANDSHAKE_BYTE));
         assert!(start.require_tls().is_ok());

@@ -10,7 +10,8 @@ mod tls_support;
 
 use common::{assert_kind, fds, threads, wait_until, TEST_LIMIT};
 use neonet::proto::Ping;
-use neonet::tls::{accept_link_tls, dial_link_tls};
+use neonet::tls::accept_link_tls;
+use neonet::Dialer;
 use neonet::ErrorKind;
 use tls_support::*;
 
@@ -29,7 +30,7 @@ fn no_thread_or_fd_left_after_close() {
         assert_eq!(threads(), threads0 + 2);
         assert_eq!(fds(), fds0 + 4);
         client.send1(&Ping {}).unwrap();
-        server.recv1().unwrap();
+        server.recv().unwrap();
         let (first, second) = match closer_is_client {
             true => (client, server),
             false => (server, client),
@@ -47,7 +48,7 @@ fn no_thread_or_fd_left_after_close() {
     // readers end by themselves, closing the descriptors as they go.
     let (client, server) = tls_pair();
     client.send1(&Ping {}).unwrap();
-    server.recv1().unwrap();
+    server.recv().unwrap();
     let conns = (client.new_conn().unwrap(), server.new_conn().unwrap());
     drop((client, server));
     assert!(
@@ -66,7 +67,7 @@ fn no_thread_or_fd_left_after_close() {
     let accepted = serve_one(listener, move |s| {
         accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
     });
-    assert!(dial_link_tls(addr, &expired).is_err());
+    assert!(Dialer::new(addr).tls(&expired).dial().is_err());
     assert!(accepted.join().unwrap().is_err());
     assert_eq!(threads(), threads0);
     assert_eq!(fds(), fds0);

@@ -27,10 +27,10 @@ use std::time::Duration;
 use common::{assert_io_kind, assert_kind, payload, until_blocked, wait_until, watchdog};
 use neonet::neopy;
 use neonet::proto::{AnswerObject, Checksum, GetObject, Message, Pong, INVALID_TID};
-use neonet::tls::{dial_link_tls, dial_link_tls_with, TlsError, TlsStream};
+use neonet::tls::{TlsError, TlsStream};
 use neonet::{
-    dial_link_with, Addr, Dialect, ErrorKind, HandshakeError, LinkListener, LinkStream,
-    ListenerOptions, NodeLink, Op,
+    Addr, AnyLink, Dialect, Dialer, ErrorKind, HandshakeError, LinkListener, LinkStream,
+    ListenerOptions, NeoPy, NodeLink, Op, Proto6,
 };
 use tls_support::*;
 
@@ -41,7 +41,107 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// handshake timeout: they pass only if something else ends them.
 const SHORT_LIMIT: Duration = Duration::from_secs(30);
 
-const DIALECTS: [Dialect; 2] = [Dialect::Proto6, Dialect::NeoPy];
+/// Runs the generic test `$f` in both dialects.
+macro_rules! both {
+    ($f:ident) => {
+        $f::<Proto6>();
+        $f::<NeoPy>();
+    };
+}
+
+/// What the tests do in each dialect: its requests, answers and sends.
+trait Speak: Dialect {
+    /// The link of this dialect an `AnyLink` is.
+    fn from_any(link: AnyLink) -> NodeLink<Self>;
+    /// Serves `n` requests, answering each with `len` bytes of data.
+    fn serve(link: &NodeLink<Self>, n: usize, len: usize);
+    /// Asks request (thread, i) and checks the whole answer.
+    fn ask(link: &NodeLink<Self>, thread: usize, i: usize, len: usize);
+    /// A large message with `send1`.
+    fn send_large(link: &NodeLink<Self>, data: &[u8]) -> neonet::Result<()>;
+    /// An `ask1` nobody answers.
+    fn ask1_unanswered(link: &NodeLink<Self>) -> neonet::Result<()>;
+    /// Answers one request if it is a `Ping`: 1 if it was.
+    fn answer_ping(link: &NodeLink<Self>) -> neonet::Result<usize>;
+    /// The handshake bytes of this dialect.
+    fn hello() -> Vec<u8>;
+}
+
+impl Speak for Proto6 {
+    fn from_any(link: AnyLink) -> NodeLink<Proto6> {
+        link.into_proto6().expect("a protocol 6 link")
+    }
+    fn serve(link: &NodeLink<Proto6>, n: usize, len: usize) {
+        for _ in 0..n {
+            let req = link.recv().unwrap();
+            let get = req.msg_as::<GetObject>().unwrap();
+            req.reply(&answer_for(&get, len)).unwrap();
+        }
+    }
+    fn ask(link: &NodeLink<Proto6>, thread: usize, i: usize, len: usize) {
+        let get = request(thread, i);
+        let ans: AnswerObject = link.ask1(&get).unwrap();
+        assert_eq!(ans.data.len(), len);
+        assert_eq!(ans, answer_for(&get, len), "thread {thread} ask {i}");
+    }
+    fn send_large(link: &NodeLink<Proto6>, data: &[u8]) -> neonet::Result<()> {
+        link.send1(&AnswerObject {
+            data: data.to_vec().into(),
+            ..Default::default()
+        })
+    }
+    fn ask1_unanswered(link: &NodeLink<Proto6>) -> neonet::Result<()> {
+        link.ask1(&request(9, 9)).map(drop)
+    }
+    fn answer_ping(link: &NodeLink<Proto6>) -> neonet::Result<usize> {
+        let req = link.recv()?;
+        match req.msg() {
+            Message::Ping(_) => req.reply(&Pong {}).map(|()| 1),
+            _ => Ok(0),
+        }
+    }
+    fn hello() -> Vec<u8> {
+        6u32.to_be_bytes().to_vec()
+    }
+}
+
+impl Speak for NeoPy {
+    fn from_any(link: AnyLink) -> NodeLink<NeoPy> {
+        link.into_neopy().expect("a NEO/py link")
+    }
+    fn serve(link: &NodeLink<NeoPy>, n: usize, len: usize) {
+        for _ in 0..n {
+            let req = link.recv().unwrap();
+            let ask = req.msg_as::<neopy::AskObject>().unwrap();
+            req.reply(&answer_for_py(&ask, len)).unwrap();
+        }
+    }
+    fn ask(link: &NodeLink<NeoPy>, thread: usize, i: usize, len: usize) {
+        let req = request_py(thread, i);
+        let ans: neopy::AnswerObject = link.ask1(&req).unwrap();
+        assert_eq!(ans.data.len(), len);
+        assert_eq!(ans, answer_for_py(&req, len), "thread {thread} ask {i}");
+    }
+    fn send_large(link: &NodeLink<NeoPy>, data: &[u8]) -> neonet::Result<()> {
+        link.send1(&neopy::AskStoreObject {
+            data: data.to_vec().into(),
+            ..Default::default()
+        })
+    }
+    fn ask1_unanswered(link: &NodeLink<NeoPy>) -> neonet::Result<()> {
+        link.ask1(&request_py(9, 9)).map(drop)
+    }
+    fn answer_ping(link: &NodeLink<NeoPy>) -> neonet::Result<usize> {
+        let req = link.recv()?;
+        match req.msg() {
+            neopy::Message::Ping(_) => req.reply(&neopy::Pong {}).map(|()| 1),
+            _ => Ok(0),
+        }
+    }
+    fn hello() -> Vec<u8> {
+        neopy::HANDSHAKE.to_vec()
+    }
+}
 
 // ---- links through a TLS listener ----
 
@@ -51,22 +151,25 @@ fn tls_listener() -> LinkListener {
     LinkListener::bind_tls("127.0.0.1:0", &cluster().server).expect("bind_tls")
 }
 
-/// A TLS client of the shared cluster dials `listener` in `dialect`, and
-/// the listener hands its link out: (client, server), both speaking it.
-fn dial(listener: &LinkListener, dialect: Dialect) -> (NodeLink, NodeLink) {
-    let client = dial_link_tls_with(listener.local_addr(), &cluster().client, dialect)
-        .expect("dial_link_tls_with");
-    let server = listener.accept().expect("accept");
-    assert_eq!((client.dialect(), server.dialect()), (dialect, dialect));
+/// A TLS client of the shared cluster dials `listener` in dialect `D`,
+/// and the listener hands its link out: (client, server), both speaking
+/// it.
+fn dial<D: Speak>(listener: &LinkListener) -> (NodeLink<D>, NodeLink<D>) {
+    let client = Dialer::new(listener.local_addr())
+        .dialect::<D>()
+        .tls(&cluster().client)
+        .dial()
+        .expect("dial with TLS");
+    let server = D::from_any(listener.accept().expect("accept"));
     assert_eq!(client.addrs().local, server.addrs().peer);
     (client, server)
 }
 
-/// (client, server) TLS links in `dialect` through a TLS listener, which
+/// (client, server) TLS links in dialect `D` through a TLS listener, which
 /// is closed afterwards.
-fn tls_links(dialect: Dialect) -> (NodeLink, NodeLink) {
+fn tls_links<D: Speak>() -> (NodeLink<D>, NodeLink<D>) {
     let listener = tls_listener();
-    let links = dial(&listener, dialect);
+    let links = dial::<D>(&listener);
     listener.close();
     links
 }
@@ -122,61 +225,24 @@ fn checksum(oid: u64) -> Checksum {
     Checksum(std::array::from_fn(|i| (oid as u8).wrapping_add(i as u8)))
 }
 
-/// Serves `n` requests with `recv1` in the link's dialect, answering each
-/// with `len` bytes of data.
-fn serve(link: &NodeLink, n: usize, len: usize) {
-    for _ in 0..n {
-        match link.dialect() {
-            Dialect::Proto6 => {
-                let req = link.recv1().unwrap();
-                let get = req.msg_as::<GetObject>().unwrap();
-                req.reply(&answer_for(&get, len)).unwrap();
-            }
-            Dialect::NeoPy => {
-                let req = link.recv1_as::<neopy::Message>().unwrap();
-                let ask = req.msg_as::<neopy::AskObject>().unwrap();
-                req.reply(&answer_for_py(&ask, len)).unwrap();
-            }
-        }
-    }
-}
-
-/// Asks request (thread, i) with `ask1` in the link's dialect and checks
-/// the whole answer (`len` bytes of data).
-#[track_caller]
-fn ask(link: &NodeLink, thread: usize, i: usize, len: usize) {
-    match link.dialect() {
-        Dialect::Proto6 => {
-            let get = request(thread, i);
-            let ans: AnswerObject = link.ask1(&get).unwrap();
-            assert_eq!(ans.data.len(), len);
-            assert_eq!(ans, answer_for(&get, len), "thread {thread} ask {i}");
-        }
-        Dialect::NeoPy => {
-            let req = request_py(thread, i);
-            let ans: neopy::AnswerObject = link.ask1(&req).unwrap();
-            assert_eq!(ans.data.len(), len);
-            assert_eq!(ans, answer_for_py(&req, len), "thread {thread} ask {i}");
-        }
-    }
-}
-
 // ---- 1. request/reply, many threads, large messages ----
+
+fn request_reply_both_ways<D: Speak>() {
+    let (client, server) = tls_links::<D>();
+    for (asker, answerer) in [(&client, &server), (&server, &client)] {
+        thread::scope(|s| {
+            s.spawn(|| D::serve(answerer, 10, 100));
+            for i in 0..10 {
+                D::ask(asker, 0, i, 100);
+            }
+        });
+    }
+}
 
 #[test]
 fn request_reply_both_ways_in_both_dialects() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let (client, server) = tls_links(dialect);
-            for (asker, answerer) in [(&client, &server), (&server, &client)] {
-                thread::scope(|s| {
-                    s.spawn(|| serve(answerer, 10, 100));
-                    for i in 0..10 {
-                        ask(asker, 0, i, 100);
-                    }
-                });
-            }
-        }
+        both!(request_reply_both_ways);
     });
 }
 
@@ -184,39 +250,41 @@ fn request_reply_both_ways_in_both_dialects() {
 fn eight_threads_thousand_asks_each_in_both_dialects() {
     const THREADS: usize = 8;
     const ASKS: usize = 1000;
+    fn run<D: Speak>() {
+        let (client, server) = tls_links::<D>();
+        thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| D::serve(&server, THREADS * ASKS / 2, 64));
+            }
+            for t in 0..THREADS {
+                let client = &client;
+                s.spawn(move || {
+                    for i in 0..ASKS {
+                        D::ask(client, t, i, 64);
+                    }
+                });
+            }
+        });
+    }
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let (client, server) = tls_links(dialect);
-            thread::scope(|s| {
-                for _ in 0..2 {
-                    s.spawn(|| serve(&server, THREADS * ASKS / 2, 64));
-                }
-                for t in 0..THREADS {
-                    let client = &client;
-                    s.spawn(move || {
-                        for i in 0..ASKS {
-                            ask(client, t, i, 64);
-                        }
-                    });
-                }
-            });
-        }
+        both!(run);
     });
 }
 
 #[test]
 fn sixteen_mib_answer_both_ways_in_both_dialects() {
     const BIG: usize = 16 << 20;
-    watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let (client, server) = tls_links(dialect);
-            for (asker, answerer) in [(&client, &server), (&server, &client)] {
-                thread::scope(|s| {
-                    s.spawn(|| serve(answerer, 1, BIG));
-                    ask(asker, 7, 7, BIG);
-                });
-            }
+    fn run<D: Speak>() {
+        let (client, server) = tls_links::<D>();
+        for (asker, answerer) in [(&client, &server), (&server, &client)] {
+            thread::scope(|s| {
+                s.spawn(|| D::serve(answerer, 1, BIG));
+                D::ask(asker, 7, 7, BIG);
+            });
         }
+    }
+    watchdog(LIMIT, || {
+        both!(run);
     });
 }
 
@@ -232,14 +300,11 @@ struct SilentTlsClient {
 }
 
 impl SilentTlsClient {
-    fn dial(addr: &Addr, dialect: Dialect) -> SilentTlsClient {
+    fn dial<D: Speak>(addr: &Addr) -> SilentTlsClient {
         let tcp = TcpStream::connect(addr.as_tcp().unwrap()).unwrap();
         let peek = tcp.try_clone().unwrap();
         let tls = TlsStream::connect(tcp, &cluster().client, Some(HANDSHAKE_LIMIT)).unwrap();
-        let hello = match dialect {
-            Dialect::Proto6 => 6u32.to_be_bytes().to_vec(),
-            Dialect::NeoPy => neopy::HANDSHAKE.to_vec(),
-        };
+        let hello = D::hello();
         let mut sent = 0;
         while sent < hello.len() {
             sent += tls.write(&hello[sent..]).unwrap();
@@ -264,77 +329,57 @@ impl SilentTlsClient {
     }
 }
 
-/// Sends messages of `LARGE` bytes with `send1` in the link's dialect
-/// until a send fails; returns that error.
-fn send_large_until_error(link: &NodeLink) -> neonet::Error {
+/// Sends messages of `LARGE` bytes with `send1` until a send fails;
+/// returns that error.
+fn send_large_until_error<D: Speak>(link: &NodeLink<D>) -> neonet::Error {
     let data = payload(1, common::LARGE);
     loop {
-        let sent = match link.dialect() {
-            Dialect::Proto6 => link.send1(&AnswerObject {
-                data: data.clone().into(),
-                ..Default::default()
-            }),
-            Dialect::NeoPy => link.send1(&neopy::AskStoreObject {
-                data: data.clone().into(),
-                ..Default::default()
-            }),
-        };
-        if let Err(e) = sent {
+        if let Err(e) = D::send_large(link, &data) {
             return e;
         }
     }
 }
 
-/// Waits for one request in the link's dialect (`recv1`).
-fn recv1_any(link: &NodeLink) -> neonet::Result<()> {
-    match link.dialect() {
-        Dialect::Proto6 => link.recv1().map(drop),
-        Dialect::NeoPy => link.recv1_as::<neopy::Message>().map(drop),
-    }
+/// Waits for one request (`recv`).
+fn recv_any<D: Speak>(link: &NodeLink<D>) -> neonet::Result<()> {
+    link.recv().map(drop)
 }
 
-/// An `ask1` in the link's dialect that nobody answers: blocks in its
-/// receive until the link ends.
-fn ask1_unanswered(link: &NodeLink) -> neonet::Result<()> {
-    match link.dialect() {
-        Dialect::Proto6 => link.ask1(&request(9, 9)).map(drop),
-        Dialect::NeoPy => link.ask1(&request_py(9, 9)).map(drop),
-    }
+fn local_close_wakes_blocked<D: Speak>() {
+    let dialect = D::NAME;
+    let listener = tls_listener();
+    let peer = SilentTlsClient::dial::<D>(listener.local_addr());
+    let link = D::from_any(listener.accept().unwrap());
+    thread::scope(|s| {
+        let sender = s.spawn(|| send_large_until_error(&link));
+        let asker = s.spawn(|| D::ask1_unanswered(&link));
+        let receiver = s.spawn(|| recv_any(&link));
+        // The first large send cannot end while the peer does not
+        // read: once its bytes arrive, the sender is in it.
+        peer.until_bytes_arrive();
+        until_blocked(|| link.blocked_recvs(), 1);
+        until_blocked(|| link.blocked_accepts(), 1);
+        link.close();
+        let e = sender.join().unwrap();
+        assert!(
+            matches!(e.kind(), ErrorKind::LinkClosed),
+            "{dialect}: blocked send after close: {:?} ({e})",
+            e.kind()
+        );
+        assert_eq!(e.op(), Op::Send1);
+        let e = assert_kind(asker.join().unwrap(), ErrorKind::LinkClosed);
+        assert_eq!(e.op(), Op::Ask1, "{dialect}");
+        let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkClosed);
+        assert_eq!(e.op(), Op::Recv1, "{dialect}");
+    });
+    assert_kind(D::ask1_unanswered(&link), ErrorKind::LinkClosed);
+    assert_kind(recv_any(&link), ErrorKind::LinkClosed);
 }
 
 #[test]
 fn local_close_wakes_blocked_recv_send_accept() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let listener = tls_listener();
-            let peer = SilentTlsClient::dial(listener.local_addr(), dialect);
-            let link = listener.accept().unwrap();
-            assert_eq!(link.dialect(), dialect);
-            thread::scope(|s| {
-                let sender = s.spawn(|| send_large_until_error(&link));
-                let asker = s.spawn(|| ask1_unanswered(&link));
-                let receiver = s.spawn(|| recv1_any(&link));
-                // The first large send cannot end while the peer does not
-                // read: once its bytes arrive, the sender is in it.
-                peer.until_bytes_arrive();
-                until_blocked(|| link.blocked_recvs(), 1);
-                until_blocked(|| link.blocked_accepts(), 1);
-                link.close();
-                let e = sender.join().unwrap();
-                assert!(
-                    matches!(e.kind(), ErrorKind::LinkClosed),
-                    "{dialect}: blocked send after close: {:?} ({e})",
-                    e.kind()
-                );
-                assert_eq!(e.op(), Op::Send1);
-                let e = assert_kind(asker.join().unwrap(), ErrorKind::LinkClosed);
-                assert_eq!(e.op(), Op::Ask1, "{dialect}");
-                let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkClosed);
-                assert_eq!(e.op(), Op::Recv1, "{dialect}");
-            });
-            assert_kind(ask1_unanswered(&link), ErrorKind::LinkClosed);
-            assert_kind(recv1_any(&link), ErrorKind::LinkClosed);
-        }
+        both!(local_close_wakes_blocked);
     });
 }
 
@@ -342,7 +387,7 @@ fn local_close_wakes_blocked_recv_send_accept() {
 fn local_close_wakes_blocked_conn_recv_and_accept() {
     // Protocol 6 has connections: a receive on one, and `accept`.
     watchdog(LIMIT, || {
-        let (client, server) = tls_links(Dialect::Proto6);
+        let (client, server) = tls_links::<Proto6>();
         let conn = server.new_conn().unwrap();
         thread::scope(|s| {
             let r = s.spawn(|| conn.recv_pkt());
@@ -360,65 +405,71 @@ fn local_close_wakes_blocked_conn_recv_and_accept() {
     });
 }
 
+fn peer_close_wakes<D: Speak>() {
+    let dialect = D::NAME;
+    for closer_is_client in [true, false] {
+        let (client, server) = tls_links::<D>();
+        let (closer, other) = match closer_is_client {
+            true => (client, server),
+            false => (server, client),
+        };
+        let case = format!("{dialect}, closer is client: {closer_is_client}");
+        thread::scope(|s| {
+            let asker = s.spawn(|| D::ask1_unanswered(&other));
+            let receiver = s.spawn(|| recv_any(&other));
+            until_blocked(|| other.blocked_recvs(), 1);
+            until_blocked(|| other.blocked_accepts(), 1);
+            closer.close();
+            // The first receive after the link went down by a
+            // receive error reports it (DESIGN §4).
+            let e = assert_io_kind(asker.join().unwrap(), io::ErrorKind::UnexpectedEof);
+            assert_eq!(e.op(), Op::Ask1, "{case}");
+            let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkDown);
+            assert_eq!(e.op(), Op::Recv1, "{case}");
+        });
+        assert_kind(D::ask1_unanswered(&other), ErrorKind::LinkDown);
+        assert_kind(recv_any(&other), ErrorKind::LinkDown);
+        other.close();
+        assert_kind(recv_any(&other), ErrorKind::LinkClosed);
+    }
+}
+
 #[test]
 fn peer_close_wakes_blocked_recv_and_accept() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            for closer_is_client in [true, false] {
-                let (client, server) = tls_links(dialect);
-                let (closer, other) = match closer_is_client {
-                    true => (client, server),
-                    false => (server, client),
-                };
-                let case = format!("{dialect}, closer is client: {closer_is_client}");
-                thread::scope(|s| {
-                    let asker = s.spawn(|| ask1_unanswered(&other));
-                    let receiver = s.spawn(|| recv1_any(&other));
-                    until_blocked(|| other.blocked_recvs(), 1);
-                    until_blocked(|| other.blocked_accepts(), 1);
-                    closer.close();
-                    // The first receive after the link went down by a
-                    // receive error reports it (DESIGN §4).
-                    let e = assert_io_kind(asker.join().unwrap(), io::ErrorKind::UnexpectedEof);
-                    assert_eq!(e.op(), Op::Ask1, "{case}");
-                    let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkDown);
-                    assert_eq!(e.op(), Op::Recv1, "{case}");
-                });
-                assert_kind(ask1_unanswered(&other), ErrorKind::LinkDown);
-                assert_kind(recv1_any(&other), ErrorKind::LinkDown);
-                other.close();
-                assert_kind(recv1_any(&other), ErrorKind::LinkClosed);
-            }
-        }
+        both!(peer_close_wakes);
     });
+}
+
+fn peer_hangup_wakes<D: Speak>() {
+    let dialect = D::NAME;
+    let listener = tls_listener();
+    let peer = SilentTlsClient::dial::<D>(listener.local_addr());
+    let link = D::from_any(listener.accept().unwrap());
+    thread::scope(|s| {
+        let sender = s.spawn(|| send_large_until_error(&link));
+        peer.until_bytes_arrive();
+        drop(peer);
+        let e = sender.join().unwrap();
+        // What the kernel says about a peer that is gone with our
+        // bytes unread: reset or broken pipe, as over plain TCP.
+        assert!(
+            matches!(e.kind(), ErrorKind::Io(io) if matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            )),
+            "{dialect}: blocked send after the peer hung up: {:?} ({e})",
+            e.kind()
+        );
+        assert_eq!(e.op(), Op::Send1);
+    });
+    assert_kind(recv_any(&link), ErrorKind::LinkDown);
 }
 
 #[test]
 fn peer_hangup_wakes_blocked_send() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let listener = tls_listener();
-            let peer = SilentTlsClient::dial(listener.local_addr(), dialect);
-            let link = listener.accept().unwrap();
-            thread::scope(|s| {
-                let sender = s.spawn(|| send_large_until_error(&link));
-                peer.until_bytes_arrive();
-                drop(peer);
-                let e = sender.join().unwrap();
-                // What the kernel says about a peer that is gone with our
-                // bytes unread: reset or broken pipe, as over plain TCP.
-                assert!(
-                    matches!(e.kind(), ErrorKind::Io(io) if matches!(
-                        io.kind(),
-                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-                    )),
-                    "{dialect}: blocked send after the peer hung up: {:?} ({e})",
-                    e.kind()
-                );
-                assert_eq!(e.op(), Op::Send1);
-            });
-            assert_kind(recv1_any(&link), ErrorKind::LinkDown);
-        }
+        both!(peer_hangup_wakes);
     });
 }
 
@@ -489,11 +540,24 @@ fn until_failed(listener: &LinkListener, n: u64) {
 }
 
 /// A request and its answer over (client, server) in their dialect.
-fn exchange(client: &NodeLink, server: &NodeLink) {
+fn exchange<D: Speak>(client: &NodeLink<D>, server: &NodeLink<D>) {
     thread::scope(|s| {
-        s.spawn(|| serve(server, 1, 10));
-        ask(client, 1, 1, 10);
+        s.spawn(|| D::serve(server, 1, 10));
+        D::ask(client, 1, 1, 10);
     });
+}
+
+/// Dials `listener` in dialect `D` without TLS.
+fn dial_plain<D: Speak>(listener: &LinkListener) -> neonet::Result<NodeLink<D>> {
+    Dialer::new(listener.local_addr()).dialect::<D>().dial()
+}
+
+/// Dials `listener` in dialect `D` with TLS.
+fn dial_tls<D: Speak>(listener: &LinkListener) -> neonet::Result<NodeLink<D>> {
+    Dialer::new(listener.local_addr())
+        .dialect::<D>()
+        .tls(&cluster().client)
+        .dial()
 }
 
 #[test]
@@ -501,15 +565,19 @@ fn plain_client_on_tls_listener_is_refused() {
     capture_log();
     watchdog(LIMIT, || {
         let listener = tls_listener();
-        for (n, dialect) in DIALECTS.into_iter().enumerate() {
-            let e = dial_link_with(listener.local_addr(), dialect).expect_err("refused");
+        let dials: [fn(&LinkListener) -> neonet::Result<()>; 2] = [
+            |l| dial_plain::<Proto6>(l).map(drop),
+            |l| dial_plain::<NeoPy>(l).map(drop),
+        ];
+        for (n, dial) in dials.into_iter().enumerate() {
+            let e = dial(&listener).expect_err("refused");
             // Closed without a word, as NEO/py does.
             assert!(
                 matches!(
                     e.kind(),
                     ErrorKind::Handshake(HandshakeError::UnexpectedEof)
                 ),
-                "{dialect}: {e}"
+                "{n}: {e}"
             );
             until_failed(&listener, n as u64 + 1);
         }
@@ -523,10 +591,10 @@ fn plain_client_on_tls_listener_is_refused() {
             "plain (non-TLS) client on a TLS listener: first byte 0x00",
         );
         // The listener still serves TLS clients, in both dialects.
-        for dialect in DIALECTS {
-            let (client, server) = dial(&listener, dialect);
-            exchange(&client, &server);
-        }
+        let (client, server) = dial::<Proto6>(&listener);
+        exchange(&client, &server);
+        let (client, server) = dial::<NeoPy>(&listener);
+        exchange(&client, &server);
         let stats = listener.stats();
         assert_eq!((stats.handshaked, stats.failed), (2, 2));
     });
@@ -537,9 +605,13 @@ fn tls_client_on_plain_listener_is_refused() {
     capture_log();
     watchdog(LIMIT, || {
         let listener = LinkListener::bind("127.0.0.1:0").unwrap();
-        for (n, dialect) in DIALECTS.into_iter().enumerate() {
-            let e = dial_link_tls_with(listener.local_addr(), &cluster().client, dialect)
-                .expect_err("refused");
+        let dials: [fn(&LinkListener) -> neonet::Result<()>; 2] = [
+            |l| dial_tls::<Proto6>(l).map(drop),
+            |l| dial_tls::<NeoPy>(l).map(drop),
+        ];
+        for (n, dial) in dials.into_iter().enumerate() {
+            let dialect = n;
+            let e = dial(&listener).expect_err("refused");
             // The plain listener answers our ClientHello with its version
             // word before it hangs up.
             assert!(
@@ -554,12 +626,13 @@ fn tls_client_on_plain_listener_is_refused() {
         }
         until_logged(&listener, "TLS client on a plain (non-TLS) listener");
         // The listener still serves plain clients, in both dialects.
-        for dialect in DIALECTS {
-            let client = dial_link_with(listener.local_addr(), dialect).unwrap();
-            let server = listener.accept().unwrap();
-            assert_eq!(server.dialect(), dialect);
+        fn plain<D: Speak>(listener: &LinkListener) {
+            let client = dial_plain::<D>(listener).unwrap();
+            let server = D::from_any(listener.accept().unwrap());
             exchange(&client, &server);
         }
+        plain::<Proto6>(&listener);
+        plain::<NeoPy>(&listener);
         let stats = listener.stats();
         assert_eq!((stats.handshaked, stats.failed), (2, 2));
     });
@@ -574,14 +647,15 @@ fn allow_plain_serves_plain_and_tls_clients() {
             ..Default::default()
         };
         let listener = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
-        for dialect in DIALECTS {
-            let (client, server) = dial(&listener, dialect);
+        fn both_ways<D: Speak>(listener: &LinkListener) {
+            let (client, server) = dial::<D>(listener);
             exchange(&client, &server);
-            let client = dial_link_with(listener.local_addr(), dialect).unwrap();
-            let server = listener.accept().unwrap();
-            assert_eq!(server.dialect(), dialect);
+            let client = dial_plain::<D>(listener).unwrap();
+            let server = D::from_any(listener.accept().unwrap());
             exchange(&client, &server);
         }
+        both_ways::<Proto6>(&listener);
+        both_ways::<NeoPy>(&listener);
         let stats = listener.stats();
         assert_eq!((stats.handshaked, stats.failed), (4, 0));
     });
@@ -632,7 +706,7 @@ fn tls_handshake_is_bounded_by_the_handshake_timeout() {
         assert_hung_up(&stuck);
         until_failed(&listener, 1);
         until_logged(&listener, "handshake: timeout");
-        let (client, server) = dial(&listener, Dialect::Proto6);
+        let (client, server) = dial::<Proto6>(&listener);
         exchange(&client, &server);
     });
 }
@@ -651,14 +725,16 @@ fn a_new_client_displaces_the_oldest_pending_tls_handshake() {
         assert_eq!(listener.stats().displaced, 0);
         // Both slots are held by stuck TLS handshakes: a new client
         // displaces the oldest instead of waiting 60 s, in either dialect.
-        for (n, dialect) in DIALECTS.into_iter().enumerate() {
-            let (client, server) = dial(&listener, dialect);
+        fn displace<D: Speak>(listener: &LinkListener, stuck: &mut Vec<TcpStream>, n: usize) {
+            let (client, server) = dial::<D>(listener);
             exchange(&client, &server);
             assert_hung_up(&stuck[n]);
             assert_eq!(listener.stats().displaced, n as u64 + 1);
             // Both slots held again.
-            stuck.push(stuck_tls_client(&listener));
+            stuck.push(stuck_tls_client(listener));
         }
+        displace::<Proto6>(&listener, &mut stuck, 0);
+        displace::<NeoPy>(&listener, &mut stuck, 1);
         let stats = listener.stats();
         assert_eq!((stats.displaced, stats.failed), (2, 0));
     });
@@ -686,78 +762,69 @@ fn close_ends_tls_handshakes_in_progress() {
 
 // ---- 5. keepalive ----
 
+fn keepalive_keeps_up<D: Speak>() {
+    let dialect = D::NAME;
+    let (client, server) = tls_links::<D>();
+    client.set_keepalive(Some((Duration::from_millis(20), Duration::from_secs(20))));
+    let answered = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let srv = s.spawn(|| answer_pings(&server, &answered));
+        let pinged = wait_until(common::TEST_LIMIT, || answered.load(SeqCst) >= 3);
+        assert!(pinged, "{dialect}: the link did not ping");
+        assert!(client.stats().pings >= 3);
+        // Still up, and still carries requests.
+        assert!(client.is_up());
+        client.close();
+        srv.join().unwrap();
+    });
+}
+
 #[test]
 fn keepalive_keeps_a_live_tls_link_up() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let (client, server) = tls_links(dialect);
-            client.set_keepalive(Some((Duration::from_millis(20), Duration::from_secs(20))));
-            let answered = AtomicUsize::new(0);
-            thread::scope(|s| {
-                let srv = s.spawn(|| answer_pings(&server, &answered));
-                let pinged = wait_until(common::TEST_LIMIT, || answered.load(SeqCst) >= 3);
-                assert!(pinged, "{dialect}: the link did not ping");
-                assert!(client.stats().pings >= 3);
-                // Still up, and still carries requests.
-                assert!(client.is_up());
-                client.close();
-                srv.join().unwrap();
-            });
-        }
+        both!(keepalive_keeps_up);
     });
 }
 
 /// Answers the peer's `Ping`s (the application's job) until the link
 /// ends, counting them.
-fn answer_pings(link: &NodeLink, answered: &AtomicUsize) {
-    loop {
-        let replied = match link.dialect() {
-            Dialect::Proto6 => link.recv1().map(|req| match req.msg() {
-                Message::Ping(_) => req.reply(&Pong {}).map(|()| 1),
-                _ => Ok(0),
-            }),
-            Dialect::NeoPy => link
-                .recv1_as::<neopy::Message>()
-                .map(|req| match req.msg() {
-                    neopy::Message::Ping(_) => req.reply(&neopy::Pong {}).map(|()| 1),
-                    _ => Ok(0),
-                }),
-        };
-        match replied {
-            Ok(Ok(n)) => answered.fetch_add(n, SeqCst),
-            _ => return,
-        };
+fn answer_pings<D: Speak>(link: &NodeLink<D>, answered: &AtomicUsize) {
+    while let Ok(n) = D::answer_ping(link) {
+        answered.fetch_add(n, SeqCst);
     }
+}
+
+fn keepalive_takes_down<D: Speak>() {
+    let dialect = D::NAME;
+    let listener = tls_listener();
+    // A peer that reads everything and answers nothing.
+    let peer = SilentTlsClient::dial::<D>(listener.local_addr());
+    let link = D::from_any(listener.accept().unwrap());
+    let drained = thread::spawn(move || {
+        let mut n = 0;
+        let mut buf = [0u8; 4096];
+        while let Ok(k @ 1..) = peer.tls.read(&mut buf) {
+            n += k;
+        }
+        n
+    });
+    thread::scope(|s| {
+        let asker = s.spawn(|| D::ask1_unanswered(&link));
+        until_blocked(|| link.blocked_recvs(), 1);
+        link.set_keepalive(Some((Duration::from_millis(10), Duration::from_millis(50))));
+        assert_kind(asker.join().unwrap(), ErrorKind::Timeout);
+    });
+    assert!(!link.is_up(), "{dialect}");
+    assert_kind(recv_any(&link), ErrorKind::LinkDown);
+    // The peer got the request and a ping, then saw the link close.
+    drop(link);
+    assert!(drained.join().unwrap() > 0, "{dialect}");
 }
 
 #[test]
 fn keepalive_takes_down_a_silent_tls_peer() {
     watchdog(LIMIT, || {
-        for dialect in DIALECTS {
-            let listener = tls_listener();
-            // A peer that reads everything and answers nothing.
-            let peer = SilentTlsClient::dial(listener.local_addr(), dialect);
-            let link = listener.accept().unwrap();
-            let drained = thread::spawn(move || {
-                let mut n = 0;
-                let mut buf = [0u8; 4096];
-                while let Ok(k @ 1..) = peer.tls.read(&mut buf) {
-                    n += k;
-                }
-                n
-            });
-            thread::scope(|s| {
-                let asker = s.spawn(|| ask1_unanswered(&link));
-                until_blocked(|| link.blocked_recvs(), 1);
-                link.set_keepalive(Some((Duration::from_millis(10), Duration::from_millis(50))));
-                assert_kind(asker.join().unwrap(), ErrorKind::Timeout);
-            });
-            assert!(!link.is_up(), "{dialect}");
-            assert_kind(recv1_any(&link), ErrorKind::LinkDown);
-            // The peer got the request and a ping, then saw the link close.
-            drop(link);
-            assert!(drained.join().unwrap() > 0, "{dialect}");
-        }
+        both!(keepalive_takes_down);
     });
 }
 
@@ -765,9 +832,11 @@ fn keepalive_takes_down_a_silent_tls_peer() {
 fn dial_link_tls_speaks_protocol_6() {
     watchdog(LIMIT, || {
         let listener = tls_listener();
-        let client = dial_link_tls(listener.local_addr(), &cluster().client).unwrap();
-        let server = listener.accept().unwrap();
-        assert_eq!(server.dialect(), Dialect::Proto6);
+        let client = Dialer::new(listener.local_addr())
+            .tls(&cluster().client)
+            .dial()
+            .unwrap();
+        let server = Proto6::from_any(listener.accept().unwrap());
         exchange(&client, &server);
     });
 }

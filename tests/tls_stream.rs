@@ -28,6 +28,7 @@ use common::{
     WatchedStream, LARGE, LET_BLOCK,
 };
 use neonet::tls::{TlsAlert, TlsError, TlsStream};
+use neonet::Proto6;
 use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
 use tls_support::*;
 
@@ -90,7 +91,7 @@ fn many_small_packets_in_one_record_all_reach_the_link() {
     watchdog(LIMIT, || {
         const N: u32 = 1000;
         let (client, server, relay) = relayed_streams();
-        let link = NodeLink::new(server, LinkRole::Server).unwrap();
+        let link = NodeLink::<Proto6>::new(server, LinkRole::Server).unwrap();
         let before = relay.records.load(SeqCst);
         // 14 KB of packets, one write: one record.
         send_all(&client, &small_packets(N));
@@ -139,7 +140,7 @@ fn blocked_sender_does_not_block_the_reader() {
         // Our link's peer is a bare TLS stream that does not read for now.
         let (ours, peer) = tls_tcp_streams();
         let (stream, watch) = WatchedStream::new(ours);
-        let link = NodeLink::new(stream, LinkRole::Client).unwrap();
+        let link = NodeLink::<Proto6>::new(stream, LinkRole::Client).unwrap();
         let a = link.new_conn().unwrap();
         let b = link.new_conn().unwrap();
         let big = vec![0x77; LARGE];
@@ -235,7 +236,7 @@ fn key_updates_from_the_peer_interleave_with_our_records() {
         let node = c.ca.node(Key::Ec);
         let mut peer = raw_client(addr, raw_client_config(&c.ca, Some(&node)));
         neo_handshake_raw(&mut peer);
-        let link = accepted.join().unwrap().unwrap();
+        let link = accepted.join().unwrap().unwrap().into_proto6().unwrap();
         thread::scope(|s| {
             // Senders keep the socket full (the peer reads slowly), so
             // that they often hold records made with the old keys, not
@@ -379,7 +380,7 @@ fn truncated_record_takes_the_link_down() {
 fn bad_packet_inside_tls_takes_the_link_down() {
     watchdog(LIMIT, || {
         let (client, server) = tls_tcp_streams();
-        let link = NodeLink::new(server, LinkRole::Server).unwrap();
+        let link = NodeLink::<Proto6>::new(server, LinkRole::Server).unwrap();
         let c = link.new_conn().unwrap();
         // A header announcing 4 GiB.
         let mut header = raw_packet(1, 0x20, b"");

@@ -6,6 +6,7 @@
 use std::thread;
 
 use neonet::proto::{AnswerNewOIDs, AskNewOIDs, Error, ErrorCode, Message, Pong, SetNumReplicas};
+use neonet::Proto6;
 use neonet::{ErrorKind, NodeLink};
 
 /// How the server answers one request.
@@ -14,14 +15,14 @@ type Reply = Box<dyn Fn(&neonet::Request) + Send>;
 /// Serves `replies.len()` light requests with the given replies, in order.
 fn serve(server: &NodeLink, replies: Vec<Reply>) {
     for reply in replies {
-        let req = server.recv1().expect("recv1");
+        let req = server.recv().expect("recv1");
         reply(&req);
     }
 }
 
 #[test]
 fn acknowledged_requests_return_unit_or_the_peer_error() {
-    let (client, server) = NodeLink::pair().expect("pair");
+    let (client, server) = NodeLink::<Proto6>::pair().expect("pair");
     thread::scope(|s| {
         s.spawn(|| {
             let error = |code: ErrorCode| {
@@ -69,15 +70,15 @@ fn acknowledged_requests_return_unit_or_the_peer_error() {
 
 #[test]
 fn requests_return_their_answer_message() {
-    let (client, server) = NodeLink::pair().expect("pair");
+    let (client, server) = NodeLink::<Proto6>::pair().expect("pair");
     thread::scope(|s| {
         s.spawn(|| {
-            let req = server.recv1().expect("recv1");
+            let req = server.recv().expect("recv1");
             let ask = req.msg_as::<AskNewOIDs>().expect("AskNewOIDs");
             let oid_list = (0..u64::from(ask.num_oids)).collect();
             req.reply(&AnswerNewOIDs { oid_list }).expect("reply");
             // an ACK is not the answer of a request that has an answer
-            let req = server.recv1().expect("recv1");
+            let req = server.recv().expect("recv1");
             req.reply(&Error::default()).expect("reply");
         });
         let c = client.new_conn().expect("new_conn");

@@ -287,7 +287,7 @@ impl Master {
     }
 
     /// Answers with `answer`, or the `Error` of a failed read.
-    fn answer<M: neonet::LinkMsg<Set = Message>>(
+    fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
         &self,
         req: &Req,
         answer: Result<M, ReadError>,

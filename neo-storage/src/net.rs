@@ -6,15 +6,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use neonet::neopy::{self, Message};
-use neonet::tls::{self, TlsConfig};
-use neonet::{Dialect, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NodeLink, Request};
+use neonet::neopy;
+use neonet::tls::TlsConfig;
+use neonet::{
+    Dialects, Dialer, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NeoPy, NodeLink, Request,
+};
 
 /// One link to a peer (the master, or a client).
-pub type Link = NodeLink;
+pub type Link = NodeLink<NeoPy>;
 
 /// A request or notification a peer sent, to answer with [`reply`].
-pub type Req = Request<Message>;
+pub type Req = Request<NeoPy>;
 
 /// A link error (neonet's).
 pub type NetError = neonet::Error;
@@ -58,9 +60,10 @@ pub fn load_tls(ca: &Path, cert: &Path, key: &Path) -> Result<Tls, neonet::tls::
 /// Dials `addr` in NEO/py's dialect, over TLS when given; `timeout`
 /// bounds the connect and the handshakes.
 pub fn dial(addr: &str, tls: Option<&Tls>, timeout: Duration) -> Result<Link, NetError> {
+    let dialer = Dialer::new(addr).dialect::<NeoPy>().timeout(timeout);
     match tls {
-        Some(t) => tls::dial_link_tls_with_timeout(addr, t, Dialect::NeoPy, timeout),
-        None => neonet::dial_link_with_timeout(addr, Dialect::NeoPy, timeout),
+        Some(t) => dialer.tls(t).dial(),
+        None => dialer.dial(),
     }
 }
 
@@ -75,10 +78,12 @@ pub fn set_times(link: &Link, times: &LinkTimes) {
     }
 }
 
-/// Listens on `addr`, TLS only when given (as NEO/py).
+/// Listens on `addr` for NEO/py's dialect only, TLS only when given (as
+/// NEO/py).
 pub fn listen(addr: &str, tls: Option<&Tls>) -> Result<LinkListener, NetError> {
     let opts = ListenerOptions {
         tls: tls.cloned(),
+        dialects: Dialects::NeoPy,
         ..Default::default()
     };
     LinkListener::bind_with(addr, opts)
@@ -92,8 +97,10 @@ pub fn local_addr(listener: &LinkListener) -> Option<SocketAddr> {
 /// The next link of `listener`; `None` once it is closed.
 pub fn accept(listener: &LinkListener) -> Option<Link> {
     loop {
-        match listener.accept() {
-            Ok(link) => return Some(link),
+        match listener.accept().map(neonet::AnyLink::into_neopy) {
+            Ok(Some(link)) => return Some(link),
+            // Not served: the listener refuses protocol 6.
+            Ok(None) => {}
             Err(e) if matches!(e.kind(), neonet::ErrorKind::ListenerClosed) => return None,
             Err(e) => log::debug!("accept: {e}"),
         }
@@ -118,7 +125,7 @@ pub enum Recv {
 
 /// Waits at most `timeout` for the peer's next request or notification.
 pub fn recv(link: &Link, timeout: Duration) -> Recv {
-    match link.recv1_as_timeout::<Message>(timeout) {
+    match link.recv_timeout(timeout) {
         Ok(req) => Recv::Req(req),
         Err(e) if e.is_timeout() && link.is_up() => Recv::Idle,
         Err(e) => Recv::Gone(e),
@@ -126,7 +133,7 @@ pub fn recv(link: &Link, timeout: Duration) -> Recv {
 }
 
 /// Answers `req` with `msg`.
-pub fn reply<M: LinkMsg<Set = Message>>(req: &Req, msg: &M) -> Result<(), NetError> {
+pub fn reply<M: LinkMsg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
     req.reply(msg)
 }
 
@@ -137,12 +144,12 @@ pub fn reply_error(req: &Req, code: neopy::ErrorCode, message: String) -> Result
 
 /// Sends request `msg` and waits for its answer (bounded by the link's
 /// answer time).
-pub fn ask<R: LinkAsk>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
+pub fn ask<R: LinkAsk<Dialect = NeoPy>>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
     link.ask1(msg)
 }
 
 /// Sends notification `msg`, with our next msg_id.
-pub fn send<M: LinkMsg>(link: &Link, msg: &M) -> Result<(), NetError> {
+pub fn send<M: LinkMsg<Dialect = NeoPy>>(link: &Link, msg: &M) -> Result<(), NetError> {
     link.send1(msg)
 }
 

@@ -189,7 +189,7 @@ impl Server {
 
 /// Sends `answer`, or the `Error` NEO/py sends for a failed read (and, as
 /// NEO/py, closes the link after a protocol error).
-fn answer<M: neonet::LinkMsg<Set = Message>>(
+fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
     req: &Req,
     answer: Result<M, ReadError>,
 ) -> Result<Flow, net::NetError> {

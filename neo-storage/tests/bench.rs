@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::fake::*;
 use common::*;
 use neo_storage::{bench, Node};
-use neonet::neopy::{self, Address, CellState, Message, NodeInfo, NodeState, NodeType};
+use neonet::neopy::{self, Address, CellState, NodeInfo, NodeState, NodeType};
 use parking_lot::Mutex;
 
 /// Serves `clients` client identifications on `master`: each gets a node
@@ -21,7 +21,7 @@ fn serve_clients(
     session: &Mutex<Session>,
     node: &Node,
     clients: usize,
-) -> Vec<neonet::NodeLink> {
+) -> Vec<neonet::NodeLink<neonet::NeoPy>> {
     let next = AtomicI32::new(-536_870_911);
     let storage = NodeInfo {
         node_type: NodeType::STORAGE,
@@ -35,8 +35,8 @@ fn serve_clients(
     };
     let mut links = Vec::new();
     for _ in 0..clients {
-        let link = master.listener.accept().unwrap();
-        let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+        let link = master.listener.accept().unwrap().into_neopy().unwrap();
+        let req = link.recv_timeout(BOUND).unwrap();
         let nid = next.fetch_add(1, Ordering::Relaxed);
         req.reply(&neopy::AcceptIdentification {
             node_type: NodeType::MASTER,
@@ -68,7 +68,7 @@ fn serve_clients(
             row_list: rows(2, NID, CellState::UP_TO_DATE),
         })
         .unwrap();
-        let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+        let req = link.recv_timeout(BOUND).unwrap();
         assert_eq!(req.msg().name(), "AskLastTransaction");
         req.reply(&neopy::AnswerLastTransaction { ltid: T4 })
             .unwrap();

@@ -126,8 +126,8 @@ fn a_refused_identification_is_retried() {
     let db = standard(&dir, 1);
     let master = FakeMaster::new();
     let node = Node::start(master.config(&db)).unwrap();
-    let link = master.listener.accept().unwrap();
-    let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+    let link = master.listener.accept().unwrap().into_neopy().unwrap();
+    let req = link.recv_timeout(BOUND).unwrap();
     req.reply(&neopy::Error {
         code: ErrorCode::NOT_READY,
         message: "recovering".into(),
@@ -191,8 +191,8 @@ fn the_master_gives_another_node_id() {
     let db = standard(&dir, 1);
     let master = FakeMaster::new();
     let node = Node::start(master.config(&db)).unwrap();
-    let link = master.listener.accept().unwrap();
-    let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+    let link = master.listener.accept().unwrap().into_neopy().unwrap();
+    let req = link.recv_timeout(BOUND).unwrap();
     let accept = neopy::AcceptIdentification {
         node_type: NodeType::MASTER,
         uuid: Some(MASTER_NID),

@@ -5,11 +5,83 @@
 //! [`LinkAsk`]) through the blanket impls here; NEO/py's messages are
 //! through their table's macro, so the two never overlap.
 
+use super::wire::{Addressed, Wire};
 use super::Segments;
-use super::{sealed::Sealed, with_payload, Dialect, Framed, LinkAsk, LinkMessages, LinkMsg};
-use crate::error::ErrorKind;
+use super::{sealed::Sealed, with_payload, Framed, LinkAsk, LinkMessages, LinkMsg, Proto6};
+use crate::error::{ErrorKind, HandshakeError};
+use crate::link::LinkRole;
 use crate::packet::{Head, Header, Packet, HEADER_SIZE};
-use crate::proto::{self, message_name, Answer, AnswerError, DecodeError, Message, Msg};
+use crate::proto::{
+    self, message_name, Answer, AnswerError, DecodeError, ErrorCode, Message, Msg, Ping,
+    PROTOCOL_VERSION,
+};
+
+#[allow(private_interfaces)] // see `wire`
+impl Wire for Proto6 {
+    /// The header says where a packet ends: nothing to remember.
+    type Framer = ();
+
+    fn frame(_: &mut (), buf: &[u8]) -> Result<Framed, ErrorKind> {
+        frame(buf)
+    }
+
+    fn first_id(role: LinkRole) -> u32 {
+        role.first_id()
+    }
+
+    const ID_STEP: u32 = 2;
+
+    const OURS_QUIET: bool = false;
+
+    /// By connection id: its parity says who opened it (ARCHITECTURE.md,
+    /// "Connection ids").
+    fn address(role: LinkRole, pkt: &Packet) -> Addressed {
+        let id = pkt.conn_id();
+        if role.owns(id) {
+            Addressed::Ours(id)
+        } else {
+            Addressed::Peer(Some(id))
+        }
+    }
+
+    fn answerable(pkt: &Packet) -> bool {
+        pkt.msg_code() != <proto::Error as Msg>::CODE
+    }
+
+    fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str) {
+        let reply = proto::Error {
+            code: ErrorCode::PROTOCOL_ERROR,
+            message: text.into(),
+        };
+        proto::encode_packet(buf, id, &reply);
+    }
+
+    fn encode_ping(buf: &mut Vec<u8>, id: u32) {
+        proto::encode_packet(buf, id, &Ping {});
+    }
+
+    type ErrorMsg = proto::Error;
+
+    fn error(code: ErrorCode, message: String) -> proto::Error {
+        proto::Error { code, message }
+    }
+
+    const HANDSHAKE: &'static [u8] = &PROTOCOL_VERSION.to_be_bytes();
+
+    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError> {
+        let Some(word) = got.first_chunk::<4>() else {
+            return Ok(false);
+        };
+        let peer = u32::from_be_bytes(*word);
+        if peer != PROTOCOL_VERSION {
+            return Err(HandshakeError::VersionMismatch {
+                peer,
+                ours: PROTOCOL_VERSION,
+            });
+        }
+        Ok(true)
+    }
+}
 
 /// Where the packet at the start of `buf` ends: the header says it.
 pub(crate) fn frame(buf: &[u8]) -> Result<Framed, ErrorKind> {
@@ -74,8 +146,7 @@ pub(crate) fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
 impl<M: Msg> Sealed for M {}
 
 impl<M: Msg> LinkMsg for M {
-    const DIALECT: Dialect = Dialect::Proto6;
-    type Set = Message;
+    type Dialect = Proto6;
 
     fn link_code() -> u16 {
         M::CODE
@@ -109,7 +180,7 @@ impl<R: proto::Ask> LinkAsk for R {
 impl Sealed for Message {}
 
 impl LinkMessages for Message {
-    const DIALECT: Dialect = Dialect::Proto6;
+    type Dialect = Proto6;
 
     fn link_code(&self) -> u16 {
         self.code()

@@ -30,93 +30,183 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::ErrorKind;
-use crate::neopy::Scanner;
 use crate::packet::{Head, Packet};
 use crate::proto::{DecodeError, Payload, BIG_FIELD};
 
-/// The wire dialect of a link: which handshake, framing, ids and message
-/// table it uses (ARCHITECTURE.md, "Dialects").
+/// The wire dialect of a link, as a type: which handshake, framing, ids
+/// and message table it uses (ARCHITECTURE.md, "Dialects"). A link is a
+/// [`NodeLink<D>`](crate::NodeLink), and its operations take the messages
+/// of `D`'s table only, so a message of the other dialect does not
+/// compile:
 ///
-/// | | [`Dialect::Proto6`] | [`Dialect::NeoPy`] |
-/// |-|---------------------|--------------------|
+/// ```compile_fail
+/// use neonet::{neopy, NodeLink, Proto6};
+///
+/// let (client, _server) = NodeLink::<Proto6>::pair()?;
+/// // A NEO/py message on a protocol 6 link: refused by the compiler.
+/// client.send1(&neopy::Ping {})?;
+/// # Ok::<(), neonet::Error>(())
+/// ```
+///
+/// Nor do connections on a NEO/py link, which has one-packet exchanges
+/// only:
+///
+/// ```compile_fail
+/// use neonet::{NeoPy, NodeLink};
+///
+/// let (client, _server) = NodeLink::<NeoPy>::pair()?;
+/// let conn = client.new_conn()?; // protocol 6 only
+/// # Ok::<(), neonet::Error>(())
+/// ```
+///
+/// while the same with a protocol 6 link compiles:
+///
+/// ```
+/// use neonet::{proto, NodeLink, Proto6};
+///
+/// let (client, _server) = NodeLink::<Proto6>::pair()?;
+/// let conn = client.new_conn()?;
+/// client.send1(&proto::Ping {})?;
+/// # Ok::<(), neonet::Error>(())
+/// ```
+///
+/// | | [`Proto6`] | [`NeoPy`] |
+/// |-|------------|-----------|
 /// | who speaks it | NEO/go | NEO/py, as deployed |
 /// | handshake | version word `00 00 00 06` | `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]` |
 /// | framing | 10-byte header with the payload's length | one msgpack array `[msg_id, code, args]` |
 /// | ids | connections, by parity of their opener | each side numbers what it sends from 0; answers carry the request's id |
 /// | messages | [`proto`](crate::proto) | [`neopy`](crate::neopy) |
-/// | operations | connections and light mode | light mode only: `send1`, `ask1`, `recv1_as`, `Request::reply` |
+/// | operations | connections and light mode | light mode (and streamed answers) |
 ///
-/// The dialer chooses ([`dial_link_with`](crate::dial_link_with)); a
+/// The dialer chooses ([`Dialer::dialect`](crate::Dialer::dialect)); a
 /// [`LinkListener`](crate::LinkListener) serves both on one port, by the
-/// first byte of each client's handshake; [`NodeLink::dialect`](crate::NodeLink::dialect)
-/// tells which a link speaks.
+/// first byte of each client's handshake, and gives an
+/// [`AnyLink`](crate::AnyLink) that says which.
 ///
-/// ```
-/// use neonet::{dial_link_with, neopy, Dialect, LinkListener};
-///
-/// let listener = LinkListener::bind("127.0.0.1:0")?;
-/// let py = dial_link_with(listener.local_addr(), Dialect::NeoPy)?;
-/// let server = listener.accept()?;
-/// assert_eq!(server.dialect(), Dialect::NeoPy);
-/// std::thread::spawn(move || {
-///     let req = server.recv1_as::<neopy::Message>()?;
-///     req.reply(&neopy::Pong {})
-/// });
-/// let _pong: neopy::Pong = py.ask1(&neopy::Ping {})?;
-/// # Ok::<(), neonet::Error>(())
-/// ```
+/// Implemented by [`Proto6`] and [`NeoPy`] only (sealed): what a dialect
+/// is to a link is private to the crate.
+pub trait Dialect:
+    wire::Wire + Copy + Default + PartialEq + Eq + fmt::Debug + Send + Sync + 'static
+{
+    /// The enum of all messages of the dialect's table: what a light-mode
+    /// `recv` gives.
+    type Message: LinkMessages<Dialect = Self>;
+
+    /// The dialect's name, for logs and errors.
+    const NAME: &'static str;
+}
+
+/// Protocol version 6, binary encoding (NEO/go): connections multiplexed
+/// by id, messages of [`proto`](crate::proto).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Proto6;
+
+/// NEO/py's protocol version 5 over msgpack: light mode and streamed
+/// answers, messages of [`neopy`](crate::neopy).
 ///
 /// The names follow the crate's two message modules: [`proto`](crate::proto)
 /// (protocol version 6, the binary encoding NEO/go speaks) and
 /// [`neopy`](crate::neopy) (what NEO/py speaks since 2018: protocol
 /// version 5 over msgpack). A protocol version alone would not do: NEO/py
 /// and NEO/go did not number their drift apart consistently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Dialect {
-    /// Protocol version 6, binary encoding (NEO/go): connections
-    /// multiplexed by id, messages of [`proto`](crate::proto).
-    #[default]
-    Proto6,
-    /// NEO/py's protocol version 5 over msgpack: light mode only, messages
-    /// of [`neopy`](crate::neopy).
-    NeoPy,
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NeoPy;
+
+impl Dialect for Proto6 {
+    type Message = crate::proto::Message;
+    const NAME: &'static str = "protocol 6";
 }
 
-impl Dialect {
-    /// The first byte of this dialect's handshake, which tells the two
-    /// apart on a listener that serves both: `0x00` (the high byte of
-    /// protocol 6's version word), `0x92` (a msgpack array of 2).
-    pub const fn handshake_first_byte(self) -> u8 {
-        match self {
-            Dialect::Proto6 => 0x00,
-            Dialect::NeoPy => crate::neopy::HANDSHAKE_FIRST_BYTE,
-        }
-    }
-
-    /// Whether this dialect has connections (`new_conn`, `accept`, `Conn`);
-    /// NEO/py's has only the light operations.
-    pub const fn has_conns(self) -> bool {
-        matches!(self, Dialect::Proto6)
-    }
+impl Dialect for NeoPy {
+    type Message = crate::neopy::Message;
+    const NAME: &'static str = "NEO/py (msgpack)";
 }
 
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Dialect::Proto6 => "protocol 6",
-            Dialect::NeoPy => "NEO/py (msgpack)",
-        })
-    }
-}
+/// What a dialect is to a link: everything the link's code asks of the
+/// wire, so that it contains no `match` on the dialect and a third
+/// dialect is one more implementation (ARCHITECTURE.md, "Dialects").
+/// Public in a private module: users can name neither the trait nor its
+/// methods, so [`Dialect`] is sealed.
+// The trait is unnameable outside the crate, so the crate's own types in
+// its signatures are no part of the public API.
+#[allow(private_interfaces)]
+pub(crate) mod wire {
+    use super::Framed;
+    use crate::error::{ErrorKind, HandshakeError};
+    use crate::link::LinkRole;
+    use crate::packet::Packet;
+    use crate::proto::ErrorCode;
 
-/// Finds where packets end in the bytes a link reads, in its dialect.
-#[derive(Debug)]
-pub(crate) enum Framer {
-    /// Protocol 6: the header says the length.
-    Binary,
-    /// NEO/py: the scanner walks the msgpack structure, resuming where it
-    /// stopped when more bytes come.
-    Msgpack(Box<Scanner>),
+    /// Where an incoming packet belongs, as the dialect reads it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Addressed {
+        /// To the exchange of ours with this id.
+        Ours(u32),
+        /// To the conversation of ours with this id if there is one (NEO/py:
+        /// a notification under the msg_id of a streamed answer), else to a
+        /// new exchange of the peer's.
+        StreamOrPeer(u32),
+        /// To an exchange of the peer's: the one with this id, which may
+        /// exist already (protocol 6's connections), or `None`: a new one
+        /// (NEO/py, whose msg_ids repeat: the table keys it apart).
+        Peer(Option<u32>),
+    }
+
+    /// The link's view of a dialect; see the module docs.
+    pub trait Wire: Sized {
+        /// Finds where packets end, resuming across reads.
+        type Framer: Default + Send + std::fmt::Debug;
+
+        /// Where the packet at the start of `buf` ends (see [`Framed`]).
+        /// A packet over `MAX_PACKET_SIZE` is `PacketTooBig` as soon as its
+        /// lengths show it; bytes that are no packet are `Framing`.
+        fn frame(framer: &mut Self::Framer, buf: &[u8]) -> Result<Framed, ErrorKind>;
+
+        /// The first id of an exchange we open, as `role`.
+        fn first_id(role: LinkRole) -> u32;
+
+        /// How ids of ours follow one another (2: by parity; 1: in turn).
+        const ID_STEP: u32;
+
+        /// Whether the link never answers what comes to our own exchanges
+        /// ("connection closed"): NEO/py's are answers and the notifications
+        /// of streamed answers, which must never be answered.
+        const OURS_QUIET: bool;
+
+        /// Where `pkt` belongs, received by the `role` end.
+        fn address(role: LinkRole, pkt: &Packet) -> Addressed;
+
+        /// Whether the link may answer `pkt` itself ("connection closed",
+        /// "connection refused", a request it cannot decode): never an
+        /// `Error` (two links would answer each other's forever), and on
+        /// NEO/py only requests (an answer to anything else would be taken
+        /// for the answer to a request of the peer's).
+        fn answerable(pkt: &Packet) -> bool;
+
+        /// Appends the link's own `Error(PROTOCOL_ERROR, text)` on id `id`.
+        fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str);
+
+        /// Appends a keepalive `Ping` on id `id`.
+        fn encode_ping(buf: &mut Vec<u8>, id: u32);
+
+        /// The dialect's `Error` message.
+        type ErrorMsg: super::LinkMsg;
+
+        /// `Error(code, message)`, for the replies the receiving side of
+        /// the link makes itself (a request it cannot decode).
+        fn error(code: ErrorCode, message: String) -> Self::ErrorMsg;
+
+        /// Our handshake, written first by both ends (protocol 6: the
+        /// version word; NEO/py: `["NEO", 5]` in msgpack). Its first byte
+        /// tells the dialects apart on a listener that serves both.
+        const HANDSHAKE: &'static [u8];
+
+        /// What the peer's handshake so far (`got`, at most
+        /// `HANDSHAKE.len()` bytes) says: `Ok(true)` it is whole and ours,
+        /// `Ok(false)` more must come, or how it differs.
+        fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError>;
+    }
 }
 
 /// What the framer found at the start of the bytes read so far.
@@ -133,27 +223,6 @@ pub(crate) enum Framed {
     /// once its last length was seen, so a large packet can be read
     /// straight into a buffer of its own.
     Need(usize),
-}
-
-impl Framer {
-    pub(crate) fn new(dialect: Dialect) -> Framer {
-        match dialect {
-            Dialect::Proto6 => Framer::Binary,
-            Dialect::NeoPy => Framer::Msgpack(Box::default()),
-        }
-    }
-
-    /// Where the packet at the start of `buf` ends. Give it the same
-    /// bytes again, plus what arrived since, until it is whole. A packet
-    /// over `MAX_PACKET_SIZE` is `PacketTooBig` as soon as its lengths
-    /// show it; bytes that are no packet are `Framing`: both take the link
-    /// down.
-    pub(crate) fn frame(&mut self, buf: &[u8]) -> Result<Framed, ErrorKind> {
-        match self {
-            Framer::Binary => binary::frame(buf),
-            Framer::Msgpack(scanner) => msgpack::frame(scanner, buf),
-        }
-    }
 }
 
 /// Hands a packet's payload to a decoder: a big one as the shared packet
@@ -182,18 +251,14 @@ pub(crate) type Segments<'a> = Vec<(usize, &'a [u8])>;
 /// A message a link can send: any message of protocol 6's table
 /// ([`proto`](crate::proto), every [`proto::Msg`](crate::proto::Msg)) or of
 /// NEO/py's ([`neopy`](crate::neopy), every
-/// [`neopy::Msg`](crate::neopy::Msg)). `send1` and `Request::reply` take
-/// any; a link refuses one of the other dialect than its own with
-/// `ErrorKind::WrongDialect`.
+/// [`neopy::Msg`](crate::neopy::Msg)). A link of dialect `D` takes those
+/// whose `Dialect` is `D` only.
 ///
 /// Implemented by the two message tables, not by hand (sealed). The hidden
 /// methods are the link's, not an API.
 pub trait LinkMsg: sealed::Sealed + Sized + fmt::Debug {
     /// The dialect whose table the message is in.
-    const DIALECT: Dialect;
-
-    /// The enum of all messages of that table (what `recv1` gives).
-    type Set: LinkMessages;
+    type Dialect: Dialect;
 
     #[doc(hidden)]
     /// The message's code.
@@ -217,8 +282,11 @@ pub trait LinkMsg: sealed::Sealed + Sized + fmt::Debug {
     /// Unwraps it from its table's enum; `Err` gives another message back.
     // The enum is given back unchanged, by value: see `proto::Msg`.
     #[allow(clippy::result_large_err)]
-    fn link_from_set(m: Self::Set) -> Result<Self, Self::Set>;
+    fn link_from_set(m: MessageOf<Self>) -> Result<Self, MessageOf<Self>>;
 }
+
+/// The enum of the table of message `M`'s dialect.
+pub type MessageOf<M> = <<M as LinkMsg>::Dialect as Dialect>::Message;
 
 /// A request a link can ask with `ask1`: any request of either table,
 /// with the answer its table gives it ([`proto::Ask`](crate::proto::Ask),
@@ -243,7 +311,7 @@ pub trait LinkAsk: LinkMsg {
 /// Implemented by the two tables, not by hand (sealed).
 pub trait LinkMessages: sealed::Sealed + Sized + fmt::Debug + Clone + Send + 'static {
     /// The dialect whose table it is.
-    const DIALECT: Dialect;
+    type Dialect: Dialect;
 
     #[doc(hidden)]
     /// The code of the message it holds.

@@ -6,11 +6,96 @@
 //! own macro writes (`neopy/messages.rs`): protocol 6's are blanket impls,
 //! and two blanket impls could overlap.
 
-use super::{with_payload, Dialect, Framed, LinkMessages};
-use crate::error::ErrorKind;
-use crate::neopy::{self, Answer, AnswerError, FramingError, Message, Scan, Scanner};
+use super::wire::{Addressed, Wire};
+use super::{with_payload, Framed, LinkMessages, NeoPy};
+use crate::error::{ErrorKind, HandshakeError};
+use crate::link::LinkRole;
+use crate::neopy::{
+    self, Answer, AnswerError, FramingError, HandshakeMismatch, HandshakeProgress, Message, Scan,
+    Scanner,
+};
 use crate::packet::{Head, Packet};
-use crate::proto::{DecodeError, Payload};
+use crate::proto::{DecodeError, ErrorCode, Payload};
+
+#[allow(private_interfaces)] // see `wire`
+impl Wire for NeoPy {
+    /// Walks the msgpack structure, resuming where it stopped when more
+    /// bytes come (boxed: its state is a few hundred bytes).
+    type Framer = Box<Scanner>;
+
+    fn frame(scanner: &mut Box<Scanner>, buf: &[u8]) -> Result<Framed, ErrorKind> {
+        frame(scanner, buf)
+    }
+
+    /// Each side numbers what it sends from 0.
+    fn first_id(_: LinkRole) -> u32 {
+        0
+    }
+
+    const ID_STEP: u32 = 1;
+
+    const OURS_QUIET: bool = true;
+
+    /// By the answer bit (ARCHITECTURE.md, "Dialects"): an answer is to a
+    /// request of ours; a notification may be part of a streamed answer
+    /// of ours; a request is the peer's.
+    fn address(_: LinkRole, pkt: &Packet) -> Addressed {
+        let id = pkt.conn_id();
+        if pkt.is_answer() {
+            Addressed::Ours(id)
+        } else if is_request(pkt) {
+            Addressed::Peer(None)
+        } else {
+            Addressed::StreamOrPeer(id)
+        }
+    }
+
+    /// Requests only: a notification expects nothing, and an answer to an
+    /// answer would be taken for one to a request of the peer's.
+    fn answerable(pkt: &Packet) -> bool {
+        !pkt.is_answer() && is_request(pkt)
+    }
+
+    fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str) {
+        let reply = neopy::Error {
+            code: ErrorCode::PROTOCOL_ERROR,
+            message: text.into(),
+        };
+        neopy::encode_packet(buf, id, &reply);
+    }
+
+    fn encode_ping(buf: &mut Vec<u8>, id: u32) {
+        neopy::encode_packet(buf, id, &neopy::Ping {});
+    }
+
+    type ErrorMsg = neopy::Error;
+
+    fn error(code: ErrorCode, message: String) -> neopy::Error {
+        neopy::Error { code, message }
+    }
+
+    const HANDSHAKE: &'static [u8] = &neopy::HANDSHAKE;
+
+    /// Checked as the bytes come: an HTTP client is refused at its first.
+    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError> {
+        match neopy::check_handshake(got) {
+            Ok(HandshakeProgress::Done) => Ok(true),
+            Ok(HandshakeProgress::Incomplete { .. }) => Ok(false),
+            Err(HandshakeMismatch::VersionMismatch { peer, ours }) => {
+                Err(HandshakeError::VersionMismatch {
+                    peer: u32::from(peer),
+                    ours: u32::from(ours),
+                })
+            }
+            Err(HandshakeMismatch::NotNeo { got }) => Err(HandshakeError::NotNeo { got }),
+        }
+    }
+}
+
+/// Whether `pkt` is a request (its message names an answer).
+fn is_request(pkt: &Packet) -> bool {
+    neopy::answer_name(pkt.msg_code()).is_some()
+}
 
 /// Where the packet at the start of `buf` ends, resuming the walk of
 /// `scanner` (which resets itself at each packet's end or error).
@@ -59,7 +144,7 @@ fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
 impl super::sealed::Sealed for Message {}
 
 impl LinkMessages for Message {
-    const DIALECT: Dialect = Dialect::NeoPy;
+    type Dialect = NeoPy;
 
     fn link_code(&self) -> u16 {
         self.code()

@@ -9,9 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use crate::codec::Dialect;
 use crate::error::ErrorKind;
-use crate::{neopy, proto};
 
 /// The reader's keepalive state.
 #[derive(Debug)]
@@ -118,9 +116,6 @@ fn send_ping(shared: &Shared, last: Option<u32>) -> Option<u32> {
         .counters
         .pings
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared.queue_own_packet(|q| match shared.dialect {
-        Dialect::Proto6 => proto::encode_packet(q, id, &proto::Ping {}),
-        Dialect::NeoPy => neopy::encode_packet(q, id, &neopy::Ping {}),
-    });
+    shared.queue_own_packet(|q| (shared.wire.encode_ping)(q, id));
     Some(id)
 }

@@ -26,9 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 use parking_lot::Mutex;
 
-use crate::codec::Dialect;
-use crate::neopy;
-use crate::proto::{encode_packet, Error, ErrorCode};
+use super::EncodeReply;
 
 /// Text of the reply to a packet for a connection that is closed.
 pub const REPLY_CLOSED: &str = "connection closed";
@@ -126,23 +124,18 @@ impl Outbox {
         }
     }
 
-    /// Queues an `Error{PROTOCOL_ERROR, text}` packet of `dialect` on
-    /// connection `id` (on a NEO/py link: answering the request `id`);
-    /// false if it was dropped (`limit` reached, or closing).
-    pub(super) fn push_reply(&self, dialect: Dialect, id: u32, text: &str, limit: usize) -> bool {
-        let code = ErrorCode::PROTOCOL_ERROR;
-        let message = text.into();
-        let pushed = match dialect {
-            Dialect::Proto6 => {
-                let reply = Error { code, message };
-                self.push(limit, |q| encode_packet(q, id, &reply))
-            }
-            Dialect::NeoPy => {
-                let reply = neopy::Error { code, message };
-                self.push(limit, |q| neopy::encode_packet(q, id, &reply))
-            }
-        };
-        pushed != Pushed::Full
+    /// Queues the link's `Error{PROTOCOL_ERROR, text}` on id `id`, as
+    /// `encode` writes it in the link's dialect (on a NEO/py link:
+    /// answering the request `id`); false if it was dropped (`limit`
+    /// reached, or closing).
+    pub(super) fn push_reply(
+        &self,
+        encode: EncodeReply,
+        id: u32,
+        text: &str,
+        limit: usize,
+    ) -> bool {
+        self.push(limit, |q| encode(q, id, text)) != Pushed::Full
     }
 
     /// Moves everything queued into `buf`, replacing what it held (its

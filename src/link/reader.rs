@@ -23,7 +23,8 @@ use rustix::event::{eventfd, EventfdFlags, PollFd, PollFlags};
 use super::keepalive::Keepalive;
 use super::route::route;
 use super::{Shared, CLOSED};
-use crate::codec::{Framed, Framer};
+use crate::codec::wire::Wire;
+use crate::codec::Framed;
 use crate::error::ErrorKind;
 use crate::packet::{Head, Packet};
 use crate::stream::{poll_fds, readable_in, LinkStream};
@@ -34,13 +35,13 @@ use crate::wait;
 const READ_AHEAD: usize = 64 * 1024;
 
 /// Spawns the reader thread of a link.
-pub(super) fn spawn(
+pub(super) fn spawn<W: Wire>(
     shared: Arc<Shared>,
     stream: Arc<dyn LinkStream>,
 ) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("neonet-reader".into())
-        .spawn(move || run(&shared, &*stream))
+        .spawn(move || run::<W>(&shared, &*stream))
 }
 
 /// A waker for the reader's `poll`: an eventfd.
@@ -54,12 +55,14 @@ pub(super) fn wake(waker: &OwnedFd) {
     let _ = rustix::io::write(waker, &1u64.to_ne_bytes());
 }
 
-fn run(shared: &Shared, stream: &dyn LinkStream) {
+/// The reader thread of a link of dialect `W`: everything it does per
+/// packet is monomorphised for the dialect (no dispatch).
+fn run<W: Wire>(shared: &Shared, stream: &dyn LinkStream) {
     let _guard = DownOnPanic(shared);
     let waker = shared.waker.lock().clone();
-    let mut rx = Reader {
+    let mut rx = Reader::<W> {
         buf: ReadAhead::new(),
-        framer: Framer::new(shared.dialect),
+        framer: W::Framer::default(),
         waiter: Waiter {
             keepalive: Keepalive::new(),
             waker,
@@ -67,7 +70,7 @@ fn run(shared: &Shared, stream: &dyn LinkStream) {
     };
     let cause = loop {
         match rx.next_packet(shared, stream) {
-            Ok(pkt) => route(shared, pkt),
+            Ok(pkt) => route::<W>(shared, pkt),
             Err(kind) => break kind,
         }
     };
@@ -103,9 +106,9 @@ impl Drop for DownOnPanic<'_> {
 
 /// The reader's state: the read-ahead buffer, the codec that finds where
 /// packets end in it, and what it needs to wait.
-struct Reader {
+struct Reader<W: Wire> {
     buf: ReadAhead,
-    framer: Framer,
+    framer: W::Framer,
     waiter: Waiter,
 }
 
@@ -116,7 +119,7 @@ struct Waiter {
     waker: Option<Arc<OwnedFd>>,
 }
 
-impl Reader {
+impl<W: Wire> Reader<W> {
     /// Reads the next whole packet. The codec says where it ends, or how
     /// long it is at least; a read fetches all that is there, so a packet
     /// usually takes one read (and several small ones share it).
@@ -126,7 +129,7 @@ impl Reader {
         stream: &dyn LinkStream,
     ) -> Result<Packet, ErrorKind> {
         loop {
-            match self.framer.frame(self.buf.bytes())? {
+            match W::frame(&mut self.framer, self.buf.bytes())? {
                 Framed::Whole { len, head } => return Ok(self.buf.take(len, head)),
                 Framed::Need(n) if n > self.buf.buf.len() => {
                     return self.read_big(shared, stream, n)
@@ -180,7 +183,7 @@ impl Reader {
                     .waiter
                     .read_some(shared, stream, &mut bytes[filled..])?;
             }
-            match self.framer.frame(&bytes)? {
+            match W::frame(&mut self.framer, &bytes)? {
                 Framed::Whole { len, head } => {
                     debug_assert_eq!(len, bytes.len(), "read past the packet's end");
                     return Ok(Packet::framed(bytes, head));

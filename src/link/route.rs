@@ -26,66 +26,65 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use super::limits::{cost, Counters, Limits};
-use super::table::{AcceptTx, ConnTable, Entry};
+use super::table::{AcceptTx, ConnTable, Entry, PEER};
 use super::{Shared, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
-use crate::codec::Dialect;
+use crate::codec::wire::{Addressed, Wire};
 use crate::conn::ConnState;
-use crate::neopy;
-use crate::packet::Packet;
-use crate::proto::{self, Msg};
+use crate::packet::{Packet, ANSWER_BIT};
 
 /// Where a packet goes.
 enum Route {
     Deliver(Arc<ConnState>, Sender<Packet>),
     Accept(Arc<ConnState>, Sender<Packet>, AcceptTx),
+    /// Answered with this text if the dialect lets the link answer it;
+    /// else dropped (and counted if it is an answer: `stray`).
     Reply(&'static str),
     /// Refused because a limit is reached; answered "connection refused"
-    /// if `reply`.
-    Refuse {
-        reply: bool,
-    },
+    /// if the dialect lets the link answer it.
+    Refuse,
     /// The answer to a keepalive ping of ours: consumed.
     Consume,
-    /// An answer to no request of ours (NEO/py): dropped and counted.
-    Stray,
     /// Nothing to do (a NEO/py notification while we do not accept, or
     /// for a conversation that stopped receiving): dropped and logged.
     Ignore,
 }
 
 /// Hands a packet to its connection, or opens one, or answers the peer.
-pub(super) fn route(shared: &Shared, pkt: Packet) {
+pub(super) fn route<W: Wire>(shared: &Shared, pkt: Packet) {
     let id = pkt.conn_id();
     let limits = shared.limits.get();
     let route = {
         let mut table = shared.table.lock();
-        match shared.dialect {
-            Dialect::Proto6 => route_binary(shared, &mut table, id, &limits),
-            Dialect::NeoPy => route_msgpack(shared, &mut table, &pkt, &limits),
+        match W::address(shared.role, &pkt) {
+            Addressed::Ours(id) => to_ours(&mut table, id),
+            Addressed::StreamOrPeer(id) => match to_stream(&mut table, id) {
+                Some(route) => route,
+                None => to_peer(shared, &mut table, None, &pkt, &limits, W::answerable),
+            },
+            Addressed::Peer(id) => to_peer(shared, &mut table, id, &pkt, &limits, W::answerable),
         }
     };
     // The table lock is released: waking a receiver may be a syscall.
+    let answerable = W::answerable(&pkt);
     match route {
         Route::Deliver(conn, tx) => deliver(shared, &conn, tx, pkt, &limits),
         Route::Accept(conn, tx, atx) => accept(shared, conn, tx, atx, pkt, &limits),
-        Route::Reply(text) => answer(shared, &pkt, text),
-        Route::Refuse { reply } => {
+        Route::Reply(text) if answerable => shared.reply(id, text),
+        // What cannot be answered: an answer to nothing of ours is counted.
+        Route::Reply(_) if pkt.is_answer() => stray(shared, &pkt),
+        Route::Reply(_) => ignore(shared, &pkt),
+        Route::Refuse => {
             Counters::bump(&shared.counters.refused);
             log::debug!(
                 "neonet {}: conn {id}: refused (limit reached)",
                 shared.addrs
             );
-            if reply {
-                answer(shared, &pkt, REPLY_REFUSED);
+            if answerable {
+                shared.reply(id, REPLY_REFUSED);
             }
         }
         Route::Consume => {}
-        Route::Ignore => log::debug!(
-            "neonet {}: notification {:#06x} (msg_id {id}) nobody receives: dropped",
-            shared.addrs,
-            pkt.msg_code()
-        ),
-        Route::Stray => stray(shared, &pkt),
+        Route::Ignore => ignore(shared, &pkt),
     }
 }
 
@@ -94,91 +93,94 @@ fn full(shared: &Shared, table: &ConnTable, limits: &Limits) -> bool {
     shared.accept_rx.len() >= limits.accept_backlog || table.peer_conns() >= limits.peer_conns
 }
 
-/// Protocol 6: by connection id.
-fn route_binary(shared: &Shared, table: &mut ConnTable, id: u32, limits: &Limits) -> Route {
-    let ours = table.is_ours(id);
-    let known = match table.get(table.key_of(id)) {
-        Some(Entry::Live(l)) => Some(match &l.tx {
+/// To an exchange of ours: its queue, or "connection closed" if it is gone
+/// (for a packet the dialect lets the link answer; else dropped).
+fn to_ours(table: &mut ConnTable, id: u32) -> Route {
+    match table.get(u64::from(id)) {
+        Some(Entry::Live(l)) => match &l.tx {
             Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
             None => Route::Reply(REPLY_CLOSED),
-        }),
-        Some(Entry::Tombstone(_)) => Some(Route::Reply(REPLY_CLOSED)),
-        Some(Entry::Ping) => Some(Route::Consume),
-        None => None,
-    };
-    match known {
-        Some(Route::Consume) => {
+        },
+        Some(Entry::Ping) => {
             table.remove_ping(id);
             Route::Consume
         }
-        Some(route) => route,
-        // Ours but unknown: addressed to a connection that is gone.
-        None if ours => Route::Reply(REPLY_CLOSED),
-        None if shared.has(NO_ACCEPT) => Route::Reply(REPLY_REFUSED),
-        // Looked at only for a new connection: not per packet.
-        None if full(shared, table, limits) => Route::Refuse { reply: true },
-        None => match table.new_peer_conn(id, shared.recv_timeout.get(), false) {
-            Some((conn, tx, atx)) => Route::Accept(conn, tx, atx),
-            None => Route::Reply(REPLY_REFUSED),
-        },
+        Some(Entry::Tombstone(_)) => {
+            // The end of a conversation we gave up: it is over.
+            table.remove_tombstone(u64::from(id));
+            Route::Reply(REPLY_CLOSED)
+        }
+        None => Route::Reply(REPLY_CLOSED),
     }
 }
 
-/// NEO/py: answers by id to our requests, anything else to `recv1`.
-fn route_msgpack(shared: &Shared, table: &mut ConnTable, pkt: &Packet, limits: &Limits) -> Route {
-    let id = pkt.conn_id();
-    if pkt.is_answer() {
-        return match table.get(u64::from(id)) {
-            Some(Entry::Live(l)) => match &l.tx {
-                Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
-                None => Route::Stray,
-            },
-            Some(Entry::Ping) => {
-                table.remove_ping(id);
-                Route::Consume
-            }
-            Some(Entry::Tombstone(_)) => {
-                // The end of a conversation we gave up: it is over.
-                table.remove_tombstone(u64::from(id));
-                Route::Stray
-            }
-            None => Route::Stray,
-        };
+/// To the conversation of ours with this id, if there is one (a
+/// notification of its streamed answer, ARCHITECTURE.md, "Dialects");
+/// `None` if there is none.
+fn to_stream(table: &mut ConnTable, id: u32) -> Option<Route> {
+    match table.get(u64::from(id)) {
+        Some(Entry::Live(l)) if l.conn.is_stream() => Some(match &l.tx {
+            Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
+            None => Route::Ignore,
+        }),
+        // A conversation we gave up: the rest of its stream.
+        Some(Entry::Tombstone(_)) => Some(Route::Ignore),
+        _ => None,
     }
-    // A request (it names an answer) is answered when refused; a
-    // notification expects nothing.
-    let request = neopy::answer_name(pkt.msg_code()).is_some();
-    if !request {
-        // A notification under the msg_id of a conversation of ours: part
-        // of the peer's streamed answer (ARCHITECTURE.md, "Dialects").
-        match table.get(u64::from(id)) {
-            Some(Entry::Live(l)) if l.conn.is_stream() => {
+}
+
+/// To an exchange of the peer's: the one with `id` if it exists, else a
+/// new one for `accept` (refused if we do not accept or a limit is
+/// reached).
+fn to_peer(
+    shared: &Shared,
+    table: &mut ConnTable,
+    id: Option<u32>,
+    pkt: &Packet,
+    limits: &Limits,
+    answerable: fn(&Packet) -> bool,
+) -> Route {
+    if let Some(id) = id {
+        match table.get(PEER | u64::from(id)) {
+            Some(Entry::Live(l)) => {
                 return match &l.tx {
                     Some(tx) => Route::Deliver(l.conn.clone(), tx.clone()),
-                    None => Route::Ignore,
-                };
+                    None => Route::Reply(REPLY_CLOSED),
+                }
             }
-            // A conversation we gave up: the rest of its stream.
-            Some(Entry::Tombstone(_)) => return Route::Ignore,
+            Some(Entry::Tombstone(_)) => return Route::Reply(REPLY_CLOSED),
             _ => {}
         }
     }
     if shared.has(NO_ACCEPT) {
-        return if request {
-            Route::Reply(REPLY_REFUSED)
-        } else {
-            Route::Ignore
-        };
+        return Route::Reply(REPLY_REFUSED);
     }
+    // Looked at only for a new connection: not per packet.
     if full(shared, table, limits) {
-        return Route::Refuse { reply: request };
+        return Route::Refuse;
     }
-    // Each packet of the peer's is an exchange of its own, however its
-    // msg_id repeats (the table keys them apart: `ConnTable::peer_key`).
-    match table.new_peer_conn(id, shared.recv_timeout.get(), !request) {
+    // The link never answers what it may not answer now (a NEO/py
+    // notification) on this connection later either.
+    let quiet = !answerable(pkt);
+    match table.new_peer_conn(
+        pkt.conn_id(),
+        id.is_some(),
+        shared.recv_timeout.get(),
+        quiet,
+    ) {
         Some((conn, tx, atx)) => Route::Accept(conn, tx, atx),
-        None => Route::Refuse { reply: request },
+        None => Route::Reply(REPLY_REFUSED),
     }
+}
+
+/// A packet nobody receives and the link may not answer: dropped, logged.
+fn ignore(shared: &Shared, pkt: &Packet) {
+    log::debug!(
+        "neonet {}: {:#06x} on id {}, which nobody receives: dropped",
+        shared.addrs,
+        pkt.msg_code(),
+        pkt.conn_id()
+    );
 }
 
 /// An answer to no request of ours: dropped, counted.
@@ -192,15 +194,6 @@ fn stray(shared: &Shared, pkt: &Packet) {
     );
 }
 
-/// Answers `pkt` with one of the link's replies, unless it is an `Error`
-/// itself: an answer to an answer tells nothing, and two links that
-/// answered each other's "connection closed" would never stop.
-fn answer(shared: &Shared, pkt: &Packet, text: &str) {
-    if pkt.msg_code() != <proto::Error as Msg>::CODE {
-        shared.reply(pkt.conn_id(), text);
-    }
-}
-
 /// Queues a packet on a live connection, within the limits.
 fn deliver(
     shared: &Shared,
@@ -212,11 +205,13 @@ fn deliver(
     #[cfg(feature = "test-hooks")]
     shared.hooks.before_queue(conn.id());
     if conn.is_recv_closed() {
-        if conn.answers_closed() {
-            answer(shared, &pkt, REPLY_CLOSED);
-        } else {
+        if !conn.answers_closed() {
             // NEO/py: the answer to an ask1 that gave up.
             stray(shared, &pkt);
+        } else if is_error(&pkt) {
+            // Never answered: see `Wire::answerable`.
+        } else {
+            shared.reply(pkt.conn_id(), REPLY_CLOSED);
         }
         return;
     }
@@ -287,4 +282,10 @@ fn check_link_limit(shared: &Shared, limits: &Limits) {
     if shared.counters.queued.load(SeqCst) > limits.link_queue_bytes {
         shared.overflow_largest(limits.link_queue_bytes);
     }
+}
+
+/// Whether `pkt` is an `Error` (code `0x8000` in both dialects), which the
+/// link never answers.
+fn is_error(pkt: &Packet) -> bool {
+    pkt.msg_code() == ANSWER_BIT
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::codec::Dialect;
+use crate::codec::wire::Wire;
 use crate::conn::{ConnKind, ConnState};
 use crate::link::LinkRole;
 use crate::packet::Packet;
@@ -108,9 +108,11 @@ pub(crate) type AcceptTx = Sender<Arc<ConnState>>;
 /// held across a blocking call.
 pub(crate) struct ConnTable {
     role: LinkRole,
-    /// What the ids we allocate are: by parity (protocol 6), or in
-    /// sequence (NEO/py).
-    dialect: Dialect,
+    /// How our ids follow one another: 2 (by parity, protocol 6) or 1 (in
+    /// sequence, NEO/py).
+    step: u32,
+    /// The link never answers what comes to our exchanges (NEO/py).
+    ours_quiet: bool,
     entries: IdMap<Entry>,
     /// Tombstones by deadline, soonest first (a min-heap: `keep_closed`
     /// can change, so creation order is not expiry order). Expired ones are
@@ -142,21 +144,19 @@ pub(crate) struct ConnTable {
 pub(crate) struct NoFreeId;
 
 impl ConnTable {
-    pub(crate) fn new(
+    /// A table for the `role` end of a link of dialect `W`.
+    pub(crate) fn new<W: Wire>(
         role: LinkRole,
-        dialect: Dialect,
         accept_tx: AcceptTx,
         queued: Arc<AtomicUsize>,
     ) -> ConnTable {
         ConnTable {
             role,
-            dialect,
+            step: W::ID_STEP,
+            ours_quiet: W::OURS_QUIET,
             entries: IdMap::default(),
             tombstones: BinaryHeap::new(),
-            next_id: match dialect {
-                Dialect::Proto6 => role.first_id(),
-                Dialect::NeoPy => 0,
-            },
+            next_id: W::first_id(role),
             ours: 0,
             theirs: 0,
             limit: IDS_PER_PARITY,
@@ -171,16 +171,6 @@ impl ConnTable {
     /// Whether `id` has our parity (we allocate it), on a protocol 6 link.
     pub(crate) fn is_ours(&self, id: u32) -> bool {
         self.role.owns(id)
-    }
-
-    /// The key of a protocol 6 connection by its id: by parity, ours or
-    /// the peer's.
-    pub(crate) fn key_of(&self, id: u32) -> u64 {
-        if self.is_ours(id) {
-            u64::from(id)
-        } else {
-            PEER | u64::from(id)
-        }
     }
 
     /// What the table holds for `key`, after dropping expired tombstones.
@@ -198,10 +188,7 @@ impl ConnTable {
         stream: bool,
     ) -> Result<Arc<ConnState>, NoFreeId> {
         let id = self.alloc_id()?;
-        // On a NEO/py link, what comes to our ids are answers (and the
-        // notifications of a streamed answer): the link never answers them
-        // itself.
-        let quiet = self.dialect == Dialect::NeoPy;
+        let quiet = self.ours_quiet;
         Ok(self.insert_live(u64::from(id), timeout, ConnKind { quiet, stream }))
     }
 
@@ -227,10 +214,7 @@ impl ConnTable {
         if self.ours >= self.limit || self.dead {
             return Err(NoFreeId);
         }
-        let step = match self.dialect {
-            Dialect::Proto6 => 2,
-            Dialect::NeoPy => 1,
-        };
+        let step = self.step;
         // Terminates: fewer than 2^31 ids of ours are in use, and
         // tombstones and the peer's entries have other keys.
         let id = loop {
@@ -246,16 +230,19 @@ impl ConnTable {
 
     /// A new connection for `id`, opened by the peer, with the accept
     /// queue's sender to queue it on; `None` if we do not accept (or the
-    /// link is dead). `quiet`: the link never answers it (a NEO/py
-    /// notification, which expects no answer).
+    /// link is dead). `keyed`: later packets with its id are looked up
+    /// under it (protocol 6); else it is an exchange of one packet
+    /// (NEO/py), keyed apart whatever its id. `quiet`: the link never
+    /// answers it (a NEO/py notification, which expects no answer).
     pub(crate) fn new_peer_conn(
         &mut self,
         id: u32,
+        keyed: bool,
         timeout: Option<Duration>,
         quiet: bool,
     ) -> Option<(Arc<ConnState>, Sender<Packet>, AcceptTx)> {
         let accept_tx = self.accept_tx.clone()?;
-        let key = self.peer_key(id);
+        let key = self.peer_key(id, keyed);
         self.theirs += 1;
         let kind = ConnKind {
             quiet,
@@ -270,17 +257,16 @@ impl ConnTable {
         Some((conn, tx, accept_tx))
     }
 
-    /// The key of a new connection the peer opens with `id`. Protocol 6:
-    /// the id itself (the router made sure it is free). NEO/py: the
-    /// peer's packets are each an exchange of their own, never looked up
-    /// by id, and their ids may repeat while an earlier one is still held
-    /// (a peer that streams notifications under one msg_id, or reuses an
-    /// id): a sequence number above the id keeps each apart, while the
-    /// low 32 bits stay the msg_id a reply carries.
-    fn peer_key(&mut self, id: u32) -> u64 {
+    /// The key of a new connection the peer opens with `id`. `keyed`
+    /// (protocol 6): the id itself (the router made sure it is free).
+    /// Else (NEO/py) the peer's packets are each an exchange of their own,
+    /// never looked up by id, and their ids may repeat while an earlier
+    /// one is still held (a peer that streams notifications under one
+    /// msg_id, or reuses an id): a sequence number above the id keeps each
+    /// apart, while the low 32 bits stay the msg_id a reply carries.
+    fn peer_key(&mut self, id: u32, keyed: bool) -> u64 {
         let id = u64::from(id);
-        if self.dialect == Dialect::Proto6 {
-            debug_assert!(!self.role.owns(id as u32));
+        if keyed {
             debug_assert!(!self.entries.contains_key(&(PEER | id)));
             return PEER | id;
         }
@@ -480,7 +466,7 @@ impl ConnTable {
     #[cfg(feature = "test-hooks")]
     pub(crate) fn set_next_id(&mut self, id: u32) {
         assert!(
-            self.dialect == Dialect::NeoPy || self.is_ours(id),
+            self.step == 1 || self.is_ours(id),
             "conn id {id} does not have our parity"
         );
         self.next_id = id;

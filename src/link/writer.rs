@@ -69,12 +69,6 @@ impl Shared {
     /// Sends `msg` on connection `id` (on a NEO/py link: with msg_id
     /// `id`). A message of the other dialect's table is refused.
     pub(crate) fn write_msg<M: LinkMsg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
-        if M::DIALECT != self.dialect {
-            return Err(ErrorKind::WrongDialect {
-                link: self.dialect,
-                msg: M::DIALECT,
-            });
-        }
         let size = msg.link_packet_size(id);
         if size > MAX_PACKET_SIZE as u64 {
             return Err(ErrorKind::PacketTooBig { size });
@@ -282,7 +276,7 @@ impl Shared {
     pub(super) fn reply(&self, id: u32, text: &str) {
         if !self
             .outbox
-            .push_reply(self.dialect, id, text, self.limits.reply_bytes())
+            .push_reply(self.wire.encode_reply, id, text, self.limits.reply_bytes())
         {
             Counters::bump(&self.counters.dropped_replies);
             return;

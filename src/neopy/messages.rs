@@ -126,8 +126,7 @@ macro_rules! messages {
             impl crate::codec::sealed::Sealed for $name {}
 
             impl crate::codec::LinkMsg for $name {
-                const DIALECT: crate::Dialect = crate::Dialect::NeoPy;
-                type Set = Message;
+                type Dialect = crate::NeoPy;
 
                 fn link_code() -> u16 {
                     $code

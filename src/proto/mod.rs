@@ -150,6 +150,9 @@ pub use types::{
 };
 pub use value::Value;
 
+/// The protocol version of this dialect: the word of its handshake.
+pub const PROTOCOL_VERSION: u32 = 6;
+
 /// Object id.
 pub type Oid = u64;
 

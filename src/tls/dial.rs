@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::socket::peek_first_byte;
 use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
-use crate::addr::ToLinkAddrs;
-use crate::codec::Dialect;
-use crate::error::{HandshakeError, Result};
-use crate::handshake::{connect_tcp, io_err, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::link::{LinkRole, NodeLink};
+use crate::error::{Error, ErrorKind, HandshakeError, Result};
+use crate::handshake::{io_err, AnyLink, Dialects};
 
 /// The first byte of a TLS ClientHello (a handshake record).
 pub const TLS_HANDSHAKE_BYTE: u8 = 0x16;
@@ -57,62 +54,19 @@ pub fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<S
     })
 }
 
-/// Connects to `addr` over TCP (TCP_NODELAY on), runs the TLS handshake
-/// as client, then NEO's handshake of protocol 6 inside TLS; waits at most
-/// `DEFAULT_HANDSHAKE_TIMEOUT` for all of it.
-pub fn dial_link_tls(addr: impl ToLinkAddrs, config: &TlsConfig) -> Result<NodeLink> {
-    dial_link_tls_timeout(addr, config, DEFAULT_HANDSHAKE_TIMEOUT)
-}
-
-/// Like [`dial_link_tls`], with `timeout` bounding the connect (per
-/// address tried) and the two handshakes together.
-pub fn dial_link_tls_timeout(
-    addr: impl ToLinkAddrs,
-    config: &TlsConfig,
-    timeout: Duration,
-) -> Result<NodeLink> {
-    dial_link_tls_with_timeout(addr, config, Dialect::Proto6, timeout)
-}
-
-/// Like [`dial_link_tls`], NEO's handshake inside TLS in `dialect`:
-/// `dial_link_tls_with(master, &tls, Dialect::NeoPy)` to talk to a NEO/py
-/// node run with `--ca --cert --key` (whose TLS is 1.2 only: see
-/// [`TlsVersions`](super::TlsVersions)).
-pub fn dial_link_tls_with(
-    addr: impl ToLinkAddrs,
-    config: &TlsConfig,
-    dialect: Dialect,
-) -> Result<NodeLink> {
-    dial_link_tls_with_timeout(addr, config, dialect, DEFAULT_HANDSHAKE_TIMEOUT)
-}
-
-/// Like [`dial_link_tls_with`], with `timeout` bounding the connect (per
-/// address tried) and the two handshakes together.
-pub fn dial_link_tls_with_timeout(
-    addr: impl ToLinkAddrs,
-    config: &TlsConfig,
-    dialect: Dialect,
-    timeout: Duration,
-) -> Result<NodeLink> {
-    let tcp = connect_tcp(addr, timeout)?;
-    let deadline = Instant::now() + timeout;
-    let tls = TlsStream::connect(tcp, config, Some(timeout))?;
-    NodeLink::handshake_with(tls, LinkRole::Client, left(Some(deadline)), dialect)
-}
-
 /// The server side of a TLS link, for a stream a listener accepted:
 /// checks that the peer starts TLS (a plain client is refused with
 /// [`TlsError::PlainClient`]), runs the TLS handshake as server, then
 /// NEO's inside, in the client's dialect (told by the first byte of the
-/// plaintext, as [`NodeLink::handshake_as_server`] does on a plain
+/// plaintext, as [`AnyLink::handshake_as_server`] does on a plain
 /// socket); `timeout` bounds all of it. Returns the link, server role.
 /// On error the stream is closed.
 pub fn accept_link_tls(
     stream: TcpStream,
     config: &TlsConfig,
     timeout: Option<Duration>,
-) -> Result<NodeLink> {
-    accept_any(stream, config, false, timeout)
+) -> Result<AnyLink> {
+    accept_any(stream, config, false, timeout, Dialects::Both)
 }
 
 /// The server side of a stream accepted by an end with TLS configured:
@@ -126,7 +80,8 @@ pub(crate) fn accept_any<S: TlsSocket>(
     config: &TlsConfig,
     plain_ok: bool,
     timeout: Option<Duration>,
-) -> Result<NodeLink> {
+    dialects: Dialects,
+) -> Result<AnyLink> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let (local, peer) = (sock.local_addr(), sock.peer_addr());
     let fail = |e| crate::handshake::failed(&local, &peer, e);
@@ -134,9 +89,11 @@ pub(crate) fn accept_any<S: TlsSocket>(
         StreamStart::Tls => {
             let tls = TlsStream::accept(sock, config, left(deadline))
                 .inspect_err(|e| log::debug!("{e}"))?;
-            NodeLink::handshake_as_server(tls, left(deadline))
+            AnyLink::handshake_as_server(tls, left(deadline), dialects).map_err(tls_cause)
         }
-        StreamStart::Plain(_) if plain_ok => NodeLink::handshake_as_server(sock, left(deadline)),
+        StreamStart::Plain(_) if plain_ok => {
+            AnyLink::handshake_as_server(sock, left(deadline), dialects)
+        }
         StreamStart::Plain(b) => Err(fail(HandshakeError::Tls(TlsError::PlainClient(b)))),
     }
 }
@@ -144,4 +101,23 @@ pub(crate) fn accept_any<S: TlsSocket>(
 /// What is left until `deadline`.
 fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// A TLS failure met during NEO's handshake (the peer refusing our
+/// certificate after its TLS 1.3 handshake ended on our side, typically)
+/// comes as an I/O error: report it as the TLS failure it is.
+pub(crate) fn tls_cause(e: Error) -> Error {
+    let tls = match e.kind() {
+        ErrorKind::Handshake(HandshakeError::Io(io)) => TlsError::from_io(io).cloned(),
+        _ => None,
+    };
+    match tls {
+        Some(t) => Error::at(
+            e.addrs().local.clone(),
+            e.addrs().peer.clone(),
+            e.op(),
+            ErrorKind::Handshake(HandshakeError::Tls(t)),
+        ),
+        None => e,
+    }
 }

@@ -13,7 +13,8 @@
 //! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
 //! "TLS").
 //!
-//! Both dialects run inside TLS: [`dial_link_tls_with`] picks one, and
+//! Both dialects run inside TLS: a [`Dialer`](crate::Dialer) with
+//! [`tls`](crate::Dialer::tls) picks one ([`dialect`](crate::Dialer::dialect)), and
 //! the accepting side ([`accept_link_tls`], a
 //! [`LinkListener`](crate::LinkListener) with
 //! [`ListenerOptions::tls`](crate::ListenerOptions::tls) or
@@ -22,7 +23,8 @@
 //!
 //! ```no_run
 //! use std::net::TcpListener;
-//! use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig};
+//! use neonet::tls::{accept_link_tls, TlsConfig};
+//! use neonet::Dialer;
 //!
 //! let tls = TlsConfig::from_pem_files("ca.crt", "node.crt", "node.key")?;
 //! let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -31,7 +33,7 @@
 //!     let tls = tls.clone();
 //!     move || accept_link_tls(listener.accept()?.0, &tls, None).map_err(std::io::Error::other)
 //! });
-//! let client = dial_link_tls(addr, &tls)?;
+//! let client = Dialer::new(addr).tls(&tls).dial()?;
 //! let server = server.join().unwrap()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -45,11 +47,8 @@ pub(crate) mod socket;
 mod stream;
 
 pub use config::{TlsConfig, TlsVersions};
-pub(crate) use dial::accept_any;
-pub use dial::{
-    accept_link_tls, dial_link_tls, dial_link_tls_timeout, dial_link_tls_with,
-    dial_link_tls_with_timeout, sniff, StreamStart, TLS_HANDSHAKE_BYTE,
-};
+pub(crate) use dial::{accept_any, tls_cause};
+pub use dial::{accept_link_tls, sniff, StreamStart, TLS_HANDSHAKE_BYTE};
 pub use error::TlsError;
 pub use names::{CipherSuite, TlsAlert, TlsVersion};
 pub use socket::TlsSocket;

@@ -57,8 +57,9 @@ const TX_KEEP: usize = 1 << 20;
 ///
 /// Made by [`TlsStream::connect`] / [`TlsStream::accept`] (the TLS
 /// handshake), then [`NodeLink::handshake`](crate::NodeLink::handshake)
-/// runs NEO's handshake inside; [`dial_link_tls`](super::dial_link_tls)
-/// and [`accept_link_tls`](super::accept_link_tls) do all of it.
+/// runs NEO's handshake inside; a [`Dialer`](crate::Dialer) with
+/// [`tls`](crate::Dialer::tls) and [`accept_link_tls`](super::accept_link_tls)
+/// do all of it.
 pub struct TlsStream<S: TlsSocket = std::net::TcpStream> {
     sock: S,
     rx: Mutex<Rx>,

@@ -17,9 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use neonet::packet::Header;
-use neonet::{
-    dial_link, Conn, ErrorKind, LinkListener, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE,
-};
+use neonet::{Conn, ErrorKind, LinkListener, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE};
+use neonet::{Dialer, Proto6};
 
 /// Message code of the `Error` message (DESIGN §7).
 pub const ERROR_MSG: u16 = 0x8000;
@@ -43,9 +42,9 @@ pub enum Kind {
     Dialed,
 }
 
-/// (client, server) links over a socketpair (`NodeLink::pair()`).
+/// (client, server) links over a socketpair (`NodeLink::<Proto6>::pair()`).
 pub fn unix_pair() -> (NodeLink, NodeLink) {
-    NodeLink::pair().expect("NodeLink::pair")
+    NodeLink::<Proto6>::pair().expect("NodeLink::pair")
 }
 
 /// Two connected TCP streams over loopback: (dialer, accepted), nodelay on.
@@ -62,8 +61,8 @@ pub fn tcp_streams() -> (TcpStream, TcpStream) {
 /// (client, server) links over TCP loopback, no handshake.
 pub fn tcp_pair() -> (NodeLink, NodeLink) {
     let (dialer, accepted) = tcp_streams();
-    let client = NodeLink::new(dialer, LinkRole::Client).expect("client link");
-    let server = NodeLink::new(accepted, LinkRole::Server).expect("server link");
+    let client = NodeLink::<Proto6>::new(dialer, LinkRole::Client).expect("client link");
+    let server = NodeLink::<Proto6>::new(accepted, LinkRole::Server).expect("server link");
     (client, server)
 }
 
@@ -71,8 +70,14 @@ pub fn tcp_pair() -> (NodeLink, NodeLink) {
 /// accepted by it (with handshake); the listener is closed afterwards.
 pub fn dialed_pair() -> (NodeLink, NodeLink) {
     let listener = LinkListener::bind("127.0.0.1:0").expect("listen");
-    let client = dial_link(listener.local_addr()).expect("dial_link");
-    let server = listener.accept().expect("listener accept");
+    let client = Dialer::new(listener.local_addr())
+        .dial()
+        .expect("dial_link");
+    let server = listener
+        .accept()
+        .expect("listener accept")
+        .into_proto6()
+        .expect("protocol 6");
     listener.close();
     (client, server)
 }
@@ -242,7 +247,7 @@ pub fn raw_streams(kind: Kind) -> (Raw, Raw) {
 
 /// A link over `raw` with the given role.
 pub fn link_over(raw: Raw, role: LinkRole) -> NodeLink {
-    NodeLink::new(raw, role).expect("NodeLink::new")
+    NodeLink::<Proto6>::new(raw, role).expect("NodeLink::new")
 }
 
 /// The raw stream as the crate's own `LinkStream` for its socket type, so
@@ -318,7 +323,10 @@ pub fn link_with_watched_peer(kind: Kind, role: LinkRole) -> (NodeLink, Raw, Wat
 /// A link over `raw` wrapped in a [`WatchedStream`], and its reports.
 pub fn watched_link_over(raw: Raw, role: LinkRole) -> (NodeLink, Watch) {
     let (stream, watch) = WatchedStream::new(raw);
-    (NodeLink::new(stream, role).expect("NodeLink::new"), watch)
+    (
+        NodeLink::<Proto6>::new(stream, role).expect("NodeLink::new"),
+        watch,
+    )
 }
 
 /// A write of at least this many bytes blocks while the peer does not

@@ -8,18 +8,19 @@ use std::time::Duration;
 
 use crate::common::{raw_streams, Kind, Raw};
 use neonet::neopy::{self, Message, Msg, PacketHead, Scan, Scanner};
-use neonet::{Dialect, LinkRole, NodeLink};
+use neonet::NeoPy;
+use neonet::{LinkRole, NodeLink};
 
 /// A NEO/py link over one end of `kind`'s streams, and the other end for
 /// a hand-written peer (reads time out after 30 s).
-pub fn link_with_py_peer(kind: Kind, role: LinkRole) -> (NodeLink, PyPeer) {
+pub fn link_with_py_peer(kind: Kind, role: LinkRole) -> (NodeLink<NeoPy>, PyPeer) {
     let (a, b) = raw_streams(kind);
     let (ours, peer) = match role {
         LinkRole::Client => (a, b),
         LinkRole::Server => (b, a),
     };
     peer.set_read_timeout(Some(Duration::from_secs(30)));
-    let link = NodeLink::new_with(ours, role, Dialect::NeoPy).unwrap();
+    let link = NodeLink::<NeoPy>::new(ours, role).unwrap();
     (link, PyPeer::new(peer))
 }
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use neonet::tls::{accept_link_tls, dial_link_tls, TlsConfig, TlsSocket, TlsStream};
+use neonet::tls::{accept_link_tls, TlsConfig, TlsSocket, TlsStream};
+use neonet::{Dialer, Proto6};
 use neonet::{LinkRole, NodeLink};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -162,8 +163,9 @@ pub fn link_pair(client: &TlsConfig, server: &TlsConfig) -> (NodeLink, NodeLink)
     let accepted = serve_one(listener, move |s| {
         accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
     });
-    let client = dial_link_tls(addr, client).expect("dial_link_tls");
+    let client = Dialer::new(addr).tls(client).dial().expect("dial_link_tls");
     let server = accepted.join().unwrap().expect("accept_link_tls");
+    let server = server.into_proto6().expect("protocol 6");
     (client, server)
 }
 
@@ -209,8 +211,10 @@ pub fn tls_tcp_streams() -> (TlsStream<TcpStream>, TlsStream<TcpStream>) {
 /// server link).
 pub fn links_over<S: neonet::HandshakeStream + Send>(a: S, b: S) -> (NodeLink, NodeLink) {
     thread::scope(|s| {
-        let srv = s.spawn(|| NodeLink::handshake(b, LinkRole::Server, Some(HANDSHAKE_LIMIT)));
-        let cli = NodeLink::handshake(a, LinkRole::Client, Some(HANDSHAKE_LIMIT)).unwrap();
+        let srv =
+            s.spawn(|| NodeLink::<Proto6>::handshake(b, LinkRole::Server, Some(HANDSHAKE_LIMIT)));
+        let cli =
+            NodeLink::<Proto6>::handshake(a, LinkRole::Client, Some(HANDSHAKE_LIMIT)).unwrap();
         (cli, srv.join().unwrap().unwrap())
     })
 }

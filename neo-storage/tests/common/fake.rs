@@ -8,7 +8,8 @@ use std::time::Duration;
 use neonet::neopy::{
     self, Address, CellInfo, CellState, ClusterState, Message, NodeInfo, NodeState, NodeType,
 };
-use neonet::{Dialect, LinkListener, NodeLink};
+use neonet::{Dialer, NeoPy};
+use neonet::{LinkListener, NodeLink};
 
 use neo_storage::{Config, Node};
 
@@ -34,7 +35,7 @@ pub struct FakeMaster {
 #[derive(Debug)]
 pub struct Session {
     /// The link.
-    pub link: NodeLink,
+    pub link: NodeLink<NeoPy>,
     /// The node id it gave the node.
     pub nid: i32,
     /// Its next node list timestamp.
@@ -66,9 +67,9 @@ impl FakeMaster {
     /// Accepts the node's link and answers its identification, giving it
     /// its own node id.
     pub fn accept(&self) -> Session {
-        let link = self.listener.accept().unwrap();
+        let link = self.listener.accept().unwrap().into_neopy().unwrap();
         link.set_recv_timeout(Some(BOUND));
-        let req = link.recv1_as_timeout::<Message>(BOUND).unwrap();
+        let req = link.recv_timeout(BOUND).unwrap();
         let Message::RequestIdentification(ident) = req.msg() else {
             panic!("{:?}", req.msg())
         };
@@ -142,7 +143,7 @@ impl Session {
     /// Waits for a notification from the node, skipping `NotifyPackCompleted`.
     pub fn expect_notification(&self, name: &str) -> Message {
         loop {
-            let req = self.link.recv1_as_timeout::<Message>(BOUND).unwrap();
+            let req = self.link.recv_timeout(BOUND).unwrap();
             if req.msg().name() == name {
                 return req.into_msg();
             }
@@ -192,13 +193,16 @@ impl Session {
 #[derive(Debug)]
 pub struct Client {
     /// The link.
-    pub link: NodeLink,
+    pub link: NodeLink<NeoPy>,
 }
 
 impl Client {
     /// Dials the node.
     pub fn dial(node: &Node) -> Client {
-        let link = neonet::dial_link_with(node.addr(), Dialect::NeoPy).unwrap();
+        let link = neonet::Dialer::new(node.addr())
+            .dialect::<NeoPy>()
+            .dial()
+            .unwrap();
         link.set_recv_timeout(Some(BOUND));
         Client { link }
     }
