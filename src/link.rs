@@ -182,7 +182,8 @@ pub(crate) struct Shared {
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
-/// closes the link.
+/// closes the link without waiting (see its `Drop`; [`close`](Self::close)
+/// writes everything promised first).
 ///
 /// ```
 /// use neonet::{NodeLink, Packet};
@@ -503,9 +504,33 @@ impl NodeLink<Proto6> {
     }
 }
 
+/// Dropping a link closes it without waiting for the peer or for the
+/// reader thread: unlike [`close`](NodeLink::close), it writes only what
+/// the stream takes at once of what senders were promised (and TLS's
+/// `close_notify`), and it does not join the reader. The stream is shut
+/// down, which ends a sender's blocked write at once (the only thing drop
+/// may wait for, to let go of the stream) and the reader by itself; the
+/// descriptors close when the reader ends.
 impl<D: Dialect> Drop for NodeLink<D> {
     fn drop(&mut self) {
-        self.close();
+        let Some(reader) = self.reader.get_mut().take() else {
+            // `close` did all of it.
+            return;
+        };
+        let first = self.shared.state.fetch_or(CLOSED, SeqCst) & CLOSED == 0;
+        self.shared.wake_room();
+        if first && !self.shared.has(DOWN) {
+            // Sealed first: a sender that comes later fails instead of
+            // queueing what nobody would write.
+            self.shared.outbox.seal();
+            self.shared.try_flush();
+        }
+        // As `close` does, without the join: the shut-down stream wakes
+        // the reader (and any sender blocked in write), and the reader
+        // drops the last reference to the stream as it ends.
+        self.shared.shut_down_stream();
+        self.shared.release();
+        drop(reader);
     }
 }
 

@@ -88,14 +88,21 @@ pub trait Answer: Sized {
 }
 
 /// Why a received message is not the answer that was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnswerError {
     /// The message could not be decoded (its code may be unknown).
+    #[error(transparent)]
     Decode(DecodeError),
     /// The peer answered with an `Error`.
+    #[error("peer error {:?}: {}", .0.code, .0.message)]
     Peer(Error),
     /// The peer answered with another message; its code.
+    #[error(
+        "unexpected message: got {} ({:#06x})",
+        super::message_name(*.0).unwrap_or("an unknown message"),
+        .0
+    )]
     Unexpected(u16),
 }
 
