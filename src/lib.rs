@@ -182,7 +182,10 @@ mod wait;
 pub use addr::{Addr, ToLinkAddrs};
 #[cfg(feature = "test-hooks")]
 pub use budget::with_decode_allowance;
-pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg, MessageOf, NeoPy, Proto6};
+pub use codec::{
+    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Dialect, MessageOf,
+    Messages, Msg, NeoPy, Payload, Proto6,
+};
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};
 pub use dial::{Dialer, DEFAULT_DIAL_TIMEOUT};

@@ -412,30 +412,37 @@ fn every_error_type_is_an_error() {
     is_error(neonet::neopy::check_handshake(b"GET / HTTP").unwrap_err());
 
     // The answers a request did not expect: protocol 6's and NEO/py's.
+    // One AnswerError for both dialects: the same kinds, the same text.
     use neonet::proto::{Answer, AnswerError, Msg, Payload};
-    let unexpected = <()>::from_answer(Pong::CODE, Payload::Bytes(&[])).unwrap_err();
-    assert_eq!(unexpected, AnswerError::Unexpected(Pong::CODE));
+    use neonet::{NeoPy, Proto6};
+    let unexpected =
+        <() as Answer<Proto6>>::from_answer(Pong::CODE, Payload::Bytes(&[])).unwrap_err();
+    assert_eq!(
+        unexpected,
+        AnswerError::Unexpected {
+            code: Pong::CODE,
+            got: Some("Pong"),
+            expected: "Error (ACK)"
+        }
+    );
     assert_eq!(
         is_error(unexpected),
-        "unexpected message: got Pong (0x8002)"
+        "unexpected message: got Pong (0x8002), expected Error (ACK)"
     );
-    let unknown = <()>::from_answer(0x7777, Payload::Bytes(&[])).unwrap_err();
+    let unknown = <() as Answer<NeoPy>>::from_answer(0x7777, Payload::Bytes(&[])).unwrap_err();
     assert_eq!(
         is_error(unknown),
-        "unexpected message: got an unknown message (0x7777)"
+        "unexpected message: got an unknown message (0x7777), expected Error (ACK)"
     );
-    let peer = AnswerError::Peer(neonet::proto::Error {
+    let peer = AnswerError::Peer {
         code: ErrorCode::NOT_READY,
         message: "not ready".into(),
-    });
+    };
     assert_eq!(is_error(peer), "peer error NOT_READY: not ready");
-    let decode = <()>::from_answer(neonet::proto::Error::CODE, Payload::Bytes(&[0])).unwrap_err();
+    let decode =
+        <() as Answer<Proto6>>::from_answer(neonet::proto::Error::CODE, Payload::Bytes(&[0]))
+            .unwrap_err();
     assert_eq!(is_error(decode.clone()), decode_error_text(&decode));
-    let neopy = neonet::neopy::AnswerError::Peer(neonet::neopy::Error {
-        code: ErrorCode::NOT_READY,
-        message: "not ready".into(),
-    });
-    assert_eq!(is_error(neopy), "peer error NOT_READY: not ready");
 }
 
 /// The text of the decode error inside `e`.
