@@ -94,7 +94,7 @@ impl Fake {
                 let config = config.with_versions(TlsVersions::Tls12Only).unwrap();
                 let tls = TlsStream::accept(stream, &config, limit).unwrap();
                 let version = tls.protocol_version();
-                assert_eq!(version, Some(rustls::ProtocolVersion::TLSv1_2));
+                assert_eq!(version, Some(neonet::tls::TlsVersion::Tls12));
                 tls.set_io_timeout(limit).unwrap();
                 Box::new(tls)
             }
