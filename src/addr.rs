@@ -1,5 +1,5 @@
 //! Addresses of a link's ends: a TCP socket address or a Unix socket path,
-//! and what `dial_link` accepts.
+//! and what `Dialer::new` accepts.
 
 use std::fmt;
 use std::io;
@@ -93,7 +93,7 @@ impl From<PathBuf> for Addr {
     }
 }
 
-/// What [`dial_link`](crate::dial_link) can dial: anything std resolves to
+/// What [`Dialer::new`](crate::Dialer::new) can dial: anything std resolves to
 /// TCP addresses (`"host:port"`, `(host, port)`, a `SocketAddr`, ...), or
 /// an [`Addr`] — such as a listener's
 /// [`local_addr`](crate::LinkListener::local_addr), TCP or Unix.

@@ -471,7 +471,7 @@ impl Conn {
     }
 
     /// `close_recv` by the only user of the connection (light mode's
-    /// `recv1`): nobody else can be waiting, so the queue stays connected
+    /// `NodeLink::recv`): nobody else can be waiting, so the queue stays connected
     /// and the object can be reused.
     pub(crate) fn close_recv_owned(&self) {
         if self.state.set(RECV_CLOSED) {

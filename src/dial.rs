@@ -15,7 +15,7 @@ use crate::tls::{TlsConfig, TlsStream};
 
 /// How long a [`Dialer`] waits by default for the connection, TLS and
 /// the peer's handshake, together.
-pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to a node and handshakes as client: TCP (TCP_NODELAY on) or a
 /// Unix socket, TLS if configured, in the dialect `D` (protocol 6 by

@@ -38,13 +38,22 @@ impl fmt::Display for LinkAddrs {
     }
 }
 
+/// The message of the `Error(PROTOCOL_ERROR)` a link sends for a packet on
+/// a connection that is closed (as NEO/go's and NEO/py's links): a peer's
+/// [`ErrorKind::Peer`] with it means the connection was gone.
+pub const REPLY_CLOSED: &str = "connection closed";
+
+/// The message of the `Error(PROTOCOL_ERROR)` a link sends for a
+/// connection the peer opened while this end does not accept.
+pub const REPLY_REFUSED: &str = "connection refused";
+
 /// The operation that failed: one per public call of the crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Op {
     /// Setting up a link over a stream (`NodeLink::new`, `NodeLink::pair`).
     NewLink,
-    /// `dial_link` and its variants: connecting.
+    /// `Dialer::dial`: connecting.
     Dial,
     /// `LinkListener::bind`.
     Listen,
@@ -68,8 +77,8 @@ pub enum Op {
     Ask1,
     /// `NodeLink::ask_stream`, `AnswerStream::recv`.
     AskStream,
-    /// `NodeLink::recv1`.
-    Recv1,
+    /// `NodeLink::recv` and its variants: a request in light mode.
+    RecvRequest,
     /// `Request::reply`.
     Reply,
     /// `NodeLink::set_write_timeout`.
@@ -93,7 +102,7 @@ impl Op {
             Op::Send1 => "send1",
             Op::Ask1 => "ask1",
             Op::AskStream => "ask_stream",
-            Op::Recv1 => "recv1",
+            Op::RecvRequest => "recv_request",
             Op::Reply => "reply",
             Op::SetWriteTimeout => "set_write_timeout",
         }

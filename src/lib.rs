@@ -188,21 +188,15 @@ pub use codec::{
 };
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};
-pub use dial::{Dialer, DEFAULT_DIAL_TIMEOUT};
+pub use dial::Dialer;
 pub use error::{Error, ErrorKind, HandshakeError, LinkAddrs, Op, Result};
 pub use handshake::{AnyLink, Dialects, HandshakeStream};
 pub use light::Request;
-pub use link::limits::{Limits, PACKET_OVERHEAD};
-pub use link::{
-    LinkRole, LinkStats, NodeLink, CLOSE_FLUSH_LIMIT, KEEP_CLOSED, REPLY_CLOSED, REPLY_REFUSED,
-};
-pub use listener::{
-    Incoming, LinkListener, ListenerOptions, ListenerStats, DEFAULT_BACKLOG,
-    DEFAULT_LISTEN_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING,
-};
-pub use packet::{Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
+pub use link::limits::Limits;
+pub use link::{LinkRole, LinkStats, NodeLink};
+pub use listener::{Incoming, LinkListener, ListenerOptions, ListenerStats};
+pub use packet::Packet;
 pub use stream::LinkStream;
-pub use wait::DEFAULT_SPIN;
 
 /// The README's examples, compiled and run as doc-tests.
 #[doc = include_str!("../README.md")]

@@ -99,7 +99,8 @@ impl<D: Dialect> NodeLink<D> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Request<D>> {
-        self.recv_loop(deadline).map_err(|e| e.with_op(Op::Recv1))
+        self.recv_loop(deadline)
+            .map_err(|e| e.with_op(Op::RecvRequest))
     }
 
     fn recv_loop(&self, deadline: Option<Instant>) -> Result<Request<D>> {
@@ -176,7 +177,7 @@ impl<D: Dialect> Request<D> {
         let unexpected = || {
             let got = self.msg.name();
             self.conn.err(
-                Op::Recv1,
+                Op::RecvRequest,
                 ErrorKind::UnexpectedMessage {
                     got,
                     expected: T::NAME,

@@ -32,10 +32,10 @@ use crate::wait::{self, AtomicTimeout, WaitError};
 use limits::{Counters, LimitCells, Limits};
 use table::{ConnTable, NoFreeId};
 
-pub use outbox::{REPLY_CLOSED, REPLY_REFUSED};
+pub(crate) use outbox::{REPLY_CLOSED, REPLY_REFUSED};
 
 /// How long a connection the peer opened is remembered after we close it.
-pub const KEEP_CLOSED: Duration = Duration::from_secs(60);
+pub(crate) const KEEP_CLOSED: Duration = Duration::from_secs(60);
 
 /// Which end of the link we are (ARCHITECTURE.md, "Connection ids").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub enum LinkRole {
 
 impl LinkRole {
     /// The first id of a connection we open.
-    pub fn first_id(self) -> u32 {
+    pub(crate) fn first_id(self) -> u32 {
         match self {
             LinkRole::Server => 0,
             LinkRole::Client => 1,
@@ -56,7 +56,7 @@ impl LinkRole {
     }
 
     /// Whether connection `id` is one this end opens.
-    pub fn owns(self, id: u32) -> bool {
+    pub(crate) fn owns(self, id: u32) -> bool {
         id % 2 == self.first_id()
     }
 }
@@ -83,7 +83,7 @@ pub struct LinkStats {
     pub refused: u64,
     /// Replies of the link itself dropped because too many waited.
     pub dropped_replies: u64,
-    /// Requests `recv1` could not decode (answered `PROTOCOL_ERROR`).
+    /// Requests `NodeLink::recv` could not decode (answered `PROTOCOL_ERROR`).
     pub bad_requests: u64,
     /// Keepalive pings sent.
     pub pings: u64,
@@ -112,7 +112,7 @@ struct DownCause {
 
 /// How long `close` waits at most for what was sent to be written, when
 /// no write timeout is set.
-pub const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// The state of a link shared by its handle, its connections and its
 /// reader thread.
@@ -387,7 +387,7 @@ impl<D: Dialect> NodeLink<D> {
     }
 
     /// Sets the receive timeout of connections created from now on (by
-    /// `new_conn`, `accept`, `ask1`, `recv1`): see
+    /// `new_conn`, `accept`, `ask1`, `NodeLink::recv`): see
     /// [`Conn::set_recv_timeout`]. `None` (the default): no bound.
     pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
         self.shared.recv_timeout.set(timeout);
@@ -433,7 +433,7 @@ impl<D: Dialect> NodeLink<D> {
     }
 
     /// Test hook (feature `test-hooks`): threads asleep in `accept` (or
-    /// `recv1`) on this link.
+    /// `NodeLink::recv`) on this link.
     #[cfg(feature = "test-hooks")]
     pub fn blocked_accepts(&self) -> usize {
         self.shared.accept_sleepers.count()
@@ -840,7 +840,7 @@ impl Shared {
         }
     }
 
-    /// Counts a request `recv1` could not decode.
+    /// Counts a request `NodeLink::recv` could not decode.
     pub(crate) fn count_bad_request(&self) {
         Counters::bump(&self.counters.bad_requests);
     }

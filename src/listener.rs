@@ -44,13 +44,13 @@ use crate::tls::{accept_any, TlsConfig, TlsSocket};
 use crate::wait::Sleepers;
 
 /// Default bound on the handshake of an incoming stream.
-pub const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_LISTEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default cap on handshakes running at once.
-pub const DEFAULT_MAX_PENDING: usize = 64;
+pub(crate) const DEFAULT_MAX_PENDING: usize = 64;
 
 /// Default cap on links that passed the handshake and wait for `accept`.
-pub const DEFAULT_BACKLOG: usize = 128;
+pub(crate) const DEFAULT_BACKLOG: usize = 128;
 
 /// Settings of a listener. Build them from the default, so that settings
 /// added later keep their default:

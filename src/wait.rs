@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 /// Default time a waiter polls before it sleeps (see
 /// [`NodeLink::set_spin`](crate::NodeLink::set_spin)).
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// Polls `poll` until it returns `Some` or `budget` has passed.
 ///

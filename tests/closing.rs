@@ -32,9 +32,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
+use neonet::error::REPLY_CLOSED;
 use neonet::tls::TlsStream;
 use neonet::Proto6;
-use neonet::{ErrorKind, HandshakeStream, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
+use neonet::{ErrorKind, HandshakeStream, LinkRole, LinkStream, NodeLink, Packet};
 use tls_support::*;
 
 // ---- 1. a blocked sender, the peer half-closing ----

@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use common::*;
 use neonet::neopy::{self, AddObject, AnswerFetchObjects, AskFetchObjects, Message};
+use neonet::packet::ANSWER_BIT;
 use neonet::proto::ErrorCode;
 use neonet::NeoPy;
-use neonet::{AnswerStream, ErrorKind, Limits, LinkRole, NodeLink, Streamed, ANSWER_BIT};
+use neonet::{AnswerStream, ErrorKind, Limits, LinkRole, NodeLink, Streamed};
 use py_peer::{link_with_py_peer, PyPeer};
 
 /// Items the peer streams in the big exchanges.
@@ -102,7 +103,7 @@ fn all_items_arrive_in_order_with_bounded_memory(kind: Kind) {
         s.spawn(|| stream_objects(&peer, id, SIZE));
         // Read slowly: only once the reader waits for room.
         until(|| link.stats().stream_waits >= 1);
-        let most = LIMIT + SIZE + neonet::PACKET_OVERHEAD + 64;
+        let most = LIMIT + SIZE + neonet::Limits::PACKET_OVERHEAD + 64;
         for n in 0..ITEMS {
             let queued = link.stats().queued_bytes;
             assert!(queued <= most, "{queued} bytes queued before item {n}");

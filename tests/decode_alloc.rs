@@ -27,12 +27,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use neonet::neopy;
+use neonet::packet::HEADER_SIZE;
+use neonet::packet::MAX_PACKET_SIZE;
 use neonet::proto::{
     self, AnswerObjectUndoSerial, CheckReplicas, DecodeError, DecodeErrorKind, FetchObjects,
     KnownMaster, Msg, NodeUUID, NotPrimaryMaster, Replicate, RequestIdentification, RowInfo,
     SendPartitionTable, UndoSerial, DECODE_ALLOWANCE, DECODE_GROWTH,
 };
-use neonet::{HEADER_SIZE, MAX_PACKET_SIZE};
 use neopy_common::{scan_one, vectors};
 use proptest::collection::vec;
 use proptest::prelude::*;

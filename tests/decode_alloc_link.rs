@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 use std::thread;
 
 use neonet::neopy::{self, Message, Value, ValueRef};
+use neonet::packet::MAX_PACKET_SIZE;
 use neonet::proto::{ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH};
 use neonet::NeoPy;
-use neonet::{ErrorKind, NodeLink, MAX_PACKET_SIZE};
+use neonet::{ErrorKind, NodeLink};
 
 #[global_allocator]
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;

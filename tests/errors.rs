@@ -228,7 +228,7 @@ fn is_timeout_holds_for_every_timeout() {
     c.set_recv_timeout(Some(SHORT));
     assert_timeout(c.recv_pkt(), Op::Recv, &timeout);
     assert_timeout(server.accept_timeout(SHORT), Op::Accept, &timeout);
-    assert_timeout(server.recv_timeout(SHORT), Op::Recv1, &timeout);
+    assert_timeout(server.recv_timeout(SHORT), Op::RecvRequest, &timeout);
     assert!(client.is_up() && server.is_up());
 
     // The write timeout, with a peer that reads nothing: the link goes
@@ -481,12 +481,12 @@ fn light_calls_report_themselves() {
     client.set_conn_limit(usize::MAX);
     server.set_recv_timeout(Some(Duration::from_millis(10)));
     let e = server.recv_timeout(Duration::from_millis(10)).unwrap_err();
-    assert_eq!(e.op(), Op::Recv1);
+    assert_eq!(e.op(), Op::RecvRequest);
     std::thread::scope(|s| {
         let srv = s.spawn(|| {
             let req = server.recv().unwrap();
             let e = req.msg_as::<GetObject>().unwrap_err();
-            assert_eq!(e.op(), Op::Recv1);
+            assert_eq!(e.op(), Op::RecvRequest);
             server.close();
             assert_eq!(
                 req.reply(&AnswerObject::default()).unwrap_err().op(),

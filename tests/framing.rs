@@ -10,8 +10,11 @@ use std::sync::atomic::Ordering;
 
 use common::*;
 use neonet::packet::Header;
+use neonet::packet::ANSWER_BIT;
+use neonet::packet::HEADER_SIZE;
+use neonet::packet::MAX_PACKET_SIZE;
 use neonet::Op;
-use neonet::{ErrorKind, LinkRole, Packet, ANSWER_BIT, HEADER_SIZE, MAX_PACKET_SIZE};
+use neonet::{ErrorKind, LinkRole, Packet};
 
 #[test]
 fn constants() {

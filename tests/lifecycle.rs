@@ -24,8 +24,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use neonet::error::REPLY_CLOSED;
+use neonet::error::REPLY_REFUSED;
 use neonet::proto::{Msg, Ping, Pong};
-use neonet::{LinkRole, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
+use neonet::{LinkRole, NodeLink, Packet};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 

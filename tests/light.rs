@@ -20,10 +20,12 @@ use std::thread;
 use std::time::Duration;
 
 use common::{conns, pair, Kind};
+use neonet::error::REPLY_CLOSED;
+use neonet::error::REPLY_REFUSED;
 use neonet::proto::{
     AnswerObject, Checksum, Error, ErrorCode, GetObject, Message, Msg, Ping, Pong, INVALID_TID,
 };
-use neonet::{ErrorKind, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
+use neonet::{ErrorKind, NodeLink, Packet};
 
 /// Generous bound on a test that blocks on the network; a hang fails the
 /// test instead of blocking the run forever. Never asserts a duration.

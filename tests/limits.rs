@@ -15,11 +15,12 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 
 use common::*;
+use neonet::packet::HEADER_SIZE;
 use neonet::Proto6;
-use neonet::{
-    ErrorKind, Limits, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE, PACKET_OVERHEAD,
-    REPLY_CLOSED, REPLY_REFUSED,
-};
+use neonet::{ErrorKind, Limits, LinkRole, LinkStream, NodeLink, Packet};
+const PACKET_OVERHEAD: usize = neonet::Limits::PACKET_OVERHEAD;
+use neonet::error::REPLY_CLOSED;
+use neonet::error::REPLY_REFUSED;
 
 kind_tests!(
     [unix, tcp],

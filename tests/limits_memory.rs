@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use std::thread;
 
 use common::*;
+use neonet::error::REPLY_REFUSED;
 use neonet::proto::{Ping, Pong};
-use neonet::{ErrorKind, LinkRole, Packet, REPLY_REFUSED};
+use neonet::{ErrorKind, LinkRole, Packet};
 
 const MIB: usize = 1 << 20;
 

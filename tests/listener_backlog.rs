@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{fds, raise_fd_limit, threads, wait_until};
 use neonet::proto::PROTOCOL_VERSION;
-use neonet::{LinkListener, ListenerOptions, DEFAULT_BACKLOG};
+use neonet::{LinkListener, ListenerOptions};
 
 const CLIENTS: usize = 1000;
 
@@ -37,7 +37,9 @@ fn handshake(addr: std::net::SocketAddr) -> Option<TcpStream> {
 #[test]
 fn backlog_is_bounded_and_hung_up_links_are_released() {
     raise_fd_limit();
-    let l = LinkListener::bind_with("127.0.0.1:0", ListenerOptions::default()).unwrap();
+    let opts = ListenerOptions::default();
+    let backlog = opts.backlog;
+    let l = LinkListener::bind_with("127.0.0.1:0", opts).unwrap();
     let addr = l.local_addr().as_tcp().unwrap();
     // The listener's own thread and socket are in the baseline.
     let (threads0, fds0) = (threads(), fds());
@@ -46,21 +48,17 @@ fn backlog_is_bounded_and_hung_up_links_are_released() {
     // Some were turned away (at once, or after their handshake if the
     // backlog filled meanwhile).
     let st = l.stats();
-    assert!(
-        st.rejected as usize >= CLIENTS - DEFAULT_BACKLOG - 64,
-        "{st:?}"
-    );
+    assert!(st.rejected as usize >= CLIENTS - backlog - 64, "{st:?}");
     // Each link held is a reader thread and two descriptors (its stream and
     // its waker); our clients hold one descriptor each.
     assert!(
-        wait_until(Duration::from_secs(30), || threads()
-            <= threads0 + DEFAULT_BACKLOG),
-        "{} threads for at most {DEFAULT_BACKLOG} links",
+        wait_until(Duration::from_secs(30), || threads() <= threads0 + backlog),
+        "{} threads for at most {backlog} links",
         threads() - threads0
     );
     let fds_links = fds() - fds0 - clients.len();
     assert!(
-        fds_links <= 2 * DEFAULT_BACKLOG,
+        fds_links <= 2 * backlog,
         "{fds_links} descriptors for the links"
     );
 

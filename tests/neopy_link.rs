@@ -25,11 +25,9 @@ use common::{
     TEST_LIMIT,
 };
 use neonet::neopy::{self, Message, Msg, HANDSHAKE};
+use neonet::packet::MAX_PACKET_SIZE;
 use neonet::proto::ErrorCode;
-use neonet::{
-    proto, AnyLink, ErrorKind, HandshakeError, Limits, LinkListener, LinkRole, NodeLink,
-    MAX_PACKET_SIZE,
-};
+use neonet::{proto, AnyLink, ErrorKind, HandshakeError, Limits, LinkListener, LinkRole, NodeLink};
 use neonet::{Addr, Dialer, NeoPy, Proto6};
 
 // ---- the largest single allocation of the process ----
@@ -687,7 +685,7 @@ kind_test!(the_accept_backlog_bounds_a_neopy_link, |kind| {
         };
         assert_eq!(
             (got, e.code, e.message.as_str()),
-            (id, ErrorCode::PROTOCOL_ERROR, neonet::REPLY_REFUSED)
+            (id, ErrorCode::PROTOCOL_ERROR, neonet::error::REPLY_REFUSED)
         );
     }
     assert!(common::wait_until(Duration::from_secs(30), || server
@@ -696,7 +694,7 @@ kind_test!(the_accept_backlog_bounds_a_neopy_link, |kind| {
         == 3));
     assert_eq!(
         server.stats().queued_bytes,
-        3 * (neonet::PACKET_OVERHEAD + 1)
+        3 * (neonet::Limits::PACKET_OVERHEAD + 1)
     );
     for id in 0..3 {
         let req = server.recv().unwrap();
@@ -753,7 +751,7 @@ kind_test!(the_link_queue_limit_overflows_neopy_requests, |kind| {
         };
         assert_eq!(
             (e.code, e.message.as_str()),
-            (ErrorCode::PROTOCOL_ERROR, neonet::REPLY_CLOSED)
+            (ErrorCode::PROTOCOL_ERROR, neonet::error::REPLY_CLOSED)
         );
         closed.push(id);
     }
@@ -784,7 +782,10 @@ kind_test!(close_accept_refuses_neopy_requests, |kind| {
         let Message::Error(e) = msg else {
             panic!("{msg:?}")
         };
-        assert_eq!((id, e.message.as_str()), (want, neonet::REPLY_REFUSED));
+        assert_eq!(
+            (id, e.message.as_str()),
+            (want, neonet::error::REPLY_REFUSED)
+        );
     }
     assert_kind(server.recv(), ErrorKind::LinkNoListen);
     // Our own asks still work.

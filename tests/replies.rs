@@ -7,7 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use neonet::{Conn, LinkRole, NodeLink, Packet, REPLY_CLOSED, REPLY_REFUSED};
+use neonet::error::REPLY_CLOSED;
+use neonet::error::REPLY_REFUSED;
+use neonet::{Conn, LinkRole, NodeLink, Packet};
 
 /// Sends one packet per payload on `c` (message code `code`), then checks
 /// that each was answered with the link's own reply `text` on `c`.
@@ -291,11 +293,6 @@ fn tombstone_expires_after_keep_closed_shortened() {
     assert_eq!(s3.recv_pkt().unwrap().payload(), b"three again");
     // The long-lived one is still there.
     send_expect_replies(&c1, 0x20, &[b"one again"], REPLY_CLOSED);
-}
-
-#[test]
-fn keep_closed_is_one_minute() {
-    assert_eq!(neonet::KEEP_CLOSED, Duration::from_secs(60));
 }
 
 kind_test!(replies_never_block_the_reader, |kind| {

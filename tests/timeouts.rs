@@ -11,9 +11,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
+use neonet::error::REPLY_CLOSED;
 use neonet::proto::{AnswerObject, GetObject, Message, Msg, Ping, Pong};
 use neonet::Op;
-use neonet::{ErrorKind, LinkRole, Packet, REPLY_CLOSED};
+use neonet::{ErrorKind, LinkRole, Packet};
 
 /// Short enough to expire within a test, long enough to be an expiry.
 const SHORT: Duration = Duration::from_millis(30);

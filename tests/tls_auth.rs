@@ -4,7 +4,7 @@
 //!    from another CA, or with an expired one is refused, and both ends
 //!    say why; the same for the server's certificate;
 //! 2. a plain client on a TLS server is refused as such, and a TLS client
-//!    reaching a plain server reports it; `sniff` tells them apart;
+//!    reaching a plain server reports it;
 //! 3. configurations: from files, and the errors of bad PEM or a key that
 //!    is not the certificate's.
 
@@ -12,15 +12,15 @@
 mod common;
 mod tls_support;
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use common::watchdog;
-use neonet::tls::{
-    accept_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError, TlsStream, TlsVersion,
-    TLS_HANDSHAKE_BYTE,
-};
+use neonet::tls::{accept_link_tls, TlsAlert, TlsConfig, TlsError, TlsStream, TlsVersion};
+
+/// The first byte of a TLS ClientHello (a handshake record).
+const TLS_HANDSHAKE_BYTE: u8 = 0x16;
 use neonet::Dialer;
 use neonet::Op;
 use neonet::{AnyLink, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink};
@@ -269,56 +269,6 @@ fn tls_client_on_plain_server_reports_it() {
         );
         assert!(e.to_string().contains("does not speak TLS"), "{e}");
         listener.close();
-    });
-}
-
-#[test]
-fn sniff_tells_tls_from_plain() {
-    watchdog(LIMIT, || {
-        // A TLS client: its ClientHello starts with 0x16.
-        let listener = listen();
-        let addr = listener.local_addr().unwrap();
-        let sniffed = serve_one(listener, |s| {
-            let start = sniff(&s, Some(HANDSHAKE_LIMIT)).unwrap();
-            // Not consumed: the byte is still there.
-            let mut first = [0u8; 1];
-            (&s).read_exact(&mut first).unwrap();
-            (start, first[0])
-        });
-        let _ = Dialer::new(addr).tls(&cluster().client).dial();
-        let (start, first) = sniffed.join().unwrap();
-        assert_eq!((start, first), (StreamStart::Tls, TLS_HANDSHAKE_BYTE));
-        assert!(start.require_tls().is_ok());
-        let err = start.require_plain().unwrap_err();
-        assert!(matches!(err, TlsError::TlsClient), "{err:?}");
-        assert!(err
-            .to_string()
-            .contains("TLS client on a plain (non-TLS) listener"));
-
-        // A plain NEO client: its version word starts with 0x00.
-        let listener = listen();
-        let addr = listener.local_addr().unwrap();
-        let sniffed = serve_one(listener, |s| sniff(&s, Some(HANDSHAKE_LIMIT)).unwrap());
-        let mut plain = TcpStream::connect(addr).unwrap();
-        plain.write_all(&6u32.to_be_bytes()).unwrap();
-        let start = sniffed.join().unwrap();
-        assert_eq!(start, StreamStart::Plain(0));
-        assert!(start.require_plain().is_ok());
-        assert!(matches!(start.require_tls(), Err(TlsError::PlainClient(0))));
-    });
-}
-
-#[test]
-fn sniff_gives_up_on_silent_and_closed_peers() {
-    watchdog(LIMIT, || {
-        let (silent, _peer) = tcp_streams();
-        let e = sniff(&silent, Some(Duration::from_millis(50))).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
-
-        let (ours, peer) = tcp_streams();
-        drop(peer);
-        let e = sniff(&ours, Some(HANDSHAKE_LIMIT)).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     });
 }
 

@@ -370,7 +370,7 @@ fn local_close_wakes_blocked<D: Speak>() {
         let e = assert_kind(asker.join().unwrap(), ErrorKind::LinkClosed);
         assert_eq!(e.op(), Op::Ask1, "{dialect}");
         let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkClosed);
-        assert_eq!(e.op(), Op::Recv1, "{dialect}");
+        assert_eq!(e.op(), Op::RecvRequest, "{dialect}");
     });
     assert_kind(D::ask1_unanswered(&link), ErrorKind::LinkClosed);
     assert_kind(recv_any(&link), ErrorKind::LinkClosed);
@@ -425,7 +425,7 @@ fn peer_close_wakes<D: Speak>() {
             let e = assert_io_kind(asker.join().unwrap(), io::ErrorKind::UnexpectedEof);
             assert_eq!(e.op(), Op::Ask1, "{case}");
             let e = assert_kind(receiver.join().unwrap(), ErrorKind::LinkDown);
-            assert_eq!(e.op(), Op::Recv1, "{case}");
+            assert_eq!(e.op(), Op::RecvRequest, "{case}");
         });
         assert_kind(D::ask1_unanswered(&other), ErrorKind::LinkDown);
         assert_kind(recv_any(&other), ErrorKind::LinkDown);

@@ -27,9 +27,10 @@ use common::{
     assert_io_kind, assert_kind, assert_reply, raw_packet, read_raw_packet, wait_until, watchdog,
     WatchedStream, LARGE, LET_BLOCK,
 };
+use neonet::error::REPLY_CLOSED;
 use neonet::tls::{TlsAlert, TlsError, TlsStream};
 use neonet::Proto6;
-use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
+use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet};
 use tls_support::*;
 
 const LIMIT: Duration = Duration::from_secs(60);

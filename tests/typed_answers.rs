@@ -60,7 +60,7 @@ fn acknowledged_requests_return_unit_or_the_peer_error() {
                 err.kind(),
                 ErrorKind::UnexpectedMessage {
                     got: "Pong",
-                    expected: "Error"
+                    expected: "Error (ACK)"
                 }
             ),
             "{err}"

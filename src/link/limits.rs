@@ -16,7 +16,7 @@ use crate::packet::Packet;
 
 /// What one queued packet counts for beyond its payload: the packet and
 /// channel bookkeeping, so that empty packets are not free.
-pub const PACKET_OVERHEAD: usize = 128;
+pub(crate) const PACKET_OVERHEAD: usize = 128;
 
 /// The memory limits of a link. Set them with
 /// [`NodeLink::set_limits`](crate::NodeLink::set_limits); the defaults
@@ -48,6 +48,14 @@ pub struct Limits {
     /// refused") waiting to be written while the peer does not read.
     /// Further replies are dropped and counted. Default 1 MiB.
     pub reply_bytes: usize,
+}
+
+impl Limits {
+    /// What one queued packet counts for beyond its payload, against
+    /// [`conn_queue_bytes`](Limits::conn_queue_bytes) and
+    /// [`link_queue_bytes`](Limits::link_queue_bytes): the packet and
+    /// channel bookkeeping, so that empty packets are not free.
+    pub const PACKET_OVERHEAD: usize = PACKET_OVERHEAD;
 }
 
 impl Default for Limits {

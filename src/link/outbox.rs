@@ -28,10 +28,7 @@ use parking_lot::Mutex;
 
 use super::EncodeReply;
 
-/// Text of the reply to a packet for a connection that is closed.
-pub const REPLY_CLOSED: &str = "connection closed";
-/// Text of the reply to a connection opened while we do not accept.
-pub const REPLY_REFUSED: &str = "connection refused";
+pub(crate) use crate::error::{REPLY_CLOSED, REPLY_REFUSED};
 
 /// Senders stop queueing beyond this many bytes and wait for the writer
 /// instead: a peer that does not read must slow senders down, not grow

@@ -13,7 +13,7 @@
 //!   link, but for us a late answer is normal. A notification under the
 //!   msg_id of a conversation of ours (`ask_stream`) is part of its
 //!   streamed answer and goes to it. Any other packet is a request or
-//!   notification of the peer, a new "connection" for `recv1`, keyed
+//!   notification of the peer, a new "connection" for `NodeLink::recv`, keyed
 //!   apart from our ids and from each other (`ConnTable::peer_key`: NEO/py
 //!   reuses msg_ids, so a repeated one is never a reason to refuse). Only
 //!   requests are ever answered by the link ("connection refused"): an

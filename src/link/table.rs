@@ -9,7 +9,7 @@
 //! side numbers its requests from 0, so the peer's request 5 and
 //! our request 5 are two different exchanges, and the key tells them
 //! apart. There, our ids follow one another (+1, not +2), and an entry
-//! of the peer's is one request or notification waiting for `recv1`,
+//! of the peer's is one request or notification waiting for `NodeLink::recv`,
 //! keyed by a sequence number above its id, as NEO/py's msg_ids repeat
 //! (`peer_key`).
 //!

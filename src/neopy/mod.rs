@@ -77,7 +77,7 @@
 //! whose value would take more are refused with
 //! [`DecodeErrorKind::TooMuchMemory`], naming the message and the field
 //! (`decode RequestIdentification (0x0001): field extra: needs … more
-//! bytes of memory, over the decode budget …`); a request `recv1_as`
+//! bytes of memory, over the decode budget …`); a request `NodeLink::recv`
 //! cannot decode is answered `Error(PROTOCOL_ERROR)` with that text.
 //!
 //! Free-form values (`any`) are [`Value`]s: their checked msgpack bytes,

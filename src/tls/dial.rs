@@ -11,41 +11,22 @@ use crate::error::{Error, ErrorKind, HandshakeError, Result};
 use crate::handshake::{io_err, AnyLink, Dialects};
 
 /// The first byte of a TLS ClientHello (a handshake record).
-pub const TLS_HANDSHAKE_BYTE: u8 = 0x16;
+pub(crate) const TLS_HANDSHAKE_BYTE: u8 = 0x16;
 
 /// How an incoming stream starts (see [`sniff`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamStart {
+pub(crate) enum StreamStart {
     /// A TLS ClientHello.
     Tls,
     /// Anything else: a plain NEO handshake (or no NEO at all); the byte.
     Plain(u8),
 }
 
-impl StreamStart {
-    /// For an end that requires TLS: a plain start is a
-    /// [`TlsError::PlainClient`].
-    pub fn require_tls(self) -> std::result::Result<(), TlsError> {
-        match self {
-            StreamStart::Tls => Ok(()),
-            StreamStart::Plain(b) => Err(TlsError::PlainClient(b)),
-        }
-    }
-
-    /// For an end without TLS: a TLS start is a [`TlsError::TlsClient`].
-    pub fn require_plain(self) -> std::result::Result<(), TlsError> {
-        match self {
-            StreamStart::Tls => Err(TlsError::TlsClient),
-            StreamStart::Plain(_) => Ok(()),
-        }
-    }
-}
-
 /// Looks at the first byte the peer sent, without consuming it, waiting
 /// at most `timeout` for it (`TimedOut` then; `UnexpectedEof` if the
 /// peer closed before sending anything). A listener uses it to tell a TLS
 /// client from a plain one before handshaking either way.
-pub fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<StreamStart> {
+pub(crate) fn sniff(stream: &impl AsFd, timeout: Option<Duration>) -> std::io::Result<StreamStart> {
     let b = peek_first_byte(stream, timeout)?;
     Ok(if b == TLS_HANDSHAKE_BYTE {
         StreamStart::Tls
@@ -119,5 +100,41 @@ pub(crate) fn tls_cause(e: Error) -> Error {
             ErrorKind::Handshake(HandshakeError::Tls(t)),
         ),
         None => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn streams() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        (a, l.accept().unwrap().0)
+    }
+
+    #[test]
+    fn sniff_tells_tls_from_plain_without_consuming() {
+        let (mut client, server) = streams();
+        client.write_all(&[TLS_HANDSHAKE_BYTE, 3, 1]).unwrap();
+        assert_eq!(sniff(&server, None).unwrap(), StreamStart::Tls);
+        let (mut client, server) = streams();
+        client.write_all(&6u32.to_be_bytes()).unwrap();
+        assert_eq!(sniff(&server, None).unwrap(), StreamStart::Plain(0));
+        // Not consumed: the same byte again.
+        assert_eq!(sniff(&server, None).unwrap(), StreamStart::Plain(0));
+    }
+
+    #[test]
+    fn sniff_gives_up_on_silent_and_closed_peers() {
+        let (_silent, ours) = streams();
+        let e = sniff(&ours, Some(Duration::from_millis(20))).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        let (gone, ours) = streams();
+        drop(gone);
+        let e = sniff(&ours, None).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 }

@@ -47,8 +47,9 @@ pub(crate) mod socket;
 mod stream;
 
 pub use config::{TlsConfig, TlsVersions};
+pub use dial::accept_link_tls;
+pub(crate) use dial::TLS_HANDSHAKE_BYTE;
 pub(crate) use dial::{accept_any, tls_cause};
-pub use dial::{accept_link_tls, sniff, StreamStart, TLS_HANDSHAKE_BYTE};
 pub use error::TlsError;
 pub use names::{CipherSuite, TlsAlert, TlsVersion};
 pub use socket::TlsSocket;

@@ -17,7 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use neonet::packet::Header;
-use neonet::{Conn, ErrorKind, LinkListener, LinkRole, LinkStream, NodeLink, Packet, HEADER_SIZE};
+use neonet::packet::HEADER_SIZE;
+use neonet::{Conn, ErrorKind, LinkListener, LinkRole, LinkStream, NodeLink, Packet};
 use neonet::{Dialer, Proto6};
 
 /// Message code of the `Error` message (DESIGN §7).

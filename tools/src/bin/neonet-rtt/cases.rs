@@ -166,7 +166,8 @@ pub fn model_unix() -> io::Result<RawWithReader<UnixStream>> {
 }
 
 /// How a link's threads wait.
-const LINK_WAIT: Wait = Wait::SpinYield(neonet::DEFAULT_SPIN);
+// How long a link polls before it sleeps, by default (`NodeLink::set_spin`).
+const LINK_WAIT: Wait = Wait::SpinYield(Duration::from_micros(50));
 
 /// Raw socketpair ping-pong.
 pub fn raw_unix(spin: bool) -> io::Result<RawPingPong<UnixStream>> {
