@@ -11,6 +11,7 @@ use crate::codec::{Dialect, Proto6};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::handshake::{connect, Connected, HandshakeStream};
 use crate::link::{LinkRole, NodeLink};
+#[cfg(feature = "tls")]
 use crate::tls::{TlsConfig, TlsStream};
 
 /// How long a [`Dialer`] waits by default for the connection, TLS and
@@ -44,17 +45,19 @@ pub(crate) const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Dialer<D: Dialect = Proto6> {
     addrs: std::result::Result<Vec<Addr>, Arc<io::Error>>,
     timeout: Duration,
+    #[cfg(feature = "tls")]
     tls: Option<TlsConfig>,
     dialect: PhantomData<D>,
 }
 
 impl Dialer<Proto6> {
     /// A dialer of `addr`, speaking protocol 6, without TLS, waiting at
-    /// most [`DEFAULT_DIAL_TIMEOUT`].
+    /// most 10 s.
     pub fn new(addr: impl ToLinkAddrs) -> Dialer<Proto6> {
         Dialer {
             addrs: addr.to_link_addrs().map_err(Arc::new),
             timeout: DEFAULT_DIAL_TIMEOUT,
+            #[cfg(feature = "tls")]
             tls: None,
             dialect: PhantomData,
         }
@@ -68,6 +71,7 @@ impl<D: Dialect> Dialer<D> {
         Dialer {
             addrs: self.addrs,
             timeout: self.timeout,
+            #[cfg(feature = "tls")]
             tls: self.tls,
             dialect: PhantomData,
         }
@@ -83,6 +87,8 @@ impl<D: Dialect> Dialer<D> {
 
     /// Runs TLS (mutual, with the cluster's CA: see [`TlsConfig`]) before
     /// NEO's handshake, which then travels inside.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: &TlsConfig) -> Dialer<D> {
         self.tls = Some(config.clone());
         self
@@ -108,21 +114,24 @@ impl<D: Dialect> Dialer<D> {
         deadline: Instant,
     ) -> Result<NodeLink<D>> {
         let left = || Some(deadline.saturating_duration_since(Instant::now()));
-        let Some(config) = &self.tls else {
-            return NodeLink::handshake(sock, LinkRole::Client, left());
-        };
-        let tls = TlsStream::connect(sock, config, left())?;
-        NodeLink::handshake(tls, LinkRole::Client, left()).map_err(crate::tls::tls_cause)
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            let tls = TlsStream::connect(sock, config, left())?;
+            return NodeLink::handshake(tls, LinkRole::Client, left())
+                .map_err(crate::tls::tls_cause);
+        }
+        NodeLink::handshake(sock, LinkRole::Client, left())
     }
 }
 
 impl<D: Dialect> fmt::Debug for Dialer<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dialer")
-            .field("addrs", &self.addrs)
+        let mut d = f.debug_struct("Dialer");
+        d.field("addrs", &self.addrs)
             .field("dialect", &D::NAME)
-            .field("timeout", &self.timeout)
-            .field("tls", &self.tls.is_some())
-            .finish()
+            .field("timeout", &self.timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some());
+        d.finish()
     }
 }

@@ -12,7 +12,6 @@ use std::io;
 use std::sync::Arc;
 
 use crate::addr::Addr;
-use crate::neopy::handshake::Hex;
 use crate::proto::ErrorCode;
 
 /// The local and peer address of a link, shared by every error of that
@@ -35,6 +34,18 @@ impl LinkAddrs {
 impl fmt::Display for LinkAddrs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} - {}", self.local, self.peer)
+    }
+}
+
+/// Bytes in hex, for the messages of errors on a stream that is not NEO.
+pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
     }
 }
 
@@ -247,6 +258,7 @@ pub enum ErrorKind {
     /// (malformed msgpack, a head that is not `[msg_id, code, args]`, ...):
     /// the stream cannot be resynchronised, so the link went down.
     #[error("bad packet: {0}")]
+    #[cfg(feature = "neopy")]
     Framing(crate::neopy::FramingError),
 }
 

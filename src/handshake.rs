@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 
 use crate::addr::Addr;
 use crate::codec::wire::Wire;
-use crate::codec::{Dialect, NeoPy, Proto6};
+#[cfg(feature = "neopy")]
+use crate::codec::NeoPy;
+use crate::codec::{Dialect, Proto6};
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
 use crate::stream::{write_all, LinkStream};
@@ -43,7 +45,7 @@ pub trait HandshakeStream: LinkStream + Sized {
     /// The first byte the peer sent, left unread, waiting at most
     /// `timeout` for it (`TimedOut` then; `UnexpectedEof` if the peer
     /// closed before sending anything).
-    /// [`NodeLink::handshake_as_server`] tells the client's dialect by it.
+    /// [`AnyLink::handshake_as_server`] tells the client's dialect by it.
     /// The default peeks at the socket ([`LinkStream::fd`]; `Unsupported`
     /// without one); a stream that transforms what it reads (TLS) peeks
     /// at what it would read out.
@@ -77,7 +79,7 @@ impl<D: Dialect> NodeLink<D> {
     /// NEO/py: `["NEO", 5]`) and returns the link. On error the stream is
     /// closed; the error names what the peer sent
     /// (`HandshakeError::VersionMismatch`, `HandshakeError::NotNeo`).
-    /// This is how a stream you made becomes a link; [`Dialer`] connects
+    /// This is how a stream you made becomes a link; [`Dialer`](crate::Dialer) connects
     /// and does this.
     pub fn handshake<S: HandshakeStream>(
         stream: S,
@@ -125,6 +127,7 @@ pub enum AnyLink {
     /// A protocol 6 link (NEO/go).
     Proto6(NodeLink<Proto6>),
     /// A NEO/py link.
+    #[cfg(feature = "neopy")]
     NeoPy(NodeLink<NeoPy>),
 }
 
@@ -156,17 +159,19 @@ impl AnyLink {
             Err(e) => return Err(failed(&stream.local_addr(), &stream.peer_addr(), e)),
         };
         let (role, left) = (LinkRole::Server, left(deadline));
-        Ok(if neopy {
-            AnyLink::NeoPy(NodeLink::handshake(stream, role, left)?)
-        } else {
-            AnyLink::Proto6(NodeLink::handshake(stream, role, left)?)
-        })
+        #[cfg(feature = "neopy")]
+        if neopy {
+            return Ok(AnyLink::NeoPy(NodeLink::handshake(stream, role, left)?));
+        }
+        let _ = neopy;
+        Ok(AnyLink::Proto6(NodeLink::handshake(stream, role, left)?))
     }
 
     /// The name of the link's dialect.
     pub fn dialect_name(&self) -> &'static str {
         match self {
             AnyLink::Proto6(_) => Proto6::NAME,
+            #[cfg(feature = "neopy")]
             AnyLink::NeoPy(_) => NeoPy::NAME,
         }
     }
@@ -175,6 +180,7 @@ impl AnyLink {
     pub fn addrs(&self) -> &crate::LinkAddrs {
         match self {
             AnyLink::Proto6(l) => l.addrs(),
+            #[cfg(feature = "neopy")]
             AnyLink::NeoPy(l) => l.addrs(),
         }
     }
@@ -183,11 +189,14 @@ impl AnyLink {
     pub fn into_proto6(self) -> Option<NodeLink<Proto6>> {
         match self {
             AnyLink::Proto6(l) => Some(l),
+            #[cfg(feature = "neopy")]
             AnyLink::NeoPy(_) => None,
         }
     }
 
     /// The NEO/py link, if it is one.
+    #[cfg(feature = "neopy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "neopy")))]
     pub fn into_neopy(self) -> Option<NodeLink<NeoPy>> {
         match self {
             AnyLink::NeoPy(l) => Some(l),
@@ -199,6 +208,7 @@ impl AnyLink {
     pub fn close(&self) {
         match self {
             AnyLink::Proto6(l) => l.close(),
+            #[cfg(feature = "neopy")]
             AnyLink::NeoPy(l) => l.close(),
         }
     }
@@ -207,6 +217,7 @@ impl AnyLink {
     pub fn is_up(&self) -> bool {
         match self {
             AnyLink::Proto6(l) => l.is_up(),
+            #[cfg(feature = "neopy")]
             AnyLink::NeoPy(l) => l.is_up(),
         }
     }
@@ -214,16 +225,27 @@ impl AnyLink {
 
 /// Which dialects a server serves (see [`AnyLink::handshake_as_server`],
 /// [`ListenerOptions::dialects`](crate::ListenerOptions::dialects)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dialects {
-    /// Both, told apart by the client's first byte.
-    #[default]
+    /// Both, told apart by the client's first byte (the default).
+    #[cfg(feature = "neopy")]
     Both,
-    /// Protocol 6 only: a NEO/py client gets our version word and fails.
+    /// Protocol 6 only: a NEO/py client gets our version word and fails
+    /// (the default without the `neopy` feature).
     Proto6,
     /// NEO/py only: a protocol 6 client gets NEO/py's handshake and fails.
+    #[cfg(feature = "neopy")]
     NeoPy,
+}
+
+impl Default for Dialects {
+    fn default() -> Dialects {
+        #[cfg(feature = "neopy")]
+        return Dialects::Both;
+        #[cfg(not(feature = "neopy"))]
+        return Dialects::Proto6;
+    }
 }
 
 /// What is left until `deadline` (zero once passed).
@@ -274,6 +296,7 @@ fn sniff<S: HandshakeStream>(
 ) -> Result<bool, HandshakeError> {
     let refuse = |e: HandshakeError| {
         let ours = match dialects {
+            #[cfg(feature = "neopy")]
             Dialects::NeoPy => NeoPy::HANDSHAKE,
             _ => Proto6::HANDSHAKE,
         };
@@ -285,13 +308,22 @@ fn sniff<S: HandshakeStream>(
     };
     match stream.peek_first_byte(left(deadline)) {
         Ok(TLS_HANDSHAKE_BYTE) => refuse(HandshakeError::Tls(TlsError::TlsClient)),
-        Ok(b) => Ok(match dialects {
-            Dialects::Both => b == NeoPy::HANDSHAKE[0],
-            Dialects::Proto6 => false,
-            Dialects::NeoPy => true,
-        }),
+        Ok(b) => Ok(speaks_neopy(b, dialects)),
         Err(e) if e.kind() == io::ErrorKind::Unsupported => Err(io_err(e)),
         Err(e) => refuse(io_err(e)),
+    }
+}
+
+/// Whether a client whose first byte is `b` is handshaked in NEO/py's
+/// dialect, among `dialects`.
+fn speaks_neopy(b: u8, dialects: Dialects) -> bool {
+    let _ = b; // only NEO/py's handshake is told by its first byte
+    match dialects {
+        #[cfg(feature = "neopy")]
+        Dialects::Both => b == NeoPy::HANDSHAKE[0],
+        Dialects::Proto6 => false,
+        #[cfg(feature = "neopy")]
+        Dialects::NeoPy => true,
     }
 }
 

@@ -172,6 +172,8 @@ mod handshake;
 mod light;
 mod link;
 mod listener;
+#[cfg(feature = "neopy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "neopy")))]
 pub mod neopy;
 pub mod packet;
 pub mod proto;
@@ -182,9 +184,12 @@ mod wait;
 pub use addr::{Addr, ToLinkAddrs};
 #[cfg(feature = "test-hooks")]
 pub use budget::with_decode_allowance;
+#[cfg(feature = "neopy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "neopy")))]
+pub use codec::NeoPy;
 pub use codec::{
     encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Dialect, MessageOf,
-    Messages, Msg, NeoPy, Payload, Proto6,
+    Messages, Msg, Payload, Proto6,
 };
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};

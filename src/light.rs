@@ -139,7 +139,7 @@ impl<D: Dialect> NodeLink<D> {
 }
 
 /// A request received with [`NodeLink::recv`], whose message is one of
-/// the table of the link's dialect `D`: [`proto::Message`] by default,
+/// the table of the link's dialect `D`: [`proto::Message`](crate::proto::Message) by default,
 /// [`neopy::Message`](crate::neopy::Message) on a NEO/py link. Answer it
 /// with [`reply`](Request::reply); dropping it forgets its connection (no
 /// tombstone: the peer expects at most one reply).

@@ -70,7 +70,7 @@ pub struct LinkStats {
     /// Ids of closed connections kept for `KEEP_CLOSED`.
     pub tombstones: usize,
     /// Bytes queued on all connections and not yet received (payloads
-    /// plus [`PACKET_OVERHEAD`](crate::PACKET_OVERHEAD) each).
+    /// plus [`PACKET_OVERHEAD`](crate::Limits::PACKET_OVERHEAD) each).
     pub queued_bytes: usize,
     /// Bytes of packets sent (their `send` returned) but not yet written
     /// to the stream: queued for the writer, or left by a non-blocking
@@ -319,7 +319,7 @@ impl<D: Dialect> NodeLink<D> {
 
     /// Closes the link: writes out what senders were promised (every
     /// packet whose `send` returned `Ok`; for at most the write timeout,
-    /// or [`CLOSE_FLUSH_LIMIT`]), wakes every blocked operation on the link
+    /// or 5 s), wakes every blocked operation on the link
     /// and its connections (they fail with `LinkClosed`), closes the stream
     /// and joins the reader thread. Packets still arriving are dropped.
     /// Idempotent; returns once all that is done.
@@ -380,7 +380,7 @@ impl<D: Dialect> NodeLink<D> {
     }
 
     /// Sets how long waiters (the reader thread, `recv`, `accept`) poll
-    /// before they sleep ([`DEFAULT_SPIN`](crate::DEFAULT_SPIN) unless set).
+    /// before they sleep (50 µs unless set).
     /// Zero disables polling.
     pub fn set_spin(&self, spin: Duration) {
         self.shared.spin.set(Some(spin));

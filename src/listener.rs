@@ -40,7 +40,9 @@ use crate::error::{Error, ErrorKind, Op, Result};
 use crate::handshake::{AnyLink, Dialects};
 #[cfg(doc)]
 use crate::tls::TlsError;
-use crate::tls::{accept_any, TlsConfig, TlsSocket};
+use crate::tls::TlsSocket;
+#[cfg(feature = "tls")]
+use crate::tls::{accept_any, TlsConfig};
 use crate::wait::Sleepers;
 
 /// Default bound on the handshake of an incoming stream.
@@ -83,9 +85,11 @@ pub struct ListenerOptions {
     /// handshake is bounded by `handshake_timeout` and ended by `close`
     /// as any other. Without (the default), a TLS client is refused
     /// ([`TlsError::TlsClient`]).
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsConfig>,
     /// With `tls`: serve plain clients too, on the same port (a cluster
     /// moving to TLS). Off by default: NEO refuses them.
+    #[cfg(feature = "tls")]
     pub allow_plain: bool,
     /// The dialects served: both by default, told apart by each client's
     /// first byte; one only, and a client of the other fails its
@@ -99,9 +103,11 @@ impl Default for ListenerOptions {
             handshake_timeout: DEFAULT_LISTEN_HANDSHAKE_TIMEOUT,
             max_pending: DEFAULT_MAX_PENDING,
             backlog: DEFAULT_BACKLOG,
+            #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
             allow_plain: false,
-            dialects: Dialects::Both,
+            dialects: Dialects::default(),
         }
     }
 }
@@ -168,28 +174,44 @@ impl Accepted {
 
     /// The handshakes of a client, TLS (if `tls`) then NEO's, by
     /// `timeout`.
-    fn handshake(
-        self,
-        timeout: Duration,
-        tls: Option<&TlsConfig>,
-        plain_ok: bool,
-        dialects: Dialects,
-    ) -> Result<AnyLink> {
+    fn handshake(self, timeout: Duration, tls: &TlsOptions, dialects: Dialects) -> Result<AnyLink> {
         fn go<S: TlsSocket>(
             s: S,
             t: Duration,
-            tls: Option<&TlsConfig>,
-            plain_ok: bool,
+            tls: &TlsOptions,
             dialects: Dialects,
         ) -> Result<AnyLink> {
-            match tls {
-                None => AnyLink::handshake_as_server(s, Some(t), dialects),
-                Some(config) => accept_any(s, config, plain_ok, Some(t), dialects),
+            #[cfg(feature = "tls")]
+            if let Some(config) = &tls.config {
+                return accept_any(s, config, tls.allow_plain, Some(t), dialects);
             }
+            let _ = tls;
+            AnyLink::handshake_as_server(s, Some(t), dialects)
         }
         match self {
-            Accepted::Tcp(s) => go(s, timeout, tls, plain_ok, dialects),
-            Accepted::Unix(s) => go(s, timeout, tls, plain_ok, dialects),
+            Accepted::Tcp(s) => go(s, timeout, tls, dialects),
+            Accepted::Unix(s) => go(s, timeout, tls, dialects),
+        }
+    }
+}
+
+/// A listener's TLS settings (nothing without the `tls` feature).
+#[derive(Default)]
+struct TlsOptions {
+    #[cfg(feature = "tls")]
+    config: Option<TlsConfig>,
+    #[cfg(feature = "tls")]
+    allow_plain: bool,
+}
+
+impl TlsOptions {
+    fn of(opts: &ListenerOptions) -> TlsOptions {
+        let _ = opts;
+        TlsOptions {
+            #[cfg(feature = "tls")]
+            config: opts.tls.clone(),
+            #[cfg(feature = "tls")]
+            allow_plain: opts.allow_plain,
         }
     }
 }
@@ -209,8 +231,7 @@ struct Inner {
     handshake_timeout: Duration,
     max_pending: usize,
     backlog: usize,
-    tls: Option<TlsConfig>,
-    allow_plain: bool,
+    tls: TlsOptions,
     dialects: Dialects,
     /// Handshakes in progress, oldest first (ids increase).
     pending: Mutex<BTreeMap<u64, Pending>>,
@@ -283,6 +304,8 @@ impl LinkListener {
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn bind_tls(addr: impl ToSocketAddrs, tls: &TlsConfig) -> Result<LinkListener> {
         let opts = ListenerOptions {
             tls: Some(tls.clone()),
@@ -321,8 +344,7 @@ impl LinkListener {
             handshake_timeout: opts.handshake_timeout,
             max_pending: opts.max_pending.max(1),
             backlog: opts.backlog.max(1),
-            tls: opts.tls,
-            allow_plain: opts.allow_plain,
+            tls: TlsOptions::of(&opts),
             dialects: opts.dialects,
             pending: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(Vec::new()),
@@ -584,12 +606,7 @@ impl Inner {
     }
 
     fn handshake(&self, id: u64, stream: Accepted) {
-        let res = stream.handshake(
-            self.handshake_timeout,
-            self.tls.as_ref(),
-            self.allow_plain,
-            self.dialects,
-        );
+        let res = stream.handshake(self.handshake_timeout, &self.tls, self.dialects);
         // Unregister before handing the link out: `close` shuts down the
         // streams of pending handshakes through their second handle, which
         // would kill a link already given to the user. The pending lock

@@ -269,7 +269,7 @@ pub fn packet_size<M: Msg>(id: u32, msg: &M) -> u64 {
     <M::Dialect as Wire>::packet_size(id, msg)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "neopy"))]
 mod tests {
     use super::*;
     use crate::{neopy, proto, NeoPy, Proto6};

@@ -22,6 +22,7 @@
 
 pub(crate) mod binary;
 mod message;
+#[cfg(feature = "neopy")]
 pub(crate) mod msgpack;
 #[macro_use]
 mod table;
@@ -117,6 +118,7 @@ pub struct Proto6;
 /// [`neopy`](crate::neopy) (what NEO/py speaks since 2018: protocol
 /// version 5 over msgpack). A protocol version alone would not do: NEO/py
 /// and NEO/go did not number their drift apart consistently.
+#[cfg(feature = "neopy")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NeoPy;
 
@@ -125,6 +127,7 @@ impl Dialect for Proto6 {
     const NAME: &'static str = "protocol 6";
 }
 
+#[cfg(feature = "neopy")]
 impl Dialect for NeoPy {
     type Message = crate::neopy::Message;
     const NAME: &'static str = "NEO/py (msgpack)";

@@ -24,7 +24,7 @@ pub(crate) const PACKET_OVERHEAD: usize = 128;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes queued on one connection and not yet received (each packet
-    /// counts its payload plus [`PACKET_OVERHEAD`]). Over it the
+    /// counts its payload plus [`PACKET_OVERHEAD`](Limits::PACKET_OVERHEAD)). Over it the
     /// connection overflows: its queue is dropped, its receivers get
     /// `ErrorKind::Overflow` (later ones `ClosedConn`), and the peer is
     /// answered "connection closed", for later packets too. A connection

@@ -9,7 +9,7 @@
 //! [`check_handshake`] classifies what the peer sent so far; the I/O (and
 //! the timeout) is the caller's.
 
-use std::fmt;
+use crate::error::Hex;
 
 /// NEO/py's protocol version, the 6th byte of the handshake.
 pub const PROTOCOL_VERSION: u8 = 5;
@@ -54,18 +54,6 @@ pub enum HandshakeMismatch {
         /// What came: the peer's first bytes, at most 6.
         got: Vec<u8>,
     },
-}
-
-/// Bytes in hex, for the messages of `NotNeo` errors.
-pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
 }
 
 /// Classify the bytes a peer sent first (`got`: as many as arrived, of

@@ -123,9 +123,10 @@ pub enum DecodeErrorKind {
         /// Bytes of the budget that were left.
         left: usize,
     },
-    // The kinds below come from the msgpack dialect (`crate::neopy`), which
-    // shares this error type so that callers match on one decode error
-    // whatever the link speaks.
+    // The kinds below come from the msgpack dialect (`crate::neopy`, with
+    // the `neopy` feature), which shares this error type so that callers
+    // match on one decode error whatever the link speaks.
+    #[cfg(feature = "neopy")]
     /// msgpack: a value of another type than the field's (the marker byte
     /// that came, e.g. `0x93` for an array of 3 where a `bin` was expected).
     UnexpectedType {
@@ -134,6 +135,7 @@ pub enum DecodeErrorKind {
         /// The msgpack marker byte that came instead.
         marker: u8,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: an integer that does not fit the field's type (the field
     /// is named by the [`DecodeError`]).
     IntOutOfRange {
@@ -142,6 +144,7 @@ pub enum DecodeErrorKind {
         /// small as the others.
         value: i64,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: a fixed-size array (a message's arguments, a record) with
     /// another number of elements.
     ArrayArity {
@@ -150,6 +153,7 @@ pub enum DecodeErrorKind {
         /// Elements that came.
         got: usize,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: a `bin` of fixed size (an 8-byte oid or tid, a 20-byte
     /// checksum) with another length.
     BinLength {
@@ -158,6 +162,7 @@ pub enum DecodeErrorKind {
         /// Bytes that came.
         got: usize,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: an enum value (an ext type) of another enum, or whose
     /// payload is not one small integer.
     BadExt {
@@ -166,11 +171,13 @@ pub enum DecodeErrorKind {
         /// The ext type code that came.
         got: i8,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: values nested deeper than the dialect allows.
     TooDeep {
         /// The nesting bound.
         max: usize,
     },
+    #[cfg(feature = "neopy")]
     /// msgpack: a `str` that is not UTF-8 in a free-form value (`any`),
     /// which keeps its bytes exactly and so cannot mend them. (NEO's own
     /// string fields, which are `bin`s, take any bytes.)
@@ -211,24 +218,31 @@ impl fmt::Display for DecodeErrorKind {
                     )
                 }
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::UnexpectedType { expected, marker } => {
                 write!(f, "expected {expected}, got msgpack marker {marker:#04x}")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::IntOutOfRange { value } => {
                 write!(f, "integer {value} out of range")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::ArrayArity { expected, got } => {
                 write!(f, "array of {got} elements, expected {expected}")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::BinLength { expected, got } => {
                 write!(f, "bin of {got} bytes, expected {expected}")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::BadExt { expected, got } => {
                 write!(f, "bad enum value: ext type {got}, expected ext type {expected} holding one small integer")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::TooDeep { max } => {
                 write!(f, "values nested deeper than {max} levels")
             }
+            #[cfg(feature = "neopy")]
             DecodeErrorKind::NotUtf8 => f.write_str("msgpack str that is not UTF-8"),
         }
     }

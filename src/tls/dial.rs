@@ -5,13 +5,10 @@ use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use super::socket::peek_first_byte;
+use super::socket::{peek_first_byte, TLS_HANDSHAKE_BYTE};
 use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
 use crate::error::{Error, ErrorKind, HandshakeError, Result};
 use crate::handshake::{io_err, AnyLink, Dialects};
-
-/// The first byte of a TLS ClientHello (a handshake record).
-pub(crate) const TLS_HANDSHAKE_BYTE: u8 = 0x16;
 
 /// How an incoming stream starts (see [`sniff`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +44,7 @@ pub fn accept_link_tls(
     config: &TlsConfig,
     timeout: Option<Duration>,
 ) -> Result<AnyLink> {
-    accept_any(stream, config, false, timeout, Dialects::Both)
+    accept_any(stream, config, false, timeout, Dialects::default())
 }
 
 /// The server side of a stream accepted by an end with TLS configured:

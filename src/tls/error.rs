@@ -3,8 +3,6 @@
 
 use std::io;
 
-use rustls::CertificateError;
-
 use super::TlsAlert;
 
 /// Why TLS failed (ARCHITECTURE.md, "TLS"). Carried by
@@ -78,62 +76,11 @@ fn alert_suffix(alert: Option<TlsAlert>) -> String {
 }
 
 impl TlsError {
-    /// The reason the TLS library gives, in our terms.
-    pub(crate) fn from_rustls(e: rustls::Error) -> TlsError {
-        use CertificateError as C;
-        match e {
-            rustls::Error::NoCertificatesPresented => TlsError::NoPeerCertificate,
-            rustls::Error::AlertReceived(alert) => {
-                TlsError::PeerRefused(TlsAlert::from_rustls(alert))
-            }
-            rustls::Error::InvalidCertificate(c) => match c {
-                C::UnknownIssuer => TlsError::UnknownCa,
-                C::Expired | C::ExpiredContext { .. } => TlsError::Expired,
-                C::NotValidYet | C::NotValidYetContext { .. } => TlsError::NotYetValid,
-                other => TlsError::BadCertificate(other.to_string()),
-            },
-            other => TlsError::Protocol {
-                reason: other.to_string(),
-                alert: alert_for(&other),
-            },
-        }
-    }
-}
-
-/// The alert a TLS end sends for failure `e`, where the failure's kind
-/// tells one (the mapping rustls applies when it sends them; its other
-/// failures each send one of several alerts, and those are left out).
-fn alert_for(e: &rustls::Error) -> Option<TlsAlert> {
-    use rustls::{AlertDescription as A, Error as E};
-    let alert = match e {
-        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
-            A::UnexpectedMessage
-        }
-        E::InvalidMessage(m) => A::from(*m),
-        E::DecryptError => A::BadRecordMac,
-        E::PeerSentOversizedRecord => A::RecordOverflow,
-        E::NoApplicationProtocol => A::NoApplicationProtocol,
-        _ => return None,
-    };
-    Some(TlsAlert::from_rustls(alert))
-}
-
-impl TlsError {
     /// As an `io::Error` (kind `InvalidData`), for the stream's callers:
     /// the link reports it as the cause that took it down.
+    #[cfg(feature = "tls")]
     pub(crate) fn into_io(self) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidData, self)
-    }
-
-    /// An error of the TLS session's own I/O interface, with our reason:
-    /// once a session failed, its plaintext writer reports that failure
-    /// as an `io::Error` carrying the library's error, which must not
-    /// reach our callers (its type is no part of our API).
-    pub(crate) fn session_io(e: io::Error) -> io::Error {
-        match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-            Some(tls) => TlsError::from_rustls(tls.clone()).into_io(),
-            None => e,
-        }
     }
 
     /// The `TlsError` inside an `io::Error` made by [`TlsError::into_io`].

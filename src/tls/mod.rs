@@ -1,4 +1,6 @@
-//! TLS links, as NEO/py runs them (ARCHITECTURE.md, "TLS").
+//! TLS links, as NEO/py runs them (ARCHITECTURE.md, "TLS"). With the
+//! `tls` feature (a default one); without it, only the names of TLS
+//! failures ([`TlsError`], [`TlsAlert`], ...) that a plain end reports.
 //!
 //! TLS wraps the stream *before* NEO's handshake, which travels inside.
 //! Both ends present a certificate signed by the cluster's CA and verify
@@ -38,19 +40,34 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Without the `tls` feature only the names stay: a plain listener still
+// tells a TLS client that it does not speak TLS, in these terms.
+#[cfg(feature = "tls")]
 mod config;
+#[cfg(feature = "tls")]
 mod dial;
 mod error;
+#[cfg(feature = "tls")]
+mod from_rustls;
+#[cfg(feature = "tls")]
 mod handshake;
 mod names;
 pub(crate) mod socket;
+#[cfg(feature = "tls")]
 mod stream;
 
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use config::{TlsConfig, TlsVersions};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use dial::accept_link_tls;
-pub(crate) use dial::TLS_HANDSHAKE_BYTE;
+#[cfg(feature = "tls")]
 pub(crate) use dial::{accept_any, tls_cause};
 pub use error::TlsError;
 pub use names::{CipherSuite, TlsAlert, TlsVersion};
 pub use socket::TlsSocket;
+pub(crate) use socket::TLS_HANDSHAKE_BYTE;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use stream::TlsStream;

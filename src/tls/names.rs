@@ -16,18 +16,6 @@ pub enum TlsVersion {
     Tls13,
 }
 
-impl TlsVersion {
-    /// From the TLS library's version; `None` for a version neonet never
-    /// offers (only 1.2 and 1.3 can be negotiated).
-    pub(crate) fn from_rustls(v: rustls::ProtocolVersion) -> Option<TlsVersion> {
-        match v {
-            rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
-            rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
-            _ => None,
-        }
-    }
-}
-
 impl fmt::Display for TlsVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -46,7 +34,7 @@ pub struct CipherSuite(u16);
 
 /// The suites neonet offers (those of its crypto provider, `ring`), with
 /// their IANA names.
-const SUITES: [(CipherSuite, &str); 9] = [
+pub(super) const SUITES: [(CipherSuite, &str); 9] = [
     (
         CipherSuite::TLS_AES_128_GCM_SHA256,
         "TLS_AES_128_GCM_SHA256",
@@ -302,11 +290,6 @@ impl TlsAlert {
             .map(|(_, _, n)| *n)
     }
 
-    /// From the TLS library's alert, by number.
-    pub(crate) fn from_rustls(alert: rustls::AlertDescription) -> TlsAlert {
-        TlsAlert::from_code(u8::from(alert))
-    }
-
     /// What the alert tells about why a peer refused us, in NEO's terms;
     /// `None` if it tells nothing more than its name.
     pub(crate) fn refusal_reason(self) -> Option<&'static str> {
@@ -334,48 +317,5 @@ impl fmt::Display for TlsAlert {
             Some(name) => f.write_str(name),
             None => write!(f, "alert {}", self.code()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every number maps to one alert and back, and the library's alerts
-    /// map to ours by number and name.
-    #[test]
-    fn alerts_round_trip() {
-        for code in 0..=u8::MAX {
-            let alert = TlsAlert::from_code(code);
-            assert_eq!(alert.code(), code);
-            assert_eq!(alert.name().is_some(), !matches!(alert, TlsAlert::Other(_)));
-            let theirs = rustls::AlertDescription::from(code);
-            assert_eq!(TlsAlert::from_rustls(theirs), alert);
-        }
-        assert_eq!(
-            TlsAlert::from_rustls(rustls::AlertDescription::UnknownCA),
-            TlsAlert::UnknownCa
-        );
-        assert_eq!(TlsAlert::UnknownCa.to_string(), "unknown_ca");
-        assert_eq!(TlsAlert::Other(200).to_string(), "alert 200");
-    }
-
-    /// Every suite the library offers has its registry name here (the
-    /// library says `TLS13_` where the registry says `TLS_`).
-    #[test]
-    fn suites_are_named_as_the_registry() {
-        let provider = rustls::crypto::ring::default_provider();
-        assert_eq!(provider.cipher_suites.len(), SUITES.len());
-        for s in &provider.cipher_suites {
-            let ours = CipherSuite::from_id(u16::from(s.suite()));
-            let theirs = s.suite().as_str().expect("named");
-            let iana = theirs.replacen("TLS13_", "TLS_", 1);
-            assert_eq!(ours.name(), Some(iana.as_str()), "{theirs}");
-        }
-        assert_eq!(CipherSuite::from_id(0x1234).name(), None);
-        assert_eq!(
-            CipherSuite::from_id(0x1234).to_string(),
-            "cipher suite 0x1234"
-        );
     }
 }

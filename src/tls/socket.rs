@@ -13,6 +13,9 @@ use crate::handshake::HandshakeStream;
 use crate::stream::LinkStream;
 use crate::stream::{poll_fds, readable_in};
 
+/// The first byte of a TLS ClientHello (a handshake record).
+pub(crate) const TLS_HANDSHAKE_BYTE: u8 = 0x16;
+
 /// A socket a [`TlsStream`](super::TlsStream) can run over: a
 /// [`HandshakeStream`] with a descriptor to wait on (`TcpStream`,
 /// `UnixStream`).
