@@ -25,11 +25,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::codec::{decode_answer, decode_as, decode_message, Msg, Proto6};
+use crate::codec::{decode_answer, decode_as, decode_message, Msg};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::limits::cost;
 use crate::link::Shared;
 use crate::packet::Packet;
+use crate::proto::Proto6;
 use crate::proto::{Ask, Message};
 use crate::wait::{self, AtomicTimeout, WaitError};
 
@@ -369,7 +370,7 @@ impl Conn {
     /// `UnexpectedMessage`.
     pub fn expect<M: Msg<Dialect = Proto6>>(&self) -> Result<M> {
         let pkt = self.recv_pkt().map_err(|e| e.with_op(Op::Expect))?;
-        decode_as::<M>(pkt).map_err(|k| self.err(Op::Expect, k))
+        decode_as::<M>(pkt).map_err(|e| self.err(Op::Expect, e.into()))
     }
 
     /// Sends the request `req` and receives its answer, of the type the
@@ -381,7 +382,7 @@ impl Conn {
         let ask = |e: Error| e.with_op(Op::Ask);
         self.send(req).map_err(ask)?;
         let pkt = self.recv_pkt().map_err(ask)?;
-        decode_answer::<R>(pkt).map_err(|k| self.err(Op::Ask, k))
+        decode_answer::<R>(pkt).map_err(|e| self.err(Op::Ask, e.into()))
     }
 
     /// Receives the next packet, blocking until one arrives, the

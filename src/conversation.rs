@@ -150,7 +150,7 @@ impl<R: Ask> AnswerStream<R> {
         self.conn.forget_on_close();
         decode_answer::<R>(pkt)
             .map(Streamed::Answer)
-            .map_err(|k| self.conn.err(Op::AskStream, k))
+            .map_err(|e| self.conn.err(Op::AskStream, e.into()))
     }
 
     /// Whether the answer came.

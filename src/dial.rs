@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::addr::{Addr, ToLinkAddrs};
-use crate::codec::{Dialect, Proto6};
+use crate::codec::Dialect;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::handshake::{connect, Connected, HandshakeStream};
 use crate::link::{LinkRole, NodeLink};
+use crate::proto::Proto6;
 #[cfg(feature = "tls")]
 use crate::tls::{TlsConfig, TlsStream};
 

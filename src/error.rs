@@ -12,7 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::addr::Addr;
-use crate::proto::ErrorCode;
+use crate::codec::{AnswerError, DecodeError, ErrorCode, FrameError, HandshakeMismatch, Hex};
 
 /// The local and peer address of a link, shared by every error of that
 /// link.
@@ -34,18 +34,6 @@ impl LinkAddrs {
 impl fmt::Display for LinkAddrs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} - {}", self.local, self.peer)
-    }
-}
-
-/// Bytes in hex, for the messages of errors on a stream that is not NEO.
-pub(crate) struct Hex<'a>(pub(crate) &'a [u8]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
     }
 }
 
@@ -225,7 +213,7 @@ pub enum ErrorKind {
     /// A packet could not be decoded as a message: which, and what was
     /// wrong.
     #[error(transparent)]
-    Decode(crate::proto::DecodeError),
+    Decode(DecodeError),
     /// A message other than the expected one arrived.
     #[error("unexpected message: got {got}, expected {expected}")]
     UnexpectedMessage {
@@ -259,7 +247,50 @@ pub enum ErrorKind {
     /// the stream cannot be resynchronised, so the link went down.
     #[error("bad packet: {0}")]
     #[cfg(feature = "neopy")]
-    Framing(crate::neopy::FramingError),
+    Framing(crate::codec::FramingError),
+}
+
+/// An answer that is not the one expected: the peer's `Error`, another
+/// message, or one that does not decode.
+impl From<AnswerError> for ErrorKind {
+    fn from(e: AnswerError) -> ErrorKind {
+        match e {
+            AnswerError::Peer { code, message } => ErrorKind::Peer { code, message },
+            AnswerError::Unexpected {
+                got: Some(got),
+                expected,
+                ..
+            } => ErrorKind::UnexpectedMessage { got, expected },
+            // Not a message the table knows: the decode error names the code.
+            AnswerError::Unexpected {
+                code, got: None, ..
+            } => ErrorKind::Decode(DecodeError::unknown_code(code)),
+            AnswerError::Decode(e) => ErrorKind::Decode(e),
+        }
+    }
+}
+
+/// Bytes that are no packet of the link's dialect.
+impl From<FrameError> for ErrorKind {
+    fn from(e: FrameError) -> ErrorKind {
+        match e {
+            FrameError::TooBig { size } => ErrorKind::PacketTooBig { size },
+            #[cfg(feature = "neopy")]
+            FrameError::Malformed(e) => ErrorKind::Framing(e),
+        }
+    }
+}
+
+/// A peer's handshake that is not ours.
+impl From<HandshakeMismatch> for HandshakeError {
+    fn from(e: HandshakeMismatch) -> HandshakeError {
+        match e {
+            HandshakeMismatch::VersionMismatch { peer, ours } => {
+                HandshakeError::VersionMismatch { peer, ours }
+            }
+            HandshakeMismatch::NotNeo { got } => HandshakeError::NotNeo { got },
+        }
+    }
 }
 
 impl ErrorKind {

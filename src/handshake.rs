@@ -27,11 +27,12 @@ use std::time::{Duration, Instant};
 
 use crate::addr::Addr;
 use crate::codec::wire::Wire;
-#[cfg(feature = "neopy")]
-use crate::codec::NeoPy;
-use crate::codec::{Dialect, Proto6};
+use crate::codec::Dialect;
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
+#[cfg(feature = "neopy")]
+use crate::neopy::NeoPy;
+use crate::proto::Proto6;
 use crate::stream::{write_all, LinkStream};
 use crate::tls::{TlsError, TLS_HANDSHAKE_BYTE};
 

@@ -162,7 +162,6 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod addr;
-mod budget;
 pub(crate) mod codec;
 mod conn;
 mod conversation;
@@ -183,13 +182,10 @@ mod wait;
 
 pub use addr::{Addr, ToLinkAddrs};
 #[cfg(feature = "test-hooks")]
-pub use budget::with_decode_allowance;
-#[cfg(feature = "neopy")]
-#[cfg_attr(docsrs, doc(cfg(feature = "neopy")))]
-pub use codec::NeoPy;
+pub use codec::budget::with_decode_allowance;
 pub use codec::{
     encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Dialect, MessageOf,
-    Messages, Msg, Payload, Proto6,
+    Messages, Msg, Payload,
 };
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};
@@ -200,7 +196,11 @@ pub use light::Request;
 pub use link::limits::Limits;
 pub use link::{LinkRole, LinkStats, NodeLink};
 pub use listener::{Incoming, LinkListener, ListenerOptions, ListenerStats};
+#[cfg(feature = "neopy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "neopy")))]
+pub use neopy::NeoPy;
 pub use packet::Packet;
+pub use proto::Proto6;
 pub use stream::LinkStream;
 
 /// The README's examples, compiled and run as doc-tests.

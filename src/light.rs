@@ -13,10 +13,11 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::codec::{decode_answer, decode_message, Ask, Dialect, Messages, Msg, Proto6};
+use crate::codec::{decode_answer, decode_message, Ask, Dialect, Messages, Msg};
 use crate::conn::Conn;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::NodeLink;
+use crate::proto::Proto6;
 use crate::proto::{DecodeError, ErrorCode};
 use crate::wait;
 
@@ -60,7 +61,7 @@ impl<D: Dialect> NodeLink<D> {
         let conn = self.new_conn_light().map_err(ask1)?;
         conn.send_any(req).map_err(ask1)?;
         let pkt = conn.recv_pkt().map_err(ask1)?;
-        decode_answer::<R>(pkt).map_err(|k| conn.err(Op::Ask1, k))
+        decode_answer::<R>(pkt).map_err(|e| conn.err(Op::Ask1, e.into()))
     }
 
     /// Takes the next request (or notification) the peer sent, as a

@@ -24,9 +24,10 @@ use crossbeam_channel::Receiver;
 use parking_lot::{Condvar, Mutex};
 
 use crate::addr::Addr;
-use crate::codec::{Dialect, Proto6};
+use crate::codec::Dialect;
 use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
+use crate::proto::Proto6;
 use crate::stream::LinkStream;
 use crate::wait::{self, AtomicTimeout, WaitError};
 use limits::{Counters, LimitCells, Limits};
@@ -37,29 +38,7 @@ pub(crate) use outbox::{REPLY_CLOSED, REPLY_REFUSED};
 /// How long a connection the peer opened is remembered after we close it.
 pub(crate) const KEEP_CLOSED: Duration = Duration::from_secs(60);
 
-/// Which end of the link we are (ARCHITECTURE.md, "Connection ids").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkRole {
-    /// The end that dialed: opens connections with odd ids.
-    Client,
-    /// The end that accepted: opens connections with even ids.
-    Server,
-}
-
-impl LinkRole {
-    /// The first id of a connection we open.
-    pub(crate) fn first_id(self) -> u32 {
-        match self {
-            LinkRole::Server => 0,
-            LinkRole::Client => 1,
-        }
-    }
-
-    /// Whether connection `id` is one this end opens.
-    pub(crate) fn owns(self, id: u32) -> bool {
-        id % 2 == self.first_id()
-    }
-}
+pub use crate::codec::LinkRole;
 
 /// Counts of a link (see [`NodeLink::stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::wire::Wire;
 use super::Dialect;
+use super::{DecodeError, ErrorCode};
 use crate::packet::ANSWER_BIT;
-use crate::proto::{DecodeError, ErrorCode};
 
 /// A received payload, as a decoder takes it: borrowed bytes, or a window
 /// `buf[offset..]` into a shared packet buffer (large object data then

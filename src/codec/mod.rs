@@ -20,16 +20,25 @@
 //! names its dialect (`Msg::Dialect`), so a link takes the messages of
 //! its own dialect only, which the compiler checks.
 
-pub(crate) mod binary;
+pub(crate) mod budget;
+mod decode;
+mod error_code;
+mod frame;
 mod message;
-#[cfg(feature = "neopy")]
-pub(crate) mod msgpack;
 #[macro_use]
 mod table;
 
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) use decode::Hex;
+pub use decode::{DecodeError, DecodeErrorKind, BIG_FIELD};
+pub(crate) use error_code::named_values;
+pub use error_code::ErrorCode;
+pub use frame::HandshakeMismatch;
+pub(crate) use frame::{FrameError, Framed};
+#[cfg(feature = "neopy")]
+pub use frame::{FramingError, MAX_DEPTH};
 pub(crate) use message::{answer_message, field_name};
 pub use message::{
     encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, MessageOf, Messages,
@@ -37,9 +46,7 @@ pub use message::{
 };
 pub(crate) use table::message_table;
 
-use crate::error::ErrorKind;
-use crate::packet::{Head, Packet};
-use crate::proto::{DecodeError, BIG_FIELD};
+use crate::packet::Packet;
 
 /// The wire dialect of a link, as a type: which handshake, framing, ids
 /// and message table it uses (ARCHITECTURE.md, "Dialects"). A link is a
@@ -105,34 +112,6 @@ pub trait Dialect:
     const NAME: &'static str;
 }
 
-/// Protocol version 6, binary encoding (NEO/go): connections multiplexed
-/// by id, messages of [`proto`](crate::proto).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Proto6;
-
-/// NEO/py's protocol version 5 over msgpack: light mode and streamed
-/// answers, messages of [`neopy`](crate::neopy).
-///
-/// The names follow the crate's two message modules: [`proto`](crate::proto)
-/// (protocol version 6, the binary encoding NEO/go speaks) and
-/// [`neopy`](crate::neopy) (what NEO/py speaks since 2018: protocol
-/// version 5 over msgpack). A protocol version alone would not do: NEO/py
-/// and NEO/go did not number their drift apart consistently.
-#[cfg(feature = "neopy")]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct NeoPy;
-
-impl Dialect for Proto6 {
-    type Message = crate::proto::Message;
-    const NAME: &'static str = "protocol 6";
-}
-
-#[cfg(feature = "neopy")]
-impl Dialect for NeoPy {
-    type Message = crate::neopy::Message;
-    const NAME: &'static str = "NEO/py (msgpack)";
-}
-
 /// What a dialect is to a link: everything the link's code asks of the
 /// wire, so that it contains no `match` on the dialect and a third
 /// dialect is one more implementation (ARCHITECTURE.md, "Dialects").
@@ -144,10 +123,8 @@ impl Dialect for NeoPy {
 pub(crate) mod wire {
     use super::Framed;
     use super::Payload;
-    use crate::error::{ErrorKind, HandshakeError};
-    use crate::link::LinkRole;
+    use super::{DecodeError, ErrorCode, FrameError, HandshakeMismatch, LinkRole};
     use crate::packet::Packet;
-    use crate::proto::{DecodeError, ErrorCode};
 
     /// Where an incoming packet belongs, as the dialect reads it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +149,7 @@ pub(crate) mod wire {
         /// Where the packet at the start of `buf` ends (see [`Framed`]).
         /// A packet over `MAX_PACKET_SIZE` is `PacketTooBig` as soon as its
         /// lengths show it; bytes that are no packet are `Framing`.
-        fn frame(framer: &mut Self::Framer, buf: &[u8]) -> Result<Framed, ErrorKind>;
+        fn frame(framer: &mut Self::Framer, buf: &[u8]) -> Result<Framed, FrameError>;
 
         /// The first id of an exchange we open, as `role`.
         fn first_id(role: LinkRole) -> u32;
@@ -233,24 +210,32 @@ pub(crate) mod wire {
         /// What the peer's handshake so far (`got`, at most
         /// `HANDSHAKE.len()` bytes) says: `Ok(true)` it is whole and ours,
         /// `Ok(false)` more must come, or how it differs.
-        fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError>;
+        fn check_handshake(got: &[u8]) -> Result<bool, HandshakeMismatch>;
     }
 }
 
-/// What the framer found at the start of the bytes read so far.
+/// Which end of the link we are (ARCHITECTURE.md, "Connection ids").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framed {
-    /// A whole packet of `len` bytes.
-    Whole {
-        /// Its length.
-        len: usize,
-        /// Its id, code and where its payload starts.
-        head: Head,
-    },
-    /// The packet is at least this long (more than what was given): exact
-    /// once its last length was seen, so a large packet can be read
-    /// straight into a buffer of its own.
-    Need(usize),
+pub enum LinkRole {
+    /// The end that dialed: opens connections with odd ids.
+    Client,
+    /// The end that accepted: opens connections with even ids.
+    Server,
+}
+
+impl LinkRole {
+    /// The first id of a connection we open.
+    pub(crate) fn first_id(self) -> u32 {
+        match self {
+            LinkRole::Server => 0,
+            LinkRole::Client => 1,
+        }
+    }
+
+    /// Whether connection `id` is one this end opens.
+    pub(crate) fn owns(self, id: u32) -> bool {
+        id % 2 == self.first_id()
+    }
 }
 
 /// Hands a packet's payload to a decoder: a big one as the shared packet
@@ -270,40 +255,24 @@ pub(crate) fn with_payload<T>(pkt: Packet, decode: impl FnOnce(Payload<'_>) -> T
 pub(crate) type Segments<'a> = Vec<(usize, &'a [u8])>;
 
 /// Decodes the answer packet of request `R`: the answer, or the peer's
-/// `Error` (`ErrorKind::Peer`), or `UnexpectedMessage` / `Decode`.
-pub(crate) fn decode_answer<R: Ask>(pkt: Packet) -> Result<R::Answer, ErrorKind> {
+/// `Error` (`AnswerError::Peer`), or another message, or why it does not
+/// decode.
+pub(crate) fn decode_answer<R: Ask>(pkt: Packet) -> Result<R::Answer, AnswerError> {
     let code = pkt.msg_code();
-    with_payload(pkt, |p| R::Answer::from_answer(code, p)).map_err(answer_kind)
+    with_payload(pkt, |p| R::Answer::from_answer(code, p))
 }
 
-/// The error kind of an answer that is not the one expected.
-fn answer_kind(e: AnswerError) -> ErrorKind {
-    match e {
-        AnswerError::Peer { code, message } => ErrorKind::Peer { code, message },
-        AnswerError::Unexpected {
-            got: Some(got),
-            expected,
-            ..
-        } => ErrorKind::UnexpectedMessage { got, expected },
-        // Not a message the table knows: the decode error names the code.
-        AnswerError::Unexpected {
-            code, got: None, ..
-        } => ErrorKind::Decode(DecodeError::unknown_code(code)),
-        AnswerError::Decode(e) => ErrorKind::Decode(e),
-    }
-}
-
-/// Decodes `pkt` as an `M`; anything else is `UnexpectedMessage`.
-pub(crate) fn decode_as<M: Msg>(pkt: Packet) -> Result<M, ErrorKind> {
+/// Decodes `pkt` as an `M`; anything else is `AnswerError::Unexpected`.
+pub(crate) fn decode_as<M: Msg>(pkt: Packet) -> Result<M, AnswerError> {
     let code = pkt.msg_code();
     if code == M::CODE {
-        return with_payload(pkt, M::decode_payload).map_err(ErrorKind::Decode);
+        return Ok(with_payload(pkt, M::decode_payload)?);
     }
-    Err(answer_kind(AnswerError::Unexpected {
+    Err(AnswerError::Unexpected {
         code,
         got: MessageOf::<M>::name_of(code),
         expected: M::NAME,
-    }))
+    })
 }
 
 /// Decodes `pkt` as whichever message of table `S` its code says.

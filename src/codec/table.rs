@@ -209,7 +209,7 @@ macro_rules! message_table {
                     // blobs that are not copied (16 MiB for nothing). What
                     // goes into `buf` then is the small fields only.
                     let len = self.encoded_len();
-                    if len < $crate::proto::BIG_FIELD {
+                    if len < $crate::codec::BIG_FIELD {
                         buf.reserve(len);
                     }
                     let mut e = Encoder::borrowing(buf);

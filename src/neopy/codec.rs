@@ -38,7 +38,7 @@
 //!
 //! Decoding never panics and allocates in proportion to the input, by the
 //! same rule and through the same code as protocol 6's decoder
-//! (`crate::budget`):
+//! (`crate::codec::budget`):
 //!
 //! - a count or length is checked against the bytes that remain before
 //!   anything is reserved (an array of `n` items needs `n * T::MIN_LEN`
@@ -59,7 +59,7 @@ use std::sync::Arc;
 use rmp::decode::{NumValueReadError, ValueReadError};
 use rmp::Marker;
 
-use crate::budget::Budget;
+use crate::codec::budget::Budget;
 use crate::proto::codec::DecodeErrorKind;
 use crate::proto::{Checksum, Data, ErrorCode, BIG_FIELD};
 
@@ -358,7 +358,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The input's allocation budget (see `crate::budget`).
+    /// The input's allocation budget (see `crate::codec::budget`).
     ///
     /// Every [`Field::get`] that allocates does so through it: its helpers
     /// charge what they then allocate, and fail with

@@ -35,67 +35,8 @@ use rmp::Marker;
 
 use super::codec::marker_head_len;
 use super::head::PacketHead;
+pub use crate::codec::{FramingError, MAX_DEPTH};
 use crate::packet::MAX_PACKET_SIZE;
-
-/// How deep arrays and maps may nest in a packet, the packet's own array
-/// and its `args` included.
-///
-/// NEO/py's deepest packets nest 5 levels (`NotifyNodeInformation`:
-/// packet, args, node list, node, address), and its free-form values
-/// (`any`) a few more; 32 leaves room and bounds the work and stack of
-/// everything that walks a packet.
-pub const MAX_DEPTH: usize = 32;
-
-/// Why a byte stream is not a sequence of NEO/py packets. Each of these
-/// takes the link down: the stream cannot be resynchronised.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FramingError {
-    /// The packet is larger than [`MAX_PACKET_SIZE`], as its lengths and
-    /// counts announce (before those bytes arrive).
-    #[error("packet too big: at least {size} bytes > max {MAX_PACKET_SIZE}")]
-    TooBig {
-        /// The least size the packet would have.
-        size: u64,
-    },
-    /// The packet does not start with an array of 3 elements.
-    #[error(
-        "not a packet: msgpack marker {marker:#04x} where an array [msg_id, code, args] must start"
-    )]
-    NotAPacket {
-        /// The byte that came.
-        marker: u8,
-    },
-    /// `msg_id` is not an integer that fits a u32, or `code` one that fits
-    /// a u16.
-    #[error("bad packet head: {field} is not a {ty} (msgpack at byte {offset})")]
-    BadHead {
-        /// `"msg_id"` or `"code"`.
-        field: &'static str,
-        /// The type it must fit, `"u32"` or `"u16"`.
-        ty: &'static str,
-        /// Where it starts in the packet.
-        offset: usize,
-    },
-    /// `args` is not an array.
-    #[error("bad packet: args is msgpack marker {marker:#04x}, not an array")]
-    ArgsNotArray {
-        /// The byte that came.
-        marker: u8,
-    },
-    /// The byte `0xc1`, which msgpack reserves and never uses.
-    #[error("malformed msgpack: reserved byte 0xc1 at byte {offset}")]
-    Reserved {
-        /// Where it is in the packet.
-        offset: usize,
-    },
-    /// Arrays and maps nested deeper than [`MAX_DEPTH`].
-    #[error("malformed packet: nested deeper than {MAX_DEPTH} at byte {offset}")]
-    TooDeep {
-        /// Where the container that is too deep starts.
-        offset: usize,
-    },
-}
 
 /// What [`Scanner::scan`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! [`check_handshake`] classifies what the peer sent so far; the I/O (and
 //! the timeout) is the caller's.
 
-use crate::error::Hex;
+pub use crate::codec::HandshakeMismatch;
 
 /// NEO/py's protocol version, the 6th byte of the handshake.
 pub const PROTOCOL_VERSION: u8 = 5;
@@ -33,26 +33,6 @@ pub enum HandshakeProgress {
     Incomplete {
         /// Bytes still to read.
         missing: usize,
-    },
-}
-
-/// Why a peer's handshake is not ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandshakeMismatch {
-    /// A NEO/py handshake of another protocol version.
-    #[error("protocol version mismatch: peer = {peer} ; our side = {ours}")]
-    VersionMismatch {
-        /// The peer's version (its 6th byte).
-        peer: u8,
-        /// Ours, [`PROTOCOL_VERSION`].
-        ours: u8,
-    },
-    /// Not a NEO handshake at all.
-    #[error("not a NEO stream: got {}", Hex(.got))]
-    NotNeo {
-        /// What came: the peer's first bytes, at most 6.
-        got: Vec<u8>,
     },
 }
 
@@ -87,8 +67,8 @@ pub fn check_handshake(got: &[u8]) -> Result<HandshakeProgress, HandshakeMismatc
         }),
         Some(&PROTOCOL_VERSION) => Ok(HandshakeProgress::Done),
         Some(&peer) => Err(HandshakeMismatch::VersionMismatch {
-            peer,
-            ours: PROTOCOL_VERSION,
+            peer: u32::from(peer),
+            ours: u32::from(PROTOCOL_VERSION),
         }),
     }
 }

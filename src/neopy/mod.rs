@@ -135,6 +135,9 @@ mod head;
 mod messages;
 mod types;
 mod value;
+mod wire;
+
+pub use wire::NeoPy;
 
 use std::sync::Arc;
 

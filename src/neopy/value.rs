@@ -9,7 +9,7 @@
 //!   costs tens of bytes per item however small the item is on the wire
 //!   (a `nil` is one byte, an enum of values 16 to 40), which no decode
 //!   budget of a few bytes per byte could pay for; bytes can (see
-//!   `crate::budget`).
+//!   `crate::codec::budget`).
 //! - **Exactness**: a value re-encodes to exactly the bytes it came as,
 //!   whatever forms the peer chose (a wide integer, a float32), so what a
 //!   node forwards is what it received.

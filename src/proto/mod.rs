@@ -135,6 +135,9 @@ mod records;
 mod table;
 mod types;
 mod value;
+mod wire;
+
+pub use wire::Proto6;
 
 pub use crate::codec::{Answer, AnswerError, Ask, Msg, Payload};
 pub use codec::{DecodeError, DecodeErrorKind, BIG_FIELD, DECODE_ALLOWANCE, DECODE_GROWTH};

@@ -11,7 +11,7 @@
 //! [`DECODE_GROWTH`] bytes per payload byte plus [`DECODE_ALLOWANCE`].
 //! A value that would need more fails with
 //! [`DecodeErrorKind::TooMuchMemory`], which the message's decoder turns
-//! into a [`DecodeError`](crate::proto::DecodeError) naming the message and
+//! into a [`DecodeError`](super::DecodeError) naming the message and
 //! the field; nothing of that size is allocated.
 //!
 //! The helpers below are the only way the decoders allocate: each charges
@@ -21,7 +21,7 @@
 //! (`tests/decode_alloc.rs`, with the allowance hook of feature
 //! `test-hooks` set to 0) would see it.
 
-use crate::proto::codec::DecodeErrorKind;
+use super::DecodeErrorKind;
 
 /// Bytes that decoding may allocate per byte of payload: the largest
 /// factor by which a payload of either dialect grows when decoded, beyond

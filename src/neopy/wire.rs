@@ -1,18 +1,34 @@
-//! NEO/py's codec (ARCHITECTURE.md, "Dialects"): packets framed by walking their msgpack
+//! NEO/py's msgpack as a link's dialect ([`NeoPy`]; ARCHITECTURE.md, "Dialects"): packets framed by walking their msgpack
 //! structure ([`Scanner`]), and the messages of [`neopy`](crate::neopy).
 //!
-//! Every NEO/py message is a [`Msg`](super::Msg) (and every
-//! request a [`Ask`](super::Ask)) through impls that the table's
+//! Every NEO/py message is a [`Msg`](crate::codec::Msg) (and every
+//! request a [`Ask`](crate::codec::Ask)) through impls that the table's
 //! own macro writes (`neopy/messages.rs`): protocol 6's are blanket impls,
 //! and two blanket impls could overlap.
 
-use super::wire::{Addressed, Wire};
-use super::{Framed, Msg, NeoPy, Payload, Segments};
-use crate::error::{ErrorKind, HandshakeError};
-use crate::link::LinkRole;
-use crate::neopy::{self, FramingError, HandshakeMismatch, HandshakeProgress, Scan, Scanner};
+use crate::codec::wire::{Addressed, Wire};
+use crate::codec::{
+    DecodeError, Dialect, ErrorCode, FrameError, Framed, HandshakeMismatch, LinkRole, Msg, Payload,
+    Segments,
+};
+use crate::neopy::{self, FramingError, HandshakeProgress, Scan, Scanner};
 use crate::packet::{Head, Packet};
-use crate::proto::{DecodeError, ErrorCode};
+
+/// NEO/py's protocol version 5 over msgpack: light mode and streamed
+/// answers, messages of [`neopy`](crate::neopy).
+///
+/// The names follow the crate's two message modules: [`proto`](crate::proto)
+/// (protocol version 6, the binary encoding NEO/go speaks) and
+/// [`neopy`](crate::neopy) (what NEO/py speaks since 2018: protocol
+/// version 5 over msgpack). A protocol version alone would not do: NEO/py
+/// and NEO/go did not number their drift apart consistently.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NeoPy;
+
+impl Dialect for NeoPy {
+    type Message = neopy::Message;
+    const NAME: &'static str = "NEO/py (msgpack)";
+}
 
 #[allow(private_interfaces)] // see `wire`
 impl Wire for NeoPy {
@@ -20,7 +36,7 @@ impl Wire for NeoPy {
     /// bytes come (boxed: its state is a few hundred bytes).
     type Framer = Box<Scanner>;
 
-    fn frame(scanner: &mut Box<Scanner>, buf: &[u8]) -> Result<Framed, ErrorKind> {
+    fn frame(scanner: &mut Box<Scanner>, buf: &[u8]) -> Result<Framed, FrameError> {
         frame(scanner, buf)
     }
 
@@ -95,17 +111,10 @@ impl Wire for NeoPy {
     const HANDSHAKE: &'static [u8] = &neopy::HANDSHAKE;
 
     /// Checked as the bytes come: an HTTP client is refused at its first.
-    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError> {
-        match neopy::check_handshake(got) {
-            Ok(HandshakeProgress::Done) => Ok(true),
-            Ok(HandshakeProgress::Incomplete { .. }) => Ok(false),
-            Err(HandshakeMismatch::VersionMismatch { peer, ours }) => {
-                Err(HandshakeError::VersionMismatch {
-                    peer: u32::from(peer),
-                    ours: u32::from(ours),
-                })
-            }
-            Err(HandshakeMismatch::NotNeo { got }) => Err(HandshakeError::NotNeo { got }),
+    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeMismatch> {
+        match neopy::check_handshake(got)? {
+            HandshakeProgress::Done => Ok(true),
+            HandshakeProgress::Incomplete { .. } => Ok(false),
         }
     }
 }
@@ -117,7 +126,7 @@ fn is_request(pkt: &Packet) -> bool {
 
 /// Where the packet at the start of `buf` ends, resuming the walk of
 /// `scanner` (which resets itself at each packet's end or error).
-pub(crate) fn frame(scanner: &mut Scanner, buf: &[u8]) -> Result<Framed, ErrorKind> {
+pub(crate) fn frame(scanner: &mut Scanner, buf: &[u8]) -> Result<Framed, FrameError> {
     match scanner.scan(buf) {
         Ok(Scan::Complete(h)) => Ok(Framed::Whole {
             len: h.len,
@@ -129,7 +138,7 @@ pub(crate) fn frame(scanner: &mut Scanner, buf: &[u8]) -> Result<Framed, ErrorKi
             },
         }),
         Ok(Scan::Incomplete { need }) => Ok(Framed::Need(need)),
-        Err(FramingError::TooBig { size }) => Err(ErrorKind::PacketTooBig { size }),
-        Err(e) => Err(ErrorKind::Framing(e)),
+        Err(FramingError::TooBig { size }) => Err(FrameError::TooBig { size }),
+        Err(e) => Err(FrameError::Malformed(e)),
     }
 }

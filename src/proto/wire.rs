@@ -1,20 +1,31 @@
-//! Protocol 6's codec (ARCHITECTURE.md, "Wire format"): a 10-byte header that says the
+//! Protocol 6 as a link's dialect ([`Proto6`]; ARCHITECTURE.md, "Wire format"): a 10-byte header that says the
 //! packet's length, and the messages of [`proto`](crate::proto).
 //!
 
-use super::wire::{Addressed, Wire};
-use super::{Framed, Msg, Payload, Proto6, Segments};
-use crate::error::{ErrorKind, HandshakeError};
-use crate::link::LinkRole;
+use crate::codec::wire::{Addressed, Wire};
+use crate::codec::{
+    DecodeError, Dialect, ErrorCode, FrameError, Framed, HandshakeMismatch, LinkRole, Msg, Payload,
+    Segments,
+};
 use crate::packet::{Head, Header, Packet, HEADER_SIZE};
-use crate::proto::{self, encoding, DecodeError, ErrorCode, Ping, PROTOCOL_VERSION};
+use crate::proto::{self, encoding, Ping, PROTOCOL_VERSION};
+
+/// Protocol version 6, binary encoding (NEO/go): connections multiplexed
+/// by id, messages of [`proto`](crate::proto).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Proto6;
+
+impl Dialect for Proto6 {
+    type Message = proto::Message;
+    const NAME: &'static str = "protocol 6";
+}
 
 #[allow(private_interfaces)] // see `wire`
 impl Wire for Proto6 {
     /// The header says where a packet ends: nothing to remember.
     type Framer = ();
 
-    fn frame(_: &mut (), buf: &[u8]) -> Result<Framed, ErrorKind> {
+    fn frame(_: &mut (), buf: &[u8]) -> Result<Framed, FrameError> {
         frame(buf)
     }
 
@@ -82,13 +93,13 @@ impl Wire for Proto6 {
 
     const HANDSHAKE: &'static [u8] = &PROTOCOL_VERSION.to_be_bytes();
 
-    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeError> {
+    fn check_handshake(got: &[u8]) -> Result<bool, HandshakeMismatch> {
         let Some(word) = got.first_chunk::<4>() else {
             return Ok(false);
         };
         let peer = u32::from_be_bytes(*word);
         if peer != PROTOCOL_VERSION {
-            return Err(HandshakeError::VersionMismatch {
+            return Err(HandshakeMismatch::VersionMismatch {
                 peer,
                 ours: PROTOCOL_VERSION,
             });
@@ -98,14 +109,14 @@ impl Wire for Proto6 {
 }
 
 /// Where the packet at the start of `buf` ends: the header says it.
-pub(crate) fn frame(buf: &[u8]) -> Result<Framed, ErrorKind> {
+pub(crate) fn frame(buf: &[u8]) -> Result<Framed, FrameError> {
     let Some(bytes) = buf.first_chunk::<HEADER_SIZE>() else {
         return Ok(Framed::Need(HEADER_SIZE));
     };
     let hdr = Header::decode(bytes);
     // Checked before anything of that size is allocated.
     if !hdr.size_ok() {
-        return Err(ErrorKind::PacketTooBig {
+        return Err(FrameError::TooBig {
             size: hdr.packet_size(),
         });
     }
