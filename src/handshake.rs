@@ -28,13 +28,14 @@ use std::time::{Duration, Instant};
 use crate::addr::Addr;
 use crate::codec::wire::Wire;
 use crate::codec::Dialect;
+use crate::error::TlsError;
 use crate::error::{Error, ErrorKind, HandshakeError, Op, Result};
 use crate::link::{LinkRole, NodeLink};
 #[cfg(feature = "neopy")]
 use crate::neopy::NeoPy;
 use crate::proto::Proto6;
+use crate::stream::TLS_HANDSHAKE_BYTE;
 use crate::stream::{write_all, LinkStream};
-use crate::tls::{TlsError, TLS_HANDSHAKE_BYTE};
 
 /// A stream whose blocking reads and writes can be bounded in time, so that
 /// a silent peer cannot hold a handshake forever.
@@ -57,7 +58,7 @@ pub trait HandshakeStream: LinkStream + Sized {
                 "no descriptor to peek at",
             ));
         };
-        crate::tls::socket::peek_first_byte(fd, timeout)
+        crate::stream::peek_first_byte(fd, timeout)
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod limits;
 mod outbox;
 mod reader;
 mod route;
+pub(crate) mod state;
 pub(crate) mod table;
 mod writer;
 
@@ -25,12 +26,12 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::addr::Addr;
 use crate::codec::Dialect;
-use crate::conn::{Conn, ConnState};
 use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
 use crate::proto::Proto6;
 use crate::stream::LinkStream;
 use crate::wait::{self, AtomicTimeout, WaitError};
 use limits::{Counters, LimitCells, Limits};
+use state::ConnState;
 use table::{ConnTable, NoFreeId};
 
 pub(crate) use outbox::{REPLY_CLOSED, REPLY_REFUSED};
@@ -261,30 +262,6 @@ impl<D: Dialect> NodeLink<D> {
         &self.shared.addrs
     }
 
-    /// `new_conn` in any dialect: the connection of one light operation.
-    pub(crate) fn new_conn_light(&self) -> Result<Conn> {
-        self.new_conn_of(false)
-    }
-
-    /// A new connection in any dialect, a conversation if `stream` (see
-    /// [`ask_stream`](Self::ask_stream)).
-    pub(crate) fn new_conn_of(&self, stream: bool) -> Result<Conn> {
-        let state = self
-            .shared
-            .new_conn_state(stream)
-            .map_err(|k| self.err(Op::NewConn, k))?;
-        Ok(Conn::new(state, self.shared.clone()))
-    }
-
-    /// `accept` waiting until `deadline` at most.
-    pub(crate) fn accept_until(&self, deadline: Option<Instant>) -> Result<Conn> {
-        let state = self
-            .shared
-            .accept_state(deadline)
-            .map_err(|k| self.err(Op::Accept, k))?;
-        Ok(Conn::new(state, self.shared.clone()))
-    }
-
     /// Stops accepting: blocked `accept`s wake with `LinkNoListen`;
     /// connections queued for accept and later ones are refused
     /// ("connection refused"). Idempotent.
@@ -367,7 +344,7 @@ impl<D: Dialect> NodeLink<D> {
 
     /// Sets the receive timeout of connections created from now on (by
     /// `new_conn`, `accept`, `ask1`, `NodeLink::recv`): see
-    /// [`Conn::set_recv_timeout`]. `None` (the default): no bound.
+    /// [`Conn::set_recv_timeout`](crate::Conn::set_recv_timeout). `None` (the default): no bound.
     pub fn set_recv_timeout(&self, timeout: Option<Duration>) {
         self.shared.recv_timeout.set(timeout);
     }
@@ -447,39 +424,6 @@ impl<D: Dialect> NodeLink<D> {
 
     pub(crate) fn err(&self, op: Op, kind: ErrorKind) -> Error {
         Error::new(&self.shared.addrs, None, op, kind)
-    }
-}
-
-/// Connections: protocol 6 only (NEO/py has one-packet exchanges, see
-/// light mode and [`ask_stream`](NodeLink::ask_stream)).
-impl NodeLink<Proto6> {
-    /// Opens a connection with the next id of our parity. Nothing is sent.
-    pub fn new_conn(&self) -> Result<Conn> {
-        self.new_conn_light()
-    }
-
-    /// Blocks until the peer opens a connection, and returns it with its
-    /// first packet queued.
-    pub fn accept(&self) -> Result<Conn> {
-        self.accept_until(None)
-    }
-
-    /// A connection the peer opened if one waits, without blocking:
-    /// `Ok(None)` if none does.
-    pub fn try_accept(&self) -> Result<Option<Conn>> {
-        wait::none_if_empty(self.accept_until(Some(Instant::now())))
-    }
-
-    /// Like [`accept`](Self::accept), giving up with `ErrorKind::Timeout`
-    /// after `timeout` (the link stays usable), so that a server loop can
-    /// wake up periodically.
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<Conn> {
-        self.accept_until(wait::deadline(Some(timeout)))
-    }
-
-    /// Like [`accept`](Self::accept), giving up at `deadline`.
-    pub fn accept_deadline(&self, deadline: Instant) -> Result<Conn> {
-        self.accept_until(Some(deadline))
     }
 }
 
@@ -570,7 +514,7 @@ impl Shared {
         self.spin.get().unwrap_or_default()
     }
 
-    fn new_conn_state(&self, stream: bool) -> Result<Arc<ConnState>, ErrorKind> {
+    pub(crate) fn new_conn_state(&self, stream: bool) -> Result<Arc<ConnState>, ErrorKind> {
         self.check_up()?;
         let timeout = self.recv_timeout.get();
         // A dead table (closed or down meanwhile) refuses too.
@@ -580,7 +524,10 @@ impl Shared {
             .map_err(|NoFreeId| self.check_up().err().unwrap_or(ErrorKind::TooManyConns))
     }
 
-    fn accept_state(&self, deadline: Option<Instant>) -> Result<Arc<ConnState>, ErrorKind> {
+    pub(crate) fn accept_state(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<ConnState>, ErrorKind> {
         loop {
             self.check_accepting()?;
             match wait::recv(

@@ -85,7 +85,7 @@ use crate::packet::Packet;
 /// # Ok::<(), neonet::Error>(())
 /// ```
 ///
-/// | | [`Proto6`] | [`NeoPy`] |
+/// | | [`Proto6`](crate::Proto6) | [`NeoPy`](crate::NeoPy) |
 /// |-|------------|-----------|
 /// | who speaks it | NEO/go | NEO/py, as deployed |
 /// | handshake | version word `00 00 00 06` | `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]` |
@@ -99,7 +99,7 @@ use crate::packet::Packet;
 /// first byte of each client's handshake, and gives an
 /// [`AnyLink`](crate::AnyLink) that says which.
 ///
-/// Implemented by [`Proto6`] and [`NeoPy`] only (sealed): what a dialect
+/// Implemented by [`Proto6`](crate::Proto6) and [`NeoPy`](crate::NeoPy) only (sealed): what a dialect
 /// is to a link is private to the crate.
 pub trait Dialect:
     wire::Wire + Copy + Default + PartialEq + Eq + fmt::Debug + Send + Sync + 'static

@@ -26,10 +26,10 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use super::limits::{cost, Counters, Limits};
+use super::state::ConnState;
 use super::table::{AcceptTx, ConnTable, Entry, PEER};
 use super::{Shared, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
 use crate::codec::wire::{Addressed, Wire};
-use crate::conn::ConnState;
 use crate::packet::{Packet, ANSWER_BIT};
 
 /// Where a packet goes.

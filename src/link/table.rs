@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::state::{ConnKind, ConnState};
 use crate::codec::wire::Wire;
-use crate::conn::{ConnKind, ConnState};
 use crate::link::LinkRole;
 use crate::packet::Packet;
 

@@ -5,10 +5,10 @@ use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use super::socket::{peek_first_byte, TLS_HANDSHAKE_BYTE};
 use super::{TlsConfig, TlsError, TlsSocket, TlsStream};
 use crate::error::{Error, ErrorKind, HandshakeError, Result};
 use crate::handshake::{io_err, AnyLink, Dialects};
+use crate::stream::{peek_first_byte, TLS_HANDSHAKE_BYTE};
 
 /// How an incoming stream starts (see [`sniff`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

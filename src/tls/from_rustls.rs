@@ -6,7 +6,7 @@ use std::io;
 
 use rustls::CertificateError;
 
-use super::{TlsAlert, TlsError, TlsVersion};
+use crate::error::{TlsAlert, TlsError, TlsVersion};
 
 impl TlsError {
     /// The reason the TLS library gives, in our terms.
@@ -110,10 +110,7 @@ mod tests {
     #[test]
     fn suites_are_named_as_the_registry() {
         let provider = rustls::crypto::ring::default_provider();
-        assert_eq!(
-            provider.cipher_suites.len(),
-            crate::tls::names::SUITES.len()
-        );
+        assert_eq!(provider.cipher_suites.len(), crate::error::SUITES.len());
         for s in &provider.cipher_suites {
             let ours = CipherSuite::from_id(u16::from(s.suite()));
             let theirs = s.suite().as_str().expect("named");

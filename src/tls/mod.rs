@@ -46,12 +46,10 @@
 mod config;
 #[cfg(feature = "tls")]
 mod dial;
-mod error;
 #[cfg(feature = "tls")]
 mod from_rustls;
 #[cfg(feature = "tls")]
 mod handshake;
-mod names;
 pub(crate) mod socket;
 #[cfg(feature = "tls")]
 mod stream;
@@ -64,10 +62,10 @@ pub use config::{TlsConfig, TlsVersions};
 pub use dial::accept_link_tls;
 #[cfg(feature = "tls")]
 pub(crate) use dial::{accept_any, tls_cause};
-pub use error::TlsError;
-pub use names::{CipherSuite, TlsAlert, TlsVersion};
+// The names of TLS failures are the error module's: a plain end reports
+// them too.
+pub use crate::error::{CipherSuite, TlsAlert, TlsError, TlsVersion};
 pub use socket::TlsSocket;
-pub(crate) use socket::TLS_HANDSHAKE_BYTE;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use stream::TlsStream;

@@ -29,10 +29,11 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustls::Connection;
 
-use super::socket::{wait, TlsSocket};
+use super::socket::TlsSocket;
 use super::{CipherSuite, TlsError, TlsVersion};
 use crate::addr::Addr;
 use crate::handshake::HandshakeStream;
+use crate::stream::wait_ready;
 use crate::stream::{time_left, write_all_until, LinkStream};
 
 /// Plaintext per record: TLS's maximum. A write of at most this much is
@@ -290,7 +291,7 @@ impl<S: TlsSocket> TlsStream<S> {
             if left.is_some_and(|l| l.is_zero()) {
                 return Err(io::ErrorKind::TimedOut.into());
             }
-            match wait(&self.sock, false, left) {
+            match wait_ready(&self.sock, false, left) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Err(io::ErrorKind::TimedOut.into())
                 }
@@ -329,7 +330,7 @@ impl<S: TlsSocket> TlsStream<S> {
             if !self.flush()? {
                 return rx.fill(|b| self.sock.read(b)).map(drop);
             }
-            if wait(&self.sock, true, *self.timeout.lock())? {
+            if wait_ready(&self.sock, true, *self.timeout.lock())? {
                 match rx.fill(|b| self.sock.try_read(b)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     res => return res.map(drop),

@@ -11,6 +11,14 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+mod tls;
+mod tls_names;
+
+pub use tls::TlsError;
+#[cfg(all(test, feature = "tls"))]
+pub(crate) use tls_names::SUITES;
+pub use tls_names::{CipherSuite, TlsAlert, TlsVersion};
+
 use crate::addr::Addr;
 use crate::codec::{AnswerError, DecodeError, ErrorCode, FrameError, HandshakeMismatch, Hex};
 
@@ -138,7 +146,7 @@ pub enum HandshakeError {
     /// TLS could not be set up: the reason says whose certificate or
     /// which side was refused, and why.
     #[error(transparent)]
-    Tls(crate::tls::TlsError),
+    Tls(TlsError),
     /// What the peer sent is no NEO handshake of the dialect expected: its
     /// first bytes, at most 6. (A NEO/py handshake of another version is
     /// `VersionMismatch`, with the versions.)
@@ -206,7 +214,7 @@ pub enum ErrorKind {
     /// failed session. (A TLS failure while setting a link up is
     /// [`HandshakeError::Tls`].)
     #[error(transparent)]
-    Tls(crate::tls::TlsError),
+    Tls(TlsError),
     /// The link handshake failed: why.
     #[error(transparent)]
     Handshake(HandshakeError),
@@ -296,9 +304,9 @@ impl From<HandshakeMismatch> for HandshakeError {
 impl ErrorKind {
     /// The kind of a failed I/O on a link's stream: `Io`, or `Tls` for the
     /// failure of a TLS stream's session (which it reports as an
-    /// `io::Error` carrying the [`TlsError`](crate::tls::TlsError)).
+    /// `io::Error` carrying the [`TlsError`]).
     pub fn io(err: io::Error) -> ErrorKind {
-        match crate::tls::TlsError::from_io(&err) {
+        match TlsError::from_io(&err) {
             Some(tls) => ErrorKind::Tls(tls.clone()),
             None => ErrorKind::Io(Arc::new(err)),
         }
@@ -355,7 +363,7 @@ impl ErrorKind {
 
     /// The TLS failure, if this is one (of a link that was up, or of its
     /// handshake).
-    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
+    pub fn tls_error(&self) -> Option<&TlsError> {
         match self {
             ErrorKind::Tls(e) | ErrorKind::Handshake(HandshakeError::Tls(e)) => Some(e),
             _ => None,
@@ -475,7 +483,7 @@ impl Error {
 
     /// The TLS failure that caused this error, if any (a TLS link that
     /// went down, or a TLS handshake that failed).
-    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
+    pub fn tls_error(&self) -> Option<&TlsError> {
         self.kind.tls_error()
     }
 

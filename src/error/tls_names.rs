@@ -5,8 +5,8 @@
 use std::fmt;
 
 /// A TLS protocol version a session negotiated (see
-/// [`TlsStream::protocol_version`](super::TlsStream::protocol_version)).
-/// Which ones a node offers is [`TlsVersions`](super::TlsVersions).
+/// [`TlsStream::protocol_version`](crate::tls::TlsStream::protocol_version)).
+/// Which ones a node offers is [`TlsVersions`](crate::tls::TlsVersions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TlsVersion {
@@ -27,14 +27,14 @@ impl fmt::Display for TlsVersion {
 
 /// A TLS cipher suite: its number in the IANA registry, with constants
 /// for the suites neonet offers (see
-/// [`TlsStream::cipher_suite`](super::TlsStream::cipher_suite)). Displays
+/// [`TlsStream::cipher_suite`](crate::tls::TlsStream::cipher_suite)). Displays
 /// as its IANA name, e.g. `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CipherSuite(u16);
 
 /// The suites neonet offers (those of its crypto provider, `ring`), with
 /// their IANA names.
-pub(super) const SUITES: [(CipherSuite, &str); 9] = [
+pub(crate) const SUITES: [(CipherSuite, &str); 9] = [
     (
         CipherSuite::TLS_AES_128_GCM_SHA256,
         "TLS_AES_128_GCM_SHA256",
