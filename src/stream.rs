@@ -1,9 +1,11 @@
 //! The byte stream a link runs over.
 //!
 //! A link reads from one thread (its reader) while senders write from
-//! others, so every operation takes `&self`, like `&TcpStream` does. Wrap a
-//! stream in your own type to count, delay or break I/O in tests, or to add
-//! encryption: implement [`LinkStream`] by forwarding to the inner stream.
+//! others, so every operation takes `&self`, like `&TcpStream` does.
+//! [`LinkStream`] is sealed: a wrong implementation (a `try_read` that
+//! blocks, a `readable` that lies, a `finish` that keeps bytes) would hang
+//! or corrupt a link, so the streams are the crate's own — `TcpStream`,
+//! `UnixStream` and [`TlsStream`](crate::tls::TlsStream) over either.
 
 use std::fmt;
 use std::io::{self, IoSlice};
@@ -25,7 +27,28 @@ use crate::addr::Addr;
 /// uses them so that its reader thread can poll for a short while before it
 /// sleeps, and so that replies it sends to the peer on its own never block
 /// the reader (ARCHITECTURE.md, "Writing").
-pub trait LinkStream: Send + Sync + fmt::Debug + 'static {
+///
+/// Sealed: implemented by `TcpStream`, `UnixStream` and
+/// [`TlsStream`](crate::tls::TlsStream), and by nothing outside the crate:
+///
+/// ```compile_fail
+/// use std::io;
+/// use neonet::{Addr, LinkStream};
+///
+/// #[derive(Debug)]
+/// struct Mine;
+///
+/// impl LinkStream for Mine {
+///     fn read(&self, _: &mut [u8]) -> io::Result<usize> { Ok(0) }
+///     fn try_read(&self, _: &mut [u8]) -> io::Result<usize> { Ok(0) }
+///     fn write(&self, b: &[u8]) -> io::Result<usize> { Ok(b.len()) }
+///     fn try_write(&self, b: &[u8]) -> io::Result<usize> { Ok(b.len()) }
+///     fn shutdown(&self) -> io::Result<()> { Ok(()) }
+///     fn local_addr(&self) -> Addr { Addr::Unknown }
+///     fn peer_addr(&self) -> Addr { Addr::Unknown }
+/// }
+/// ```
+pub trait LinkStream: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
     /// Read some bytes, blocking until at least one is available.
     /// `Ok(0)` means end of stream.
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -169,9 +192,23 @@ fn send_dontwait(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     )?)
 }
 
+/// Only the crate's streams are [`LinkStream`]s. The crate's own tests
+/// wrap streams to steer their I/O; the `test-hooks` feature lets them
+/// (`neonet::stream::TestStream`), and is no part of the API.
+pub(crate) mod sealed {
+    /// The seal of [`LinkStream`](super::LinkStream).
+    pub trait Sealed {}
+}
+
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub use sealed::Sealed as TestStream;
+
 /// Implements `LinkStream` for a std socket type whose `&T` is Read + Write.
 macro_rules! impl_socket_stream {
     ($ty:ty, $fmt_addr:expr, $readable:expr) => {
+        impl sealed::Sealed for $ty {}
+
         impl LinkStream for $ty {
             fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
                 io::Read::read(&mut &*self, buf)

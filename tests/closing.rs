@@ -164,6 +164,8 @@ impl Steered {
     }
 }
 
+impl neonet::stream::TestStream for Steered {}
+
 impl LinkStream for Steered {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         LinkStream::read(&self.sock, buf)

@@ -237,6 +237,8 @@ impl GatedStream {
     }
 }
 
+impl neonet::stream::TestStream for GatedStream {}
+
 impl LinkStream for GatedStream {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf)

@@ -562,6 +562,8 @@ impl<'a, 'b> Cursor<'a, 'b> {
     }
 }
 
+impl<S: TlsSocket> crate::stream::sealed::Sealed for TlsStream<S> {}
+
 impl<S: TlsSocket> LinkStream for TlsStream<S> {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {

@@ -253,6 +253,8 @@ pub fn link_over(raw: Raw, role: LinkRole) -> NodeLink {
 
 /// The raw stream as the crate's own `LinkStream` for its socket type, so
 /// that a link over a [`Raw`] runs exactly the production code path.
+impl neonet::stream::TestStream for Raw {}
+
 impl LinkStream for Raw {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.socket().read(buf)
@@ -405,6 +407,8 @@ impl<S> WatchedStream<S> {
         }
     }
 }
+
+impl<S: LinkStream> neonet::stream::TestStream for WatchedStream<S> {}
 
 impl<S: LinkStream> LinkStream for WatchedStream<S> {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
