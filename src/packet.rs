@@ -137,17 +137,6 @@ impl Packet {
         Packet { buf, head }
     }
 
-    /// The header. On a NEO/py packet, which has none: its msg_id, code
-    /// and the length of its `args`, as a protocol 6 header would say.
-    pub fn header(&self) -> Header {
-        Header {
-            conn_id: self.head.id,
-            msg_code: self.head.code,
-            // At most MAX_PACKET_SIZE: fits.
-            msg_len: self.payload().len() as u32,
-        }
-    }
-
     /// Id of the connection the packet belongs to (on a NEO/py link: the
     /// packet's msg_id).
     pub fn conn_id(&self) -> u32 {

@@ -79,8 +79,9 @@ fn packet_bytes() {
         (p.conn_id(), p.msg_code(), p.payload()),
         (7, 0x8020, &b"abc"[..])
     );
+    let head: &[u8; 10] = p.as_bytes().first_chunk().unwrap();
     assert_eq!(
-        p.header(),
+        Header::decode(head),
         Header {
             conn_id: 7,
             msg_code: 0x8020,
