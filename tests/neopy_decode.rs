@@ -104,10 +104,10 @@ fn exact_errors() {
     let e = err(AskObject::CODE, &[0x92, 0xc0, 0xc0]);
     assert_eq!(
         e.kind(),
-        &DecodeErrorKind::ArrayArity {
+        &DecodeErrorKind::Msgpack(MsgpackError::ArrayArity {
             expected: 3,
             got: 2
-        }
+        })
     );
     assert_eq!(e.field(), None);
     // a p64 of 7 bytes, named by field
@@ -119,10 +119,10 @@ fn exact_errors() {
         (e.field(), e.kind()),
         (
             Some("oid"),
-            &DecodeErrorKind::BinLength {
+            &DecodeErrorKind::Msgpack(MsgpackError::BinLength {
                 expected: 8,
                 got: 7
-            }
+            })
         )
     );
     assert_eq!(
@@ -133,25 +133,28 @@ fn exact_errors() {
     let e = err(AskNodeList::CODE, &[0x91, 0xd4, 3, 1]);
     assert_eq!(
         e.kind(),
-        &DecodeErrorKind::BadExt {
+        &DecodeErrorKind::Msgpack(MsgpackError::BadExt {
             expected: 4,
             got: 3
-        }
+        })
     );
     // an int out of range: a port of 65536
     let e = err(
         NotifyUpstreamAdmin::CODE,
         &[0x91, 0x92, 0xc4, 1, b'h', 0xce, 0, 1, 0, 0],
     );
-    assert_eq!(e.kind(), &DecodeErrorKind::IntOutOfRange { value: 65536 });
+    assert_eq!(
+        e.kind(),
+        &DecodeErrorKind::Msgpack(MsgpackError::IntOutOfRange { value: 65536 })
+    );
     // a type mismatch
     let e = err(Ping::CODE, &[0x80]);
     assert_eq!(
         e.kind(),
-        &DecodeErrorKind::UnexpectedType {
+        &DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
             expected: "array",
             marker: 0x80
-        }
+        })
     );
     // trailing bytes after the arguments
     let e = err(Ping::CODE, &[0x90, 0x90]);

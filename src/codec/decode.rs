@@ -54,65 +54,10 @@ pub enum DecodeErrorKind {
         /// Bytes of the budget that were left.
         left: usize,
     },
-    // The kinds below come from the msgpack dialect (`crate::neopy`, with
-    // the `neopy` feature), which shares this error type so that callers
-    // match on one decode error whatever the link speaks.
+    /// What the msgpack dialect's decoding found wrong (`neopy` feature):
+    /// a kind of its own, so that protocol 6's decoding has none of them.
     #[cfg(feature = "neopy")]
-    /// msgpack: a value of another type than the field's (the marker byte
-    /// that came, e.g. `0x93` for an array of 3 where a `bin` was expected).
-    UnexpectedType {
-        /// What the field needed, e.g. `"bin"`, `"int"`, `"array"`.
-        expected: &'static str,
-        /// The msgpack marker byte that came instead.
-        marker: u8,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: an integer that does not fit the field's type (the field
-    /// is named by the [`DecodeError`]).
-    IntOutOfRange {
-        /// The integer that came; an unsigned one beyond `i64::MAX` (which
-        /// no field takes) shows as `i64::MAX`, so that this error stays as
-        /// small as the others.
-        value: i64,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: a fixed-size array (a message's arguments, a record) with
-    /// another number of elements.
-    ArrayArity {
-        /// Elements the record has.
-        expected: usize,
-        /// Elements that came.
-        got: usize,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: a `bin` of fixed size (an 8-byte oid or tid, a 20-byte
-    /// checksum) with another length.
-    BinLength {
-        /// Bytes the field has.
-        expected: usize,
-        /// Bytes that came.
-        got: usize,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: an enum value (an ext type) of another enum, or whose
-    /// payload is not one small integer.
-    BadExt {
-        /// The field's ext type code.
-        expected: i8,
-        /// The ext type code that came.
-        got: i8,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: values nested deeper than the dialect allows.
-    TooDeep {
-        /// The nesting bound.
-        max: usize,
-    },
-    #[cfg(feature = "neopy")]
-    /// msgpack: a `str` that is not UTF-8 in a free-form value (`any`),
-    /// which keeps its bytes exactly and so cannot mend them. (NEO's own
-    /// string fields, which are `bin`s, take any bytes.)
-    NotUtf8,
+    Msgpack(MsgpackError),
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -150,31 +95,91 @@ impl fmt::Display for DecodeErrorKind {
                 }
             }
             #[cfg(feature = "neopy")]
-            DecodeErrorKind::UnexpectedType { expected, marker } => {
+            DecodeErrorKind::Msgpack(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// What was wrong with a msgpack payload (NEO/py's dialect), beyond what
+/// any payload can have wrong.
+#[cfg(feature = "neopy")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MsgpackError {
+    /// a value of another type than the field's (the marker byte
+    /// that came, e.g. `0x93` for an array of 3 where a `bin` was expected).
+    UnexpectedType {
+        /// What the field needed, e.g. `"bin"`, `"int"`, `"array"`.
+        expected: &'static str,
+        /// The msgpack marker byte that came instead.
+        marker: u8,
+    },
+    /// an integer that does not fit the field's type (the field
+    /// is named by the [`DecodeError`]).
+    IntOutOfRange {
+        /// The integer that came; an unsigned one beyond `i64::MAX` (which
+        /// no field takes) shows as `i64::MAX`, so that this error stays as
+        /// small as the others.
+        value: i64,
+    },
+    /// a fixed-size array (a message's arguments, a record) with
+    /// another number of elements.
+    ArrayArity {
+        /// Elements the record has.
+        expected: usize,
+        /// Elements that came.
+        got: usize,
+    },
+    /// a `bin` of fixed size (an 8-byte oid or tid, a 20-byte
+    /// checksum) with another length.
+    BinLength {
+        /// Bytes the field has.
+        expected: usize,
+        /// Bytes that came.
+        got: usize,
+    },
+    /// an enum value (an ext type) of another enum, or whose
+    /// payload is not one small integer.
+    BadExt {
+        /// The field's ext type code.
+        expected: i8,
+        /// The ext type code that came.
+        got: i8,
+    },
+    /// values nested deeper than the dialect allows.
+    TooDeep {
+        /// The nesting bound.
+        max: usize,
+    },
+    /// a `str` that is not UTF-8 in a free-form value (`any`),
+    /// which keeps its bytes exactly and so cannot mend them. (NEO's own
+    /// string fields, which are `bin`s, take any bytes.)
+    NotUtf8,
+}
+
+#[cfg(feature = "neopy")]
+impl fmt::Display for MsgpackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MsgpackError::UnexpectedType { expected, marker } => {
                 write!(f, "expected {expected}, got msgpack marker {marker:#04x}")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::IntOutOfRange { value } => {
+            MsgpackError::IntOutOfRange { value } => {
                 write!(f, "integer {value} out of range")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::ArrayArity { expected, got } => {
+            MsgpackError::ArrayArity { expected, got } => {
                 write!(f, "array of {got} elements, expected {expected}")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::BinLength { expected, got } => {
+            MsgpackError::BinLength { expected, got } => {
                 write!(f, "bin of {got} bytes, expected {expected}")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::BadExt { expected, got } => {
+            MsgpackError::BadExt { expected, got } => {
                 write!(f, "bad enum value: ext type {got}, expected ext type {expected} holding one small integer")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::TooDeep { max } => {
+            MsgpackError::TooDeep { max } => {
                 write!(f, "values nested deeper than {max} levels")
             }
-            #[cfg(feature = "neopy")]
-            DecodeErrorKind::NotUtf8 => f.write_str("msgpack str that is not UTF-8"),
+            MsgpackError::NotUtf8 => f.write_str("msgpack str that is not UTF-8"),
         }
     }
 }

@@ -32,6 +32,8 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use decode::Hex;
+#[cfg(feature = "neopy")]
+pub use decode::MsgpackError;
 pub use decode::{DecodeError, DecodeErrorKind, BIG_FIELD};
 pub(crate) use error_code::named_values;
 pub use error_code::ErrorCode;

@@ -60,6 +60,7 @@ use rmp::decode::{NumValueReadError, ValueReadError};
 use rmp::Marker;
 
 use crate::codec::budget::Budget;
+use crate::codec::MsgpackError;
 use crate::proto::codec::DecodeErrorKind;
 use crate::proto::{Checksum, Data, ErrorCode, BIG_FIELD};
 
@@ -259,10 +260,10 @@ where
     E: rmp::decode::RmpReadErr,
 {
     match e {
-        ValueReadError::TypeMismatch(m) => DecodeErrorKind::UnexpectedType {
+        ValueReadError::TypeMismatch(m) => DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
             expected,
             marker: m.to_u8(),
-        },
+        }),
         ValueReadError::InvalidMarkerRead(_) | ValueReadError::InvalidDataRead(_) => {
             truncated(before)
         }
@@ -402,8 +403,10 @@ impl<'a> Reader<'a> {
     /// An integer of any msgpack form, as `T`.
     pub(crate) fn int<T: TryFrom<i128>>(&mut self) -> Result<T, DecodeErrorKind> {
         let value = self.int_any()?;
-        T::try_from(value).map_err(|_| DecodeErrorKind::IntOutOfRange {
-            value: i64::try_from(value).unwrap_or(i64::MAX),
+        T::try_from(value).map_err(|_| {
+            DecodeErrorKind::Msgpack(MsgpackError::IntOutOfRange {
+                value: i64::try_from(value).unwrap_or(i64::MAX),
+            })
         })
     }
 
@@ -411,10 +414,12 @@ impl<'a> Reader<'a> {
     fn int_any(&mut self) -> Result<i128, DecodeErrorKind> {
         let before = self.rest;
         rmp::decode::read_int::<i128, _>(&mut self.rest).map_err(|e| match e {
-            NumValueReadError::TypeMismatch(m) => DecodeErrorKind::UnexpectedType {
-                expected: "int",
-                marker: m.to_u8(),
-            },
+            NumValueReadError::TypeMismatch(m) => {
+                DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
+                    expected: "int",
+                    marker: m.to_u8(),
+                })
+            }
             // Every msgpack integer fits an i128: only a short input is left.
             _ => truncated(before),
         })
@@ -566,10 +571,10 @@ pub(crate) fn put_args(e: &mut Encoder<'_, '_>, fields: usize) {
 pub(crate) fn get_args(r: &mut Reader<'_>, fields: usize) -> Result<(), DecodeErrorKind> {
     let got = r.array(1)?;
     if got != fields {
-        return Err(DecodeErrorKind::ArrayArity {
+        return Err(DecodeErrorKind::Msgpack(MsgpackError::ArrayArity {
             expected: fields,
             got,
-        });
+        }));
     }
     Ok(())
 }
@@ -707,9 +712,11 @@ impl Field for u64 {
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let b = r.bin()?;
-        let b: [u8; 8] = b.try_into().map_err(|_| DecodeErrorKind::BinLength {
-            expected: 8,
-            got: b.len(),
+        let b: [u8; 8] = b.try_into().map_err(|_| {
+            DecodeErrorKind::Msgpack(MsgpackError::BinLength {
+                expected: 8,
+                got: b.len(),
+            })
         })?;
         Ok(u64::from_be_bytes(b))
     }
@@ -786,12 +793,12 @@ impl Field for Checksum {
 
     fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
         let b = r.bin()?;
-        b.try_into()
-            .map(Checksum)
-            .map_err(|_| DecodeErrorKind::BinLength {
+        b.try_into().map(Checksum).map_err(|_| {
+            DecodeErrorKind::Msgpack(MsgpackError::BinLength {
                 expected: 20,
                 got: b.len(),
             })
+        })
     }
 }
 
@@ -928,18 +935,22 @@ mod tests {
         assert_eq!(decode::<u16>(&[0xcf, 0, 0, 0, 0, 0, 0, 0, 5]), Ok(5));
         assert_eq!(
             decode::<u16>(&[0xce, 0, 1, 0, 0]),
-            Err(DecodeErrorKind::IntOutOfRange { value: 65536 })
+            Err(DecodeErrorKind::Msgpack(MsgpackError::IntOutOfRange {
+                value: 65536
+            }))
         );
         assert_eq!(
             decode::<u32>(&[0xff]),
-            Err(DecodeErrorKind::IntOutOfRange { value: -1 })
+            Err(DecodeErrorKind::Msgpack(MsgpackError::IntOutOfRange {
+                value: -1
+            }))
         );
         assert_eq!(
             decode::<i32>(&[0xc4, 0]),
-            Err(DecodeErrorKind::UnexpectedType {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
                 expected: "int",
                 marker: 0xc4
-            })
+            }))
         );
     }
 
@@ -952,10 +963,10 @@ mod tests {
         assert_eq!(decode::<u64>(b"\xa8\0\0\0\0\0\0\0\x07"), Ok(7));
         assert_eq!(
             decode::<u64>(&[0xc4, 1, 0]),
-            Err(DecodeErrorKind::BinLength {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::BinLength {
                 expected: 8,
                 got: 1
-            })
+            }))
         );
     }
 

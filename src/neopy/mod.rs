@@ -156,7 +156,8 @@ pub use types::{
 pub use value::{ArrayIter, MapIter, Value, ValueRef};
 
 pub use crate::codec::{
-    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Msg, Payload,
+    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Msg, MsgpackError,
+    Payload,
 };
 pub use crate::proto::{
     Checksum, Data, DecodeError, DecodeErrorKind, ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH,

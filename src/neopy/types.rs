@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::codec::{array_header_len, ext_header_len, uint_len, Encoder, Field, Reader};
 use super::{Oid, Tid};
+use crate::codec::MsgpackError;
 use crate::proto::codec::DecodeErrorKind;
 use crate::proto::{Checksum, Data};
 
@@ -82,10 +83,10 @@ macro_rules! ext_enums {
 /// exactly one msgpack integer that fits a u8.
 fn read_enum(r: &mut Reader<'_>, code: i8) -> Result<u8, DecodeErrorKind> {
     let (got, payload) = r.ext()?;
-    let bad = DecodeErrorKind::BadExt {
+    let bad = DecodeErrorKind::Msgpack(MsgpackError::BadExt {
         expected: code,
         got,
-    };
+    });
     if got != code {
         return Err(bad);
     }
@@ -195,7 +196,7 @@ macro_rules! records {
             fn get(r: &mut Reader<'_>) -> Result<Self, DecodeErrorKind> {
                 let got = r.array(1)?;
                 if got != Self::ARITY {
-                    return Err(DecodeErrorKind::ArrayArity { expected: Self::ARITY, got });
+                    return Err(DecodeErrorKind::Msgpack(MsgpackError::ArrayArity { expected: Self::ARITY, got }));
                 }
                 $( let $field = <$ty as Field>::get(r)?; )*
                 Ok($name { $($field),* })
@@ -353,18 +354,18 @@ mod tests {
         assert_eq!(NodeType::ADMIN.to_string(), "ADMIN");
         assert_eq!(
             NodeType::get(&mut Reader::new(&[0xd4, 3, 2])),
-            Err(DecodeErrorKind::BadExt {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::BadExt {
                 expected: 4,
                 got: 3
-            })
+            }))
         );
         // a payload that is not one small integer
         assert_eq!(
             NodeType::get(&mut Reader::new(&[0xd5, 4, 2, 2])),
-            Err(DecodeErrorKind::BadExt {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::BadExt {
                 expected: 4,
                 got: 4
-            })
+            }))
         );
     }
 
@@ -379,10 +380,10 @@ mod tests {
         assert_eq!(Address::get(&mut Reader::new(&b)), Ok(a));
         assert_eq!(
             Address::get(&mut Reader::new(b"\x93\xc4\x00\x01\x02")),
-            Err(DecodeErrorKind::ArrayArity {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::ArrayArity {
                 expected: 2,
                 got: 3
-            })
+            }))
         );
     }
 }

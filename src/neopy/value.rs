@@ -29,6 +29,7 @@ use rmp::Marker;
 
 use super::codec::{wrote, Encoder, Field, Reader};
 use super::framing::MAX_DEPTH;
+use crate::codec::MsgpackError;
 use crate::proto::codec::DecodeErrorKind;
 
 /// A free-form msgpack value (NEO's `any`), as in
@@ -555,7 +556,8 @@ fn check(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeErrorKind> {
         Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
             // A value keeps its bytes: a `str` that is not UTF-8 cannot be
             // mended into one, and `ValueRef::Str` is a `&str`.
-            std::str::from_utf8(r.bin()?).map_err(|_| DecodeErrorKind::NotUtf8)?;
+            std::str::from_utf8(r.bin()?)
+                .map_err(|_| DecodeErrorKind::Msgpack(MsgpackError::NotUtf8))?;
         }
         Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
             r.bin()?;
@@ -584,10 +586,10 @@ fn check(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeErrorKind> {
             r.ext()?;
         }
         Marker::Reserved => {
-            return Err(DecodeErrorKind::UnexpectedType {
+            return Err(DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
                 expected: "a msgpack value",
                 marker: marker.to_u8(),
-            })
+            }))
         }
     }
     Ok(())
@@ -597,7 +599,9 @@ fn check(r: &mut Reader<'_>, depth: usize) -> Result<(), DecodeErrorKind> {
 fn deeper(depth: usize) -> Result<usize, DecodeErrorKind> {
     depth
         .checked_sub(1)
-        .ok_or(DecodeErrorKind::TooDeep { max: MAX_DEPTH })
+        .ok_or(DecodeErrorKind::Msgpack(MsgpackError::TooDeep {
+            max: MAX_DEPTH,
+        }))
 }
 
 #[cfg(test)]
@@ -727,19 +731,27 @@ mod tests {
         let get = |b: &[u8]| Value::get(&mut Reader::new(b));
         assert_eq!(
             get(&[0xc1]),
-            Err(DecodeErrorKind::UnexpectedType {
+            Err(DecodeErrorKind::Msgpack(MsgpackError::UnexpectedType {
                 expected: "a msgpack value",
                 marker: 0xc1
-            })
+            }))
         );
         assert_eq!(get(&[0x91, 0xc1]).unwrap_err(), get(&[0xc1]).unwrap_err());
-        assert_eq!(get(&[0xa1, 0xff]), Err(DecodeErrorKind::NotUtf8));
+        assert_eq!(
+            get(&[0xa1, 0xff]),
+            Err(DecodeErrorKind::Msgpack(MsgpackError::NotUtf8))
+        );
         assert_eq!(
             get(&[0x81, 0xa1, 0xff, 0xc0]),
-            Err(DecodeErrorKind::NotUtf8)
+            Err(DecodeErrorKind::Msgpack(MsgpackError::NotUtf8))
         );
         let deep = vec![0x91; MAX_DEPTH + 1];
-        assert_eq!(get(&deep), Err(DecodeErrorKind::TooDeep { max: MAX_DEPTH }));
+        assert_eq!(
+            get(&deep),
+            Err(DecodeErrorKind::Msgpack(MsgpackError::TooDeep {
+                max: MAX_DEPTH
+            }))
+        );
         let mut ok = vec![0x91; MAX_DEPTH];
         ok.push(0xc0);
         assert!(get(&ok).is_ok());
