@@ -25,13 +25,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::codec::binary::{decode_answer, decode_as, decode_message};
-use crate::codec::LinkMsg;
+use crate::codec::{decode_answer, decode_as, decode_message, Msg, Proto6};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::limits::cost;
 use crate::link::Shared;
 use crate::packet::Packet;
-use crate::proto::{Ask, Message, Msg};
+use crate::proto::{Ask, Message};
 use crate::wait::{self, AtomicTimeout, WaitError};
 
 const CLOSED: u8 = 1;
@@ -326,12 +325,12 @@ impl Conn {
     }
 
     /// Sends a message; returns like [`Conn::send_pkt`].
-    pub fn send<M: Msg>(&self, msg: &M) -> Result<()> {
+    pub fn send<M: Msg<Dialect = Proto6>>(&self, msg: &M) -> Result<()> {
         self.send_any(msg)
     }
 
     /// Sends a message of the link's dialect (light mode: any table).
-    pub(crate) fn send_any<M: LinkMsg>(&self, msg: &M) -> Result<()> {
+    pub(crate) fn send_any<M: Msg>(&self, msg: &M) -> Result<()> {
         self.check_open()?;
         self.link
             .write_msg(self.id(), msg)
@@ -363,12 +362,12 @@ impl Conn {
 
     fn recv_deadline_opt(&self, deadline: Option<Instant>) -> Result<Message> {
         let pkt = self.recv_pkt_until(deadline)?;
-        decode_message(pkt).map_err(|e| self.err(Op::Recv, ErrorKind::Decode(e)))
+        decode_message::<Message>(pkt).map_err(|e| self.err(Op::Recv, ErrorKind::Decode(e)))
     }
 
     /// Receives the next message, which must be an `M`; anything else is
     /// `UnexpectedMessage`.
-    pub fn expect<M: Msg>(&self) -> Result<M> {
+    pub fn expect<M: Msg<Dialect = Proto6>>(&self) -> Result<M> {
         let pkt = self.recv_pkt().map_err(|e| e.with_op(Op::Expect))?;
         decode_as::<M>(pkt).map_err(|k| self.err(Op::Expect, k))
     }
@@ -378,11 +377,11 @@ impl Conn {
     /// `GetObject`, `()` for a request acknowledged with `Error(ACK)`). An
     /// `Error` answer (other than that `ACK`) is `ErrorKind::Peer` with the
     /// peer's code and text; anything else is `UnexpectedMessage`.
-    pub fn ask<R: Ask>(&self, req: &R) -> Result<R::Answer> {
+    pub fn ask<R: Ask<Dialect = Proto6>>(&self, req: &R) -> Result<R::Answer> {
         let ask = |e: Error| e.with_op(Op::Ask);
         self.send(req).map_err(ask)?;
         let pkt = self.recv_pkt().map_err(ask)?;
-        decode_answer::<R::Answer>(pkt).map_err(|k| self.err(Op::Ask, k))
+        decode_answer::<R>(pkt).map_err(|k| self.err(Op::Ask, k))
     }
 
     /// Receives the next packet, blocking until one arrives, the

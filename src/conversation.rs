@@ -23,7 +23,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Dialect, LinkAsk, LinkMessages, MessageOf};
+use crate::codec::{decode_answer, decode_message, Ask, Dialect, MessageOf};
 use crate::conn::Conn;
 use crate::error::{Error, Op, Result};
 use crate::link::NodeLink;
@@ -45,7 +45,7 @@ pub enum Streamed<M, A> {
 /// answer last (see [`NodeLink::ask_stream`]). Dropping it forgets the
 /// exchange: later messages of it are dropped (NEO/py) or answered
 /// "connection closed" (protocol 6).
-pub struct AnswerStream<R: LinkAsk> {
+pub struct AnswerStream<R: Ask> {
     conn: Conn,
     /// The answer came: the exchange is over.
     done: bool,
@@ -85,7 +85,7 @@ impl<D: Dialect> NodeLink<D> {
     /// assert_eq!(oids, [0, 1, 2]);
     /// # Ok::<(), neonet::Error>(())
     /// ```
-    pub fn ask_stream<R: LinkAsk<Dialect = D>>(&self, req: &R) -> Result<AnswerStream<R>> {
+    pub fn ask_stream<R: Ask<Dialect = D>>(&self, req: &R) -> Result<AnswerStream<R>> {
         let op = |e: Error| e.with_op(Op::AskStream);
         // Dropped before its answer, it leaves a tombstone (for the link's
         // `keep_closed`), so that the rest of the stream is dropped rather
@@ -100,7 +100,7 @@ impl<D: Dialect> NodeLink<D> {
     }
 }
 
-impl<R: LinkAsk> AnswerStream<R> {
+impl<R: Ask> AnswerStream<R> {
     /// The next message: an item, or the answer (then every later call
     /// fails with `ClosedConn`). Blocks until one comes, bounded by the
     /// link's receive timeout (`Timeout`; the exchange stays usable). An
@@ -139,7 +139,7 @@ impl<R: LinkAsk> AnswerStream<R> {
             .recv_pkt_until(deadline)
             .map_err(|e| e.with_op(Op::AskStream))?;
         if !pkt.is_answer() {
-            let item = MessageOf::<R>::link_decode(pkt)
+            let item = decode_message::<MessageOf<R>>(pkt)
                 .map_err(|e| self.conn.err(Op::AskStream, ErrorKind::Decode(e)))?;
             return Ok(Streamed::Item(item));
         }
@@ -148,7 +148,7 @@ impl<R: LinkAsk> AnswerStream<R> {
         // tombstone.
         self.conn.close_recv_owned();
         self.conn.forget_on_close();
-        R::link_decode_answer(pkt)
+        decode_answer::<R>(pkt)
             .map(Streamed::Answer)
             .map_err(|k| self.conn.err(Op::AskStream, k))
     }
@@ -164,10 +164,10 @@ impl<R: LinkAsk> AnswerStream<R> {
     }
 }
 
-impl<R: LinkAsk> fmt::Debug for AnswerStream<R> {
+impl<R: Ask> fmt::Debug for AnswerStream<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnswerStream")
-            .field("request", &R::link_name())
+            .field("request", &R::NAME)
             .field("conn", &self.conn)
             .field("done", &self.done)
             .finish()

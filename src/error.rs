@@ -192,6 +192,13 @@ pub enum ErrorKind {
     /// peer that closed the stream is `UnexpectedEof`).
     #[error("I/O error")]
     Io(#[source] Arc<io::Error>),
+    /// TLS failed on a link that was up: a record that does not decrypt,
+    /// an alert from the peer, ... The link went down; the first receive
+    /// on each connection reports this, as does a send that met the
+    /// failed session. (A TLS failure while setting a link up is
+    /// [`HandshakeError::Tls`].)
+    #[error(transparent)]
+    Tls(crate::tls::TlsError),
     /// The link handshake failed: why.
     #[error(transparent)]
     Handshake(HandshakeError),
@@ -235,9 +242,72 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// An `Io` kind from an `io::Error`.
+    /// The kind of a failed I/O on a link's stream: `Io`, or `Tls` for the
+    /// failure of a TLS stream's session (which it reports as an
+    /// `io::Error` carrying the [`TlsError`](crate::tls::TlsError)).
     pub fn io(err: io::Error) -> ErrorKind {
-        ErrorKind::Io(Arc::new(err))
+        match crate::tls::TlsError::from_io(&err) {
+            Some(tls) => ErrorKind::Tls(tls.clone()),
+            None => ErrorKind::Io(Arc::new(err)),
+        }
+    }
+
+    /// Whether a time limit expired: a receive or accept timeout
+    /// (`Timeout`; the link and connection stay usable), the write timeout
+    /// or keepalive (`Timeout`; the link went down), a handshake that did
+    /// not complete in time (`HandshakeError::Timeout`, TLS's included),
+    /// or an I/O call that timed out (`TimedOut`, or `WouldBlock` from a
+    /// blocking call with a time limit: a connect that timed out).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            ErrorKind::Timeout | ErrorKind::Handshake(HandshakeError::Timeout) => true,
+            kind => matches!(
+                kind.io_kind(),
+                Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+            ),
+        }
+    }
+
+    /// Whether this end closed what the operation needed: the link
+    /// (`LinkClosed`, after [`NodeLink::close`](crate::NodeLink::close)
+    /// or drop), the connection (`ClosedConn`), the listener
+    /// (`ListenerClosed`), or accepting (`LinkNoListen`, after
+    /// [`close_accept`](crate::NodeLink::close_accept)). Never an error
+    /// of the peer's.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::LinkClosed
+                | ErrorKind::ClosedConn
+                | ErrorKind::ListenerClosed
+                | ErrorKind::LinkNoListen
+        )
+    }
+
+    /// Whether the peer hung up: it closed the stream (`UnexpectedEof`:
+    /// end of stream, TLS's included), reset it or stopped reading it
+    /// (`ConnectionReset`, `ConnectionAborted`, `BrokenPipe`), or closed
+    /// it during the handshake (`HandshakeError::UnexpectedEof`). This is
+    /// the cause a link reports once (on the first receive of each
+    /// connection); later operations on the link report `LinkDown`.
+    pub fn is_peer_gone(&self) -> bool {
+        use io::ErrorKind as K;
+        match self {
+            ErrorKind::Handshake(HandshakeError::UnexpectedEof) => true,
+            kind => matches!(
+                kind.io_kind(),
+                Some(K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe)
+            ),
+        }
+    }
+
+    /// The TLS failure, if this is one (of a link that was up, or of its
+    /// handshake).
+    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
+        match self {
+            ErrorKind::Tls(e) | ErrorKind::Handshake(HandshakeError::Tls(e)) => Some(e),
+            _ => None,
+        }
     }
 
     /// The I/O error, if this is one (of the link, or of its handshake).
@@ -333,9 +403,28 @@ impl Error {
         &self.addrs
     }
 
-    /// Whether a time limit expired (`ErrorKind::Timeout`).
+    /// Whether a time limit expired: a receive, accept, write or
+    /// keepalive timeout, a connect or a handshake (TLS's included) that
+    /// timed out. See [`ErrorKind::is_timeout`].
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout)
+        self.kind.is_timeout()
+    }
+
+    /// Whether this end closed the link, connection or listener the
+    /// operation needed (see [`ErrorKind::is_closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.kind.is_closed()
+    }
+
+    /// Whether the peer hung up (see [`ErrorKind::is_peer_gone`]).
+    pub fn is_peer_gone(&self) -> bool {
+        self.kind.is_peer_gone()
+    }
+
+    /// The TLS failure that caused this error, if any (a TLS link that
+    /// went down, or a TLS handshake that failed).
+    pub fn tls_error(&self) -> Option<&crate::tls::TlsError> {
+        self.kind.tls_error()
     }
 
     /// The I/O error that caused this one, if any.

@@ -376,9 +376,14 @@ pub(crate) fn set_deadline<S: HandshakeStream>(
 
 /// A handshake error from an I/O error. A blocking call that hit its
 /// timeout is `Timeout`; a peer that hung up before its word came is
-/// `UnexpectedEof` however the kernel tells it (EOF, reset, broken pipe).
+/// `UnexpectedEof` however the kernel tells it (EOF, reset, broken pipe);
+/// a TLS stream's failure (the peer refusing our certificate once its
+/// TLS 1.3 handshake ended on our side, typically) is `Tls`.
 pub(crate) fn io_err(e: io::Error) -> HandshakeError {
     use io::ErrorKind as K;
+    if let Some(tls) = TlsError::from_io(&e) {
+        return HandshakeError::Tls(tls.clone());
+    }
     match e.kind() {
         K::WouldBlock | K::TimedOut => HandshakeError::Timeout,
         K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe => HandshakeError::UnexpectedEof,

@@ -19,7 +19,14 @@
 //! `read` per packet in the common case) and hands it to the connection it
 //! belongs to; senders write from their own threads, one at a time.
 //! [`NodeLink::close`] writes what was promised, stops the reader and
-//! closes the stream; nothing the link started is left behind.
+//! closes the stream; nothing the link started is left behind. Dropping a
+//! link closes it without waiting: what the socket does not take at once
+//! is dropped, and the reader thread ends by itself.
+//!
+//! **Platform:** Linux. The reader thread sleeps in `poll` on its socket
+//! and an `eventfd` (Linux-only), non-blocking reads and writes on
+//! blocking sockets use `MSG_DONTWAIT`, and a listener ends a blocked
+//! `accept` by shutting its socket down, which only Linux does.
 //!
 //! # Connections and their ids
 //!
@@ -136,7 +143,12 @@
 //! kind of its own: an operation on a closed connection is
 //! [`ErrorKind::ClosedConn`], on a closed link [`ErrorKind::LinkClosed`],
 //! on a link that went down by itself [`ErrorKind::LinkDown`] (the first
-//! receive on each connection reports the cause instead).
+//! receive on each connection reports the cause instead: an I/O error,
+//! [`ErrorKind::Tls`] for a TLS failure, ...). Predicates answer the
+//! usual questions whichever kind reports it: [`Error::is_timeout`] (a
+//! receive, accept, write, keepalive, connect or handshake timeout),
+//! [`Error::is_closed`] (this end closed it), [`Error::is_peer_gone`] (the
+//! peer hung up).
 //!
 //! # Logging
 //!
@@ -145,6 +157,8 @@
 //! refusals. Choose a logger (e.g. `env_logger`) in your application.
 
 #![forbid(unsafe_code)]
+// docs.rs (see Cargo.toml): badges saying which feature an item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod addr;
@@ -168,7 +182,10 @@ mod wait;
 pub use addr::{Addr, ToLinkAddrs};
 #[cfg(feature = "test-hooks")]
 pub use budget::with_decode_allowance;
-pub use codec::{Dialect, LinkAsk, LinkMessages, LinkMsg, MessageOf, NeoPy, Proto6};
+pub use codec::{
+    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Dialect, MessageOf,
+    Messages, Msg, NeoPy, Payload, Proto6,
+};
 pub use conn::Conn;
 pub use conversation::{AnswerStream, Streamed};
 pub use dial::{Dialer, DEFAULT_DIAL_TIMEOUT};

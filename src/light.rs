@@ -6,14 +6,14 @@
 //! It is also all that a NEO/py link offers: there, the
 //! "connection" of a light operation is one exchange of that dialect, our
 //! request and its answer by msg_id, or the peer's request and our reply.
-//! The operations take messages of either table ([`LinkMsg`],
-//! [`LinkAsk`]); one of the other dialect than the link's is refused with
+//! The operations take messages of either table ([`Msg`],
+//! [`Ask`]); one of the other dialect than the link's is refused with
 //! `ErrorKind::WrongDialect`.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Dialect, LinkAsk, LinkMessages, LinkMsg, Proto6};
+use crate::codec::{decode_answer, decode_message, Ask, Dialect, Messages, Msg, Proto6};
 use crate::conn::Conn;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::NodeLink;
@@ -23,7 +23,7 @@ use crate::wait;
 impl<D: Dialect> NodeLink<D> {
     /// Sends `msg` on a new connection and forgets the connection. On a
     /// NEO/py link: sends it with the next msg_id of ours.
-    pub fn send1<M: LinkMsg<Dialect = D>>(&self, msg: &M) -> Result<()> {
+    pub fn send1<M: Msg<Dialect = D>>(&self, msg: &M) -> Result<()> {
         let send1 = |e: Error| e.with_op(Op::Send1);
         let conn = self.new_conn_light().map_err(send1)?;
         conn.send_any(msg).map_err(send1)
@@ -31,7 +31,7 @@ impl<D: Dialect> NodeLink<D> {
 
     /// Sends the request `req` on a new connection, waits for its one
     /// answer and forgets the connection. The answer's type is the one the
-    /// message table gives `req` ([`LinkAsk::Answer`]: e.g.
+    /// message table gives `req` ([`Ask::Answer`]: e.g.
     /// `proto::AnswerObject` for `proto::GetObject`, `neopy::AnswerObject`
     /// for `neopy::AskObject`); an `Error` answer (other than the `ACK` of
     /// a request answered by `()`) is `ErrorKind::Peer`. The wait is
@@ -55,12 +55,12 @@ impl<D: Dialect> NodeLink<D> {
     /// assert_eq!(obj.oid, 7); // a neopy::AnswerObject
     /// # Ok::<(), neonet::Error>(())
     /// ```
-    pub fn ask1<R: LinkAsk<Dialect = D>>(&self, req: &R) -> Result<R::Answer> {
+    pub fn ask1<R: Ask<Dialect = D>>(&self, req: &R) -> Result<R::Answer> {
         let ask1 = |e: Error| e.with_op(Op::Ask1);
         let conn = self.new_conn_light().map_err(ask1)?;
         conn.send_any(req).map_err(ask1)?;
         let pkt = conn.recv_pkt().map_err(ask1)?;
-        R::link_decode_answer(pkt).map_err(|k| conn.err(Op::Ask1, k))
+        decode_answer::<R>(pkt).map_err(|k| conn.err(Op::Ask1, k))
     }
 
     /// Takes the next request (or notification) the peer sent, as a
@@ -114,7 +114,7 @@ impl<D: Dialect> NodeLink<D> {
                 Err(e) => return Err(e),
             };
             conn.close_recv_owned();
-            match D::Message::link_decode(pkt) {
+            match decode_message::<D::Message>(pkt) {
                 Ok(msg) => return Ok(Request { conn, msg }),
                 Err(e) => self.refuse_bad_request(&conn, &e),
             }
@@ -171,22 +171,22 @@ impl<D: Dialect> Request<D> {
 
     /// The request message, decoded as a `T` (`UnexpectedMessage` if it
     /// is another one).
-    pub fn msg_as<T: LinkMsg<Dialect = D>>(&self) -> Result<T> {
+    pub fn msg_as<T: Msg<Dialect = D>>(&self) -> Result<T> {
         // Checked before cloning: a mismatch clones nothing.
         let unexpected = || {
-            let got = self.msg.link_name();
+            let got = self.msg.name();
             self.conn.err(
                 Op::Recv1,
                 ErrorKind::UnexpectedMessage {
                     got,
-                    expected: T::link_name(),
+                    expected: T::NAME,
                 },
             )
         };
-        if self.msg.link_code() != T::link_code() {
+        if self.msg.code() != T::CODE {
             return Err(unexpected());
         }
-        T::link_from_set(self.msg.clone()).map_err(|_| unexpected())
+        T::from_message(self.msg.clone()).map_err(|_| unexpected())
     }
 
     /// The request message, taken out of the request (the connection is
@@ -203,7 +203,7 @@ impl<D: Dialect> Request<D> {
 
     /// Sends the answer, a message of the link's table (on a NEO/py link:
     /// with the request's msg_id).
-    pub fn reply<R: LinkMsg<Dialect = D>>(&self, resp: &R) -> Result<()> {
+    pub fn reply<R: Msg<Dialect = D>>(&self, resp: &R) -> Result<()> {
         self.conn.send_any(resp).map_err(|e| e.with_op(Op::Reply))
     }
 
@@ -213,7 +213,7 @@ impl<D: Dialect> Request<D> {
     /// [`NodeLink::ask_stream`]). Send as many as needed, then
     /// [`reply`](Self::reply). Each returns as `Conn::send` does: a peer
     /// that reads slowly slows the sender down.
-    pub fn send<T: LinkMsg<Dialect = D>>(&self, msg: &T) -> Result<()> {
+    pub fn send<T: Msg<Dialect = D>>(&self, msg: &T) -> Result<()> {
         self.conn.send_any(msg)
     }
 

@@ -182,7 +182,8 @@ pub(crate) struct Shared {
 }
 
 /// One end of a link. Safe to use from many threads at once; dropping it
-/// closes the link.
+/// closes the link without waiting (see its `Drop`; [`close`](Self::close)
+/// writes everything promised first).
 ///
 /// ```
 /// use neonet::{NodeLink, Packet};
@@ -503,9 +504,33 @@ impl NodeLink<Proto6> {
     }
 }
 
+/// Dropping a link closes it without waiting for the peer or for the
+/// reader thread: unlike [`close`](NodeLink::close), it writes only what
+/// the stream takes at once of what senders were promised (and TLS's
+/// `close_notify`), and it does not join the reader. The stream is shut
+/// down, which ends a sender's blocked write at once (the only thing drop
+/// may wait for, to let go of the stream) and the reader by itself; the
+/// descriptors close when the reader ends.
 impl<D: Dialect> Drop for NodeLink<D> {
     fn drop(&mut self) {
-        self.close();
+        let Some(reader) = self.reader.get_mut().take() else {
+            // `close` did all of it.
+            return;
+        };
+        let first = self.shared.state.fetch_or(CLOSED, SeqCst) & CLOSED == 0;
+        self.shared.wake_room();
+        if first && !self.shared.has(DOWN) {
+            // Sealed first: a sender that comes later fails instead of
+            // queueing what nobody would write.
+            self.shared.outbox.seal();
+            self.shared.try_flush();
+        }
+        // As `close` does, without the join: the shut-down stream wakes
+        // the reader (and any sender blocked in write), and the reader
+        // drops the last reference to the stream as it ends.
+        self.shared.shut_down_stream();
+        self.shared.release();
+        drop(reader);
     }
 }
 
@@ -774,11 +799,22 @@ impl Shared {
     /// fail (the outbox is sealed).
     fn flush_on_close(&self, deadline: Instant) {
         self.outbox.seal();
-        let Some(mut w) = self.writer.try_lock_until(deadline) else {
-            log::warn!(
-                "neonet {}: close: writer busy, queued packets dropped",
-                self.addrs
-            );
+        // Only what waits was promised: a sender still in its own write has
+        // not returned `Ok`, and the shutdown that follows ends its write
+        // (it fails with `LinkClosed`). Waiting for it would make every
+        // close with a blocked sender take the whole bound.
+        let owed = self.outbox.unsent() || self.stream_wants_write();
+        let writer = match owed {
+            true => self.writer.try_lock_until(deadline),
+            false => self.writer.try_lock(),
+        };
+        let Some(mut w) = writer else {
+            if owed {
+                log::warn!(
+                    "neonet {}: close: writer busy, queued packets dropped",
+                    self.addrs
+                );
+            }
             return;
         };
         let res = self.write_all_queued(&mut w, deadline);
@@ -788,6 +824,11 @@ impl Shared {
                 self.addrs
             );
         }
+    }
+
+    /// Whether the stream holds bytes of its own it accepted (TLS).
+    fn stream_wants_write(&self) -> bool {
+        self.stream.lock().as_ref().is_some_and(|s| s.wants_write())
     }
 
     /// The keepalive setting (its lock taken only when it is on).

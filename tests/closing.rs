@@ -12,6 +12,11 @@
 //!    writes take little: every packet the link promised (its replies
 //!    included) reaches the peer after `close()`, and the TLS peer sees
 //!    `close_notify` (a clean end of the session).
+//! 4. Dropping a link never waits: with a sender blocked in a large write
+//!    to a peer that reads nothing, packets queued behind it and a write
+//!    timeout longer than the test may run, the drop returns, the
+//!    blocked sender and receiver fail with `LinkClosed`, and the peer
+//!    reads to the end of the stream.
 
 #[macro_use]
 mod common;
@@ -307,3 +312,35 @@ fn plain_replies_reach_the_peer_after_close() {
 fn tls_replies_reach_the_peer_after_close_then_close_notify() {
     watchdog(TEST_LIMIT, || replies_reach_the_peer_after_close(true));
 }
+
+// ---- 4. dropping a link never waits ----
+
+fn drop_never_waits_for_a_blocked_sender(kind: Kind) {
+    let (link, peer, watch) = link_with_watched_peer(kind, LinkRole::Client);
+    // A drop that flushed would wait this long for the peer: far past the
+    // test's watchdog.
+    link.set_write_timeout(Some(Duration::from_secs(3600)))
+        .unwrap();
+    thread::scope(|s| {
+        let big = link.new_conn().unwrap();
+        let sender = s.spawn(move || big.send_pkt(Packet::new(0, CODE, &vec![0; LARGE])));
+        watch.large_writes.recv().expect("large write");
+        for _ in 0..10 {
+            link.new_conn()
+                .unwrap()
+                .send_pkt(Packet::new(0, CODE, b"small"))
+                .unwrap();
+        }
+        let waiting = link.new_conn().unwrap();
+        let receiver = s.spawn(move || waiting.recv_pkt());
+        until_blocked(|| link.blocked_recvs(), 1);
+        drop(link);
+        assert_kind(sender.join().unwrap(), ErrorKind::LinkClosed);
+        assert_kind(receiver.join().unwrap(), ErrorKind::LinkClosed);
+    });
+    // The stream was shut down: the peer reads what got through, then the
+    // end of the stream.
+    read_to_eof(&peer).expect("the peer reads to the end");
+}
+
+kind_tests!([unix, tcp], TEST_LIMIT; drop_never_waits_for_a_blocked_sender);

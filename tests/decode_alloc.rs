@@ -26,7 +26,7 @@ mod neopy_common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use neonet::neopy::{self, Msg as _};
+use neonet::neopy;
 use neonet::proto::{
     self, AnswerObjectUndoSerial, CheckReplicas, DecodeError, DecodeErrorKind, FetchObjects,
     KnownMaster, Msg, NodeUUID, NotPrimaryMaster, Replicate, RequestIdentification, RowInfo,

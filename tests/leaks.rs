@@ -1,5 +1,6 @@
 //! Everything a link spawned is gone after `close()` returns: no thread, no
-//! file descriptor (DESIGN §5).
+//! file descriptor (DESIGN §5). A dropped link does not wait for its
+//! reader thread: that ends by itself, and the descriptors close with it.
 //!
 //! A test binary of its own with a single test, so that no other test
 //! creates threads or descriptors while this one counts them.
@@ -59,10 +60,18 @@ fn no_thread_or_fd_left_after_close() {
                     client.close();
                     server.close();
                 }
-                // Dropped, conns still alive.
+                // Dropped, conns still alive: the readers end by
+                // themselves, closing the descriptors as they go.
                 1 => {
                     drop(client);
                     drop(server);
+                    assert!(
+                        wait_until(TEST_LIMIT, || threads() == threads0 && fds() == fds0),
+                        "{kind:?}: a dropped link's reader thread and descriptors: \
+                         {} threads (of {threads0}), {} descriptors (of {fds0})",
+                        threads(),
+                        fds()
+                    );
                 }
                 // One closed while a thread is blocked in recv on it, the
                 // other then down by itself, then closed.

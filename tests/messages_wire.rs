@@ -243,7 +243,7 @@ fn large_data_is_neither_copied_out_nor_in() {
         let segs = encode_packet_parts(&mut buf, 3, &m);
         assert_eq!(segs.len(), 1);
         assert_eq!(segs[0].1.as_ptr(), m.data.as_ptr(), "data copied");
-        assert_eq!(buf.len() as u64, packet_size(&m) - n as u64);
+        assert_eq!(buf.len() as u64, packet_size(3, &m) - n as u64);
         let slices = packet_io_slices(&buf, &segs);
         assert_eq!(slices.len(), 3, "header+fields, data, data_serial");
         let packet = concat(&slices);
@@ -365,12 +365,13 @@ fn error_code_names() {
             12,
             "INCOMPLETE_TRANSACTION",
         ),
+        (ErrorCode::UNDO_PACK_ERROR, 13, "UNDO_PACK_ERROR"),
     ];
     for (c, n, name) in all {
         assert_eq!(c, ErrorCode(n));
         assert_eq!(format!("{c:?}"), name);
     }
-    assert_eq!(format!("{:?}", ErrorCode(13)), "ErrorCode(13)");
+    assert_eq!(format!("{:?}", ErrorCode(14)), "ErrorCode(14)");
     // an unknown code round-trips through a message
     let m: Message = Error {
         code: ErrorCode(0xdead_beef),

@@ -19,11 +19,10 @@ use std::time::Duration;
 
 use common::{assert_io_kind, assert_kind, payload, watchdog, WatchedStream};
 use neonet::proto::{AnswerObject, Checksum, GetObject, INVALID_TID};
-use neonet::tls::{TlsStream, TlsVersions};
+use neonet::tls::{CipherSuite, TlsStream, TlsVersion, TlsVersions};
 use neonet::Op;
 use neonet::Proto6;
 use neonet::{ErrorKind, LinkRole, NodeLink, Packet};
-use rustls::{CipherSuite, ProtocolVersion};
 use tls_support::*;
 
 /// Bounds each test: a deadlock fails it. Never asserts a duration.
@@ -243,7 +242,7 @@ fn peer_hangup_wakes_blocked_send() {
 /// client offering `client` versions, the server `server`: the
 /// negotiated version and suite, as each side sees them; then a NEO link
 /// over them carries an exchange.
-fn negotiate(key: Key, client: TlsVersions, server: TlsVersions) -> (ProtocolVersion, CipherSuite) {
+fn negotiate(key: Key, client: TlsVersions, server: TlsVersions) -> (TlsVersion, CipherSuite) {
     let ca = Ca::new("versions CA");
     let c = ca.config(&ca.node(key)).with_versions(client).unwrap();
     let s = ca.config(&ca.node(key)).with_versions(server).unwrap();
@@ -271,7 +270,7 @@ fn tls12_only_on_either_side_negotiates_aes256_gcm_sha384() {
             assert_eq!(
                 negotiate(Key::Ec, client, server),
                 (
-                    ProtocolVersion::TLSv1_2,
+                    TlsVersion::Tls12,
                     CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
                 ),
                 "EC certificates, client {client:?}, server {server:?}"
@@ -279,7 +278,7 @@ fn tls12_only_on_either_side_negotiates_aes256_gcm_sha384() {
             assert_eq!(
                 negotiate(Key::Rsa, client, server),
                 (
-                    ProtocolVersion::TLSv1_2,
+                    TlsVersion::Tls12,
                     CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
                 ),
                 "RSA certificates, client {client:?}, server {server:?}"
@@ -293,8 +292,8 @@ fn tls13_between_our_own_nodes() {
     watchdog(LIMIT, || {
         for key in [Key::Ec, Key::Rsa] {
             let (version, suite) = negotiate(key, TlsVersions::default(), TlsVersions::default());
-            assert_eq!(version, ProtocolVersion::TLSv1_3, "{key:?}");
-            assert_eq!(suite, CipherSuite::TLS13_AES_256_GCM_SHA384, "{key:?}");
+            assert_eq!(version, TlsVersion::Tls13, "{key:?}");
+            assert_eq!(suite, CipherSuite::TLS_AES_256_GCM_SHA384, "{key:?}");
         }
     });
 }

@@ -17,10 +17,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::watchdog;
-use neonet::tls::{accept_link_tls, sniff, StreamStart, TlsConfig, TlsError, TLS_HANDSHAKE_BYTE};
+use neonet::tls::{
+    accept_link_tls, sniff, StreamStart, TlsAlert, TlsConfig, TlsError, TlsStream, TlsVersion,
+    TLS_HANDSHAKE_BYTE,
+};
 use neonet::Dialer;
 use neonet::Op;
-use neonet::{AnyLink, Error, ErrorKind, HandshakeError, LinkListener, NodeLink};
+use neonet::{AnyLink, Error, ErrorKind, HandshakeError, LinkListener, LinkRole, NodeLink};
 use rustls::AlertDescription;
 use tls_support::*;
 
@@ -108,7 +111,7 @@ fn client_certificate_from_another_ca_is_refused() {
         assert!(e.to_string().contains("not signed by our CA"), "{e}");
         let (err, e) = tls_error(dialed);
         assert!(
-            matches!(err, TlsError::PeerRefused(AlertDescription::UnknownCA)),
+            matches!(err, TlsError::PeerRefused(TlsAlert::UnknownCa)),
             "{err:?}"
         );
         assert!(
@@ -116,6 +119,44 @@ fn client_certificate_from_another_ca_is_refused() {
                 .contains("our certificate is not signed by its CA"),
             "{e}"
         );
+    });
+}
+
+/// A link set up by hand over a `TlsStream` (not by `dial_link_tls`)
+/// reports a refusal that comes during NEO's handshake as the TLS failure
+/// it is: with TLS 1.3 the client's TLS handshake ends before the server
+/// checked its certificate, so the alert comes while NEO's handshake
+/// reads.
+#[test]
+fn refusal_during_neo_handshake_is_a_tls_error() {
+    watchdog(LIMIT, || {
+        let c = cluster();
+        let other = Ca::new("another CA");
+        let node = other.node(Key::Ec);
+        let stranger = TlsConfig::from_pem(
+            c.ca.pem().as_bytes(),
+            node.cert.as_bytes(),
+            node.key.as_bytes(),
+        )
+        .unwrap();
+        let listener = listen();
+        let addr = listener.local_addr().unwrap();
+        let server = c.server.clone();
+        let accepted = serve_one(listener, move |s| {
+            accept_link_tls(s, &server, Some(HANDSHAKE_LIMIT))
+        });
+        let tcp = TcpStream::connect(addr).unwrap();
+        let tls = TlsStream::connect(tcp, &stranger, Some(HANDSHAKE_LIMIT)).unwrap();
+        assert_eq!(tls.protocol_version(), Some(TlsVersion::Tls13));
+        let (err, e) = tls_error(NodeLink::<neonet::Proto6>::handshake(
+            tls,
+            LinkRole::Client,
+            Some(HANDSHAKE_LIMIT),
+        ));
+        assert_eq!(err, TlsError::PeerRefused(TlsAlert::UnknownCa), "{e}");
+        assert_eq!(e.tls_error(), Some(&err));
+        let (err, _) = tls_error(accepted.join().unwrap());
+        assert_eq!(err, TlsError::UnknownCa);
     });
 }
 
@@ -130,10 +171,7 @@ fn expired_client_certificate_is_refused() {
         assert!(e.to_string().contains("has expired"), "{e}");
         let (err, _) = tls_error(dialed);
         assert!(
-            matches!(
-                err,
-                TlsError::PeerRefused(AlertDescription::CertificateExpired)
-            ),
+            matches!(err, TlsError::PeerRefused(TlsAlert::CertificateExpired)),
             "{err:?}"
         );
     });
@@ -157,7 +195,7 @@ fn server_certificate_is_checked_too() {
         assert!(matches!(err, TlsError::UnknownCa), "{err:?}");
         let (err, _) = tls_error(accepted);
         assert!(
-            matches!(err, TlsError::PeerRefused(AlertDescription::UnknownCA)),
+            matches!(err, TlsError::PeerRefused(TlsAlert::UnknownCa)),
             "{err:?}"
         );
 
@@ -168,10 +206,7 @@ fn server_certificate_is_checked_too() {
         assert!(matches!(err, TlsError::Expired), "{err:?}");
         let (err, _) = tls_error(accepted);
         assert!(
-            matches!(
-                err,
-                TlsError::PeerRefused(AlertDescription::CertificateExpired)
-            ),
+            matches!(err, TlsError::PeerRefused(TlsAlert::CertificateExpired)),
             "{err:?}"
         );
     });
@@ -301,7 +336,16 @@ fn garbage_starting_like_tls_is_a_tls_error() {
         bytes.extend(common::payload(3, 64));
         hostile.write_all(&bytes).unwrap();
         let (err, _) = tls_error(accepted.join().unwrap());
-        assert!(matches!(err, TlsError::Protocol(_)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                TlsError::Protocol {
+                    alert: Some(TlsAlert::DecodeError),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     });
 }
 

@@ -1,6 +1,6 @@
 //! Everything a TLS link holds is gone after `close()` returns: no thread,
 //! no file descriptor (DESIGN §5), whichever side closes, and after a
-//! refused handshake too.
+//! refused handshake too. Dropped links let go of all of it by themselves.
 //!
 //! A test binary of its own with a single test, so that no other test
 //! creates threads or descriptors while this one counts them.
@@ -8,7 +8,7 @@
 mod common;
 mod tls_support;
 
-use common::{fds, threads};
+use common::{assert_kind, fds, threads, wait_until, TEST_LIMIT};
 use neonet::proto::Ping;
 use neonet::tls::accept_link_tls;
 use neonet::Dialer;
@@ -43,6 +43,22 @@ fn no_thread_or_fd_left_after_close() {
         assert_eq!(fds(), fds0, "closer is client: {closer_is_client}");
         drop((first, second));
     }
+
+    // Both ends dropped with a connection of each still alive: the
+    // readers end by themselves, closing the descriptors as they go.
+    let (client, server) = tls_pair();
+    client.send1(&Ping {}).unwrap();
+    server.recv().unwrap();
+    let conns = (client.new_conn().unwrap(), server.new_conn().unwrap());
+    drop((client, server));
+    assert!(
+        wait_until(TEST_LIMIT, || threads() == threads0 && fds() == fds0),
+        "dropped: {} threads (of {threads0}), {} descriptors (of {fds0})",
+        threads(),
+        fds()
+    );
+    assert_kind(conns.0.recv_pkt(), ErrorKind::LinkClosed);
+    drop(conns);
 
     // A refused handshake on both sides.
     let listener = listen();

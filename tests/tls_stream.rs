@@ -27,7 +27,7 @@ use common::{
     assert_io_kind, assert_kind, assert_reply, raw_packet, read_raw_packet, wait_until, watchdog,
     WatchedStream, LARGE, LET_BLOCK,
 };
-use neonet::tls::{TlsError, TlsStream};
+use neonet::tls::{TlsAlert, TlsError, TlsStream};
 use neonet::Proto6;
 use neonet::{ErrorKind, LinkRole, LinkStream, NodeLink, Packet, REPLY_CLOSED};
 use tls_support::*;
@@ -287,15 +287,12 @@ fn relayed_links() -> (NodeLink, NodeLink, Relay) {
     (cl, sl, relay)
 }
 
-/// The TLS error inside an I/O error of a link that went down.
+/// The TLS failure a link that went down because of it reports.
 #[track_caller]
 fn tls_cause(e: &neonet::Error) -> &TlsError {
     match e.kind() {
-        ErrorKind::Io(io) => io
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<TlsError>())
-            .unwrap_or_else(|| panic!("not a TLS error: {e}")),
-        k => panic!("expected Io(TLS error), got {k:?} ({e})"),
+        ErrorKind::Tls(tls) => tls,
+        k => panic!("expected Tls, got {k:?} ({e})"),
     }
 }
 
@@ -303,21 +300,62 @@ fn tls_cause(e: &neonet::Error) -> &TlsError {
 fn garbage_after_the_handshake_takes_the_link_down() {
     watchdog(LIMIT, || {
         // Plain garbage, then an application-data record of random bytes
-        // (fails to decrypt), then a record header announcing too much.
-        let garbage: [Vec<u8>; 3] = [
-            b"GARBAGE: not a TLS record at all".to_vec(),
-            [&[0x17, 3, 3, 0, 64][..], &common::payload(2, 64)].concat(),
-            vec![0x17, 3, 3, 0xff, 0xff],
+        // (fails to decrypt), then a record header announcing too much:
+        // each with the alert that names it, which the server sends.
+        let garbage: [(Vec<u8>, TlsAlert); 3] = [
+            (
+                b"GARBAGE: not a TLS record at all".to_vec(),
+                TlsAlert::DecodeError,
+            ),
+            (
+                [&[0x17, 3, 3, 0, 64][..], &common::payload(2, 64)].concat(),
+                TlsAlert::BadRecordMac,
+            ),
+            (vec![0x17, 3, 3, 0xff, 0xff], TlsAlert::DecodeError),
         ];
-        for bytes in garbage {
+        for (bytes, alert) in garbage {
             let (client, server, relay) = relayed_links();
             let c = server.new_conn().unwrap();
+            let cc = client.new_conn().unwrap();
             relay.inject(&bytes);
-            let e = assert_io_kind(c.recv_pkt(), io::ErrorKind::InvalidData);
-            assert!(matches!(tls_cause(&e), TlsError::Protocol(_)), "{e}");
+            let e = c.recv_pkt().unwrap_err();
+            assert!(
+                matches!(tls_cause(&e), TlsError::Protocol { alert: Some(a), .. } if *a == alert),
+                "{e}"
+            );
+            assert_eq!(e.tls_error(), Some(tls_cause(&e)));
             assert_kind(server.accept(), ErrorKind::LinkDown);
-            // The client learns it too, one way or another.
-            assert!(client.accept().is_err());
+            // The client hears why: the server's alert, which took its
+            // link down too.
+            let e = cc.recv_pkt().unwrap_err();
+            assert_eq!(tls_cause(&e), &TlsError::PeerRefused(alert), "{e}");
+            assert_kind(client.accept(), ErrorKind::LinkDown);
+        }
+    });
+}
+
+/// A send that meets a session that failed reports the TLS failure, not
+/// an I/O error carrying the TLS library's own error.
+#[test]
+fn a_send_on_a_failed_session_reports_the_tls_failure() {
+    watchdog(LIMIT, || {
+        let (_client, server, relay) = relayed_streams();
+        relay.inject(&[&[0x17, 3, 3, 0, 64][..], &common::payload(2, 64)].concat());
+        let mut buf = [0u8; 16];
+        let read = server.read(&mut buf).unwrap_err();
+        let write = server.write(b"after").unwrap_err();
+        for e in [read, write] {
+            let kind = ErrorKind::io(e);
+            assert!(
+                matches!(
+                    &kind,
+                    ErrorKind::Tls(TlsError::Protocol {
+                        alert: Some(TlsAlert::BadRecordMac),
+                        ..
+                    })
+                ),
+                "{kind:?}"
+            );
         }
     });
 }

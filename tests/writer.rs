@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use common::*;
-use neonet::proto::{DecodeError, Message, Msg, Ping, Value};
+use neonet::proto::{DecodeError, Message, Msg, Ping};
 use neonet::{LinkRole, NodeLink, Packet};
 
 /// A client link whose peer is a raw stream that reads only when told,
@@ -150,8 +150,10 @@ kind_test!(many_senders_many_conns_all_arrive_in_order, |kind| {
 struct Bomb;
 
 impl Msg for Bomb {
+    type Dialect = neonet::Proto6;
     const CODE: u16 = 0x7777;
     const NAME: &'static str = "Bomb";
+    const FIELDS: &'static [&'static str] = &[];
 
     fn encoded_len(&self) -> usize {
         8
@@ -173,10 +175,6 @@ impl Msg for Bomb {
 
     fn decode_shared(_: &Arc<Vec<u8>>, _: usize) -> Result<Self, DecodeError> {
         Ok(Bomb)
-    }
-
-    fn to_value(&self) -> Value {
-        Value::Struct(Vec::new())
     }
 
     fn into_message(self) -> Message {

@@ -424,7 +424,7 @@ pub fn send_out(shared: &Shared, out: Vec<Out>) {
     }
 }
 
-fn answer_conflict<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
+fn answer_conflict<M: neonet::Msg<Dialect = neonet::NeoPy>>(
     w: &Waiter,
     r: Result<Option<u64>, StoreError>,
     answer: impl FnOnce(Option<u64>) -> M,

@@ -8,8 +8,8 @@ use std::time::Duration;
 use neonet::neopy::{self, Message};
 use neonet::tls::TlsConfig;
 use neonet::{
-    AnswerStream, Dialects, Dialer, LinkAsk, LinkListener, LinkMsg, ListenerOptions, NeoPy,
-    NodeLink, Request, Streamed,
+    AnswerStream, Ask, Dialects, Dialer, LinkListener, ListenerOptions, Msg, NeoPy, NodeLink,
+    Request, Streamed,
 };
 
 /// One link to a peer (the master, or a client).
@@ -133,7 +133,7 @@ pub fn recv(link: &Link, timeout: Duration) -> Recv {
 }
 
 /// Answers `req` with `msg`.
-pub fn reply<M: LinkMsg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
+pub fn reply<M: Msg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
     req.reply(msg)
 }
 
@@ -144,7 +144,7 @@ pub fn reply_error(req: &Req, code: neopy::ErrorCode, message: String) -> Result
 
 /// Sends request `msg` and waits for its answer (bounded by the link's
 /// answer time).
-pub fn ask<R: LinkAsk<Dialect = NeoPy>>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
+pub fn ask<R: Ask<Dialect = NeoPy>>(link: &Link, msg: &R) -> Result<R::Answer, NetError> {
     link.ask1(msg)
 }
 
@@ -155,7 +155,7 @@ pub type Item<A> = Streamed<Message, A>;
 /// `AskFetchTransactions`/`AskFetchObjects`: `AddTransaction`/`AddObject`
 /// under our msg_id, then the answer); take them in order with
 /// [`next_item`].
-pub fn ask_stream<R: LinkAsk<Dialect = NeoPy>>(
+pub fn ask_stream<R: Ask<Dialect = NeoPy>>(
     link: &Link,
     msg: &R,
 ) -> Result<AnswerStream<R>, NetError> {
@@ -164,7 +164,7 @@ pub fn ask_stream<R: LinkAsk<Dialect = NeoPy>>(
 
 /// The next message of a streamed answer (bounded by the link's answer
 /// time).
-pub fn next_item<R: LinkAsk<Dialect = NeoPy>>(
+pub fn next_item<R: Ask<Dialect = NeoPy>>(
     stream: &mut AnswerStream<R>,
 ) -> Result<Item<R::Answer>, NetError> {
     stream.recv()
@@ -172,12 +172,12 @@ pub fn next_item<R: LinkAsk<Dialect = NeoPy>>(
 
 /// Sends `msg` under `req`'s msg_id, before its answer (a streamed
 /// answer).
-pub fn send_under<M: LinkMsg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
+pub fn send_under<M: Msg<Dialect = NeoPy>>(req: &Req, msg: &M) -> Result<(), NetError> {
     req.send(msg)
 }
 
 /// Sends notification `msg`, with our next msg_id.
-pub fn send<M: LinkMsg<Dialect = NeoPy>>(link: &Link, msg: &M) -> Result<(), NetError> {
+pub fn send<M: Msg<Dialect = NeoPy>>(link: &Link, msg: &M) -> Result<(), NetError> {
     link.send1(msg)
 }
 

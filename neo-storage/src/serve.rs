@@ -281,7 +281,7 @@ impl Server {
 
 /// Sends `answer`, or the `Error` NEO/py sends for a failed read (and, as
 /// NEO/py, closes the link after a protocol error).
-pub(crate) fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
+pub(crate) fn answer<M: neonet::Msg<Dialect = neonet::NeoPy>>(
     req: &Req,
     answer: Result<M, ReadError>,
 ) -> Result<Flow, net::NetError> {

@@ -1,37 +1,44 @@
-//! Dialects as codecs: what a link reads and writes in each dialect it can
-//! speak, under the same link (ARCHITECTURE.md, "Dialects"): framing and
-//! message encoding differ, the link (reader thread, table, writer,
-//! limits) is one.
+//! The wire layer's core: what a dialect is ([`Dialect`], its private
+//! side `wire::Wire`), what a message is in any dialect ([`Msg`],
+//! [`Ask`], [`Answer`], [`AnswerError`], [`Messages`]), the one macro that
+//! turns a table of messages into code (`table.rs`), and each dialect's
+//! framing (`binary.rs`: protocol 6's 10-byte header; `msgpack.rs`:
+//! NEO/py's msgpack arrays). Pure: no I/O (ARCHITECTURE.md, "Dialects").
 //!
-//! A link speaks one [`Dialect`], fixed by its handshake:
-//!
-//! | | [`Dialect::Proto6`] | [`Dialect::NeoPy`] |
-//! |-|---------------------|--------------------|
+//! | | [`Proto6`] | [`NeoPy`] |
+//! |-|------------|-----------|
 //! | who speaks it | NEO/go | NEO/py as deployed |
 //! | handshake | version word `00 00 00 06` | `92 a3 4e 45 4f 05`, msgpack of `["NEO", 5]` |
 //! | framing | 10-byte header with the payload's length ([`binary`]) | one msgpack array `[msg_id, code, args]`, no length ([`msgpack`]) |
 //! | ids | connections, by parity of their opener | each side numbers what it sends; answers carry the request's id |
 //! | messages | [`proto`](crate::proto) (102) | [`neopy`](crate::neopy) (111) |
-//! | operations | connections and light mode | light mode only (`send1`, `ask1`, `recv1`, `reply`) |
+//! | operations | connections and light mode | light mode and streamed answers |
 //!
-//! The link's reader asks its [`Framer`] where the next packet ends and
+//! The link's reader asks its dialect where the next packet ends and
 //! hands whole packets over, in either dialect, as the same [`Packet`]
-//! (whose accessors give id, code and payload in both). Senders encode
-//! with the message's own table: [`LinkMsg`] is what any message of either
-//! table is to a link, [`LinkAsk`] a request with its answer, and
-//! [`LinkMessages`] the enum of a table's messages, which `recv1` decodes
-//! into. A message of the other table than the link's is refused with
-//! `ErrorKind::WrongDialect`.
+//! (whose accessors give id, code and payload in both). A message's type
+//! names its dialect (`Msg::Dialect`), so a link takes the messages of
+//! its own dialect only, which the compiler checks.
 
 pub(crate) mod binary;
+mod message;
 pub(crate) mod msgpack;
+#[macro_use]
+mod table;
 
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) use message::{answer_message, field_name};
+pub use message::{
+    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, MessageOf, Messages,
+    Msg, Payload,
+};
+pub(crate) use table::message_table;
+
 use crate::error::ErrorKind;
 use crate::packet::{Head, Packet};
-use crate::proto::{DecodeError, Payload, BIG_FIELD};
+use crate::proto::{DecodeError, BIG_FIELD};
 
 /// The wire dialect of a link, as a type: which handshake, framing, ids
 /// and message table it uses (ARCHITECTURE.md, "Dialects"). A link is a
@@ -91,7 +98,7 @@ pub trait Dialect:
 {
     /// The enum of all messages of the dialect's table: what a light-mode
     /// `recv` gives.
-    type Message: LinkMessages<Dialect = Self>;
+    type Message: Messages<Dialect = Self>;
 
     /// The dialect's name, for logs and errors.
     const NAME: &'static str;
@@ -133,10 +140,11 @@ impl Dialect for NeoPy {
 #[allow(private_interfaces)]
 pub(crate) mod wire {
     use super::Framed;
+    use super::Payload;
     use crate::error::{ErrorKind, HandshakeError};
     use crate::link::LinkRole;
     use crate::packet::Packet;
-    use crate::proto::ErrorCode;
+    use crate::proto::{DecodeError, ErrorCode};
 
     /// Where an incoming packet belongs, as the dialect reads it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,11 +199,28 @@ pub(crate) mod wire {
         fn encode_ping(buf: &mut Vec<u8>, id: u32);
 
         /// The dialect's `Error` message.
-        type ErrorMsg: super::LinkMsg;
+        type ErrorMsg: super::Msg<Dialect = Self>;
 
         /// `Error(code, message)`, for the replies the receiving side of
         /// the link makes itself (a request it cannot decode).
         fn error(code: ErrorCode, message: String) -> Self::ErrorMsg;
+
+        /// The code and text of an `Error` packet's payload.
+        fn decode_error(payload: Payload<'_>) -> Result<(ErrorCode, String), DecodeError>;
+
+        /// Appends the packet of `msg` with id `id` to `buf`: all of it
+        /// copied, or (`borrow`) large object data borrowed and returned as
+        /// segments. The size must have been checked against
+        /// `MAX_PACKET_SIZE`.
+        fn encode_packet_parts<'a, M: super::Msg<Dialect = Self>>(
+            buf: &mut Vec<u8>,
+            id: u32,
+            msg: &'a M,
+            borrow: bool,
+        ) -> super::Segments<'a>;
+
+        /// Size of the packet of `msg` with id `id`, head included.
+        fn packet_size<M: super::Msg<Dialect = Self>>(id: u32, msg: &M) -> u64;
 
         /// Our handshake, written first by both ends (protocol 6: the
         /// version word; NEO/py: `["NEO", 5]` in msgpack). Its first byte
@@ -237,92 +262,49 @@ pub(crate) fn with_payload<T>(pkt: Packet, decode: impl FnOnce(Payload<'_>) -> T
     decode(Payload::Shared(&Arc::new(pkt.into_bytes()), at))
 }
 
-pub(crate) mod sealed {
-    /// Only the crate's two message tables implement the link's message
-    /// traits: what they promise (a dialect, an encoding the reader of
-    /// that dialect frames) is the tables'.
-    pub trait Sealed {}
-}
-
 /// The borrowed parts of an encoded packet: `(position, bytes)` segments,
 /// see [`proto::packet_io_slices`](crate::proto::packet_io_slices).
 pub(crate) type Segments<'a> = Vec<(usize, &'a [u8])>;
 
-/// A message a link can send: any message of protocol 6's table
-/// ([`proto`](crate::proto), every [`proto::Msg`](crate::proto::Msg)) or of
-/// NEO/py's ([`neopy`](crate::neopy), every
-/// [`neopy::Msg`](crate::neopy::Msg)). A link of dialect `D` takes those
-/// whose `Dialect` is `D` only.
-///
-/// Implemented by the two message tables, not by hand (sealed). The hidden
-/// methods are the link's, not an API.
-pub trait LinkMsg: sealed::Sealed + Sized + fmt::Debug {
-    /// The dialect whose table the message is in.
-    type Dialect: Dialect;
-
-    #[doc(hidden)]
-    /// The message's code.
-    fn link_code() -> u16;
-
-    #[doc(hidden)]
-    /// The message's name.
-    fn link_name() -> &'static str;
-
-    #[doc(hidden)]
-    /// Size of the packet with id `id` carrying it.
-    fn link_packet_size(&self, id: u32) -> u64;
-
-    #[doc(hidden)]
-    /// Appends the packet with id `id` to `buf`, large object data
-    /// borrowed (see `proto::encode_packet_parts`). The size must have been
-    /// checked against `MAX_PACKET_SIZE`.
-    fn link_encode<'a>(&'a self, buf: &mut Vec<u8>, id: u32) -> Segments<'a>;
-
-    #[doc(hidden)]
-    /// Unwraps it from its table's enum; `Err` gives another message back.
-    // The enum is given back unchanged, by value: see `proto::Msg`.
-    #[allow(clippy::result_large_err)]
-    fn link_from_set(m: MessageOf<Self>) -> Result<Self, MessageOf<Self>>;
+/// Decodes the answer packet of request `R`: the answer, or the peer's
+/// `Error` (`ErrorKind::Peer`), or `UnexpectedMessage` / `Decode`.
+pub(crate) fn decode_answer<R: Ask>(pkt: Packet) -> Result<R::Answer, ErrorKind> {
+    let code = pkt.msg_code();
+    with_payload(pkt, |p| R::Answer::from_answer(code, p)).map_err(answer_kind)
 }
 
-/// The enum of the table of message `M`'s dialect.
-pub type MessageOf<M> = <<M as LinkMsg>::Dialect as Dialect>::Message;
-
-/// A request a link can ask with `ask1`: any request of either table,
-/// with the answer its table gives it ([`proto::Ask`](crate::proto::Ask),
-/// [`neopy::Ask`](crate::neopy::Ask)): the answer message, or `()` for the
-/// requests acknowledged with `Error(ACK)`.
-///
-/// Implemented by the two message tables, not by hand (sealed).
-pub trait LinkAsk: LinkMsg {
-    /// What a successful answer decodes to.
-    type Answer;
-
-    #[doc(hidden)]
-    /// Decodes the answer packet: the answer, or the peer's `Error`
-    /// (`ErrorKind::Peer`), or `UnexpectedMessage` / `Decode`.
-    fn link_decode_answer(pkt: Packet) -> Result<Self::Answer, ErrorKind>;
+/// The error kind of an answer that is not the one expected.
+fn answer_kind(e: AnswerError) -> ErrorKind {
+    match e {
+        AnswerError::Peer { code, message } => ErrorKind::Peer { code, message },
+        AnswerError::Unexpected {
+            got: Some(got),
+            expected,
+            ..
+        } => ErrorKind::UnexpectedMessage { got, expected },
+        // Not a message the table knows: the decode error names the code.
+        AnswerError::Unexpected {
+            code, got: None, ..
+        } => ErrorKind::Decode(DecodeError::unknown_code(code)),
+        AnswerError::Decode(e) => ErrorKind::Decode(e),
+    }
 }
 
-/// The enum of all messages of one table: [`proto::Message`](crate::proto::Message)
-/// or [`neopy::Message`](crate::neopy::Message). `recv1_as::<S>` decodes
-/// requests into it.
-///
-/// Implemented by the two tables, not by hand (sealed).
-pub trait LinkMessages: sealed::Sealed + Sized + fmt::Debug + Clone + Send + 'static {
-    /// The dialect whose table it is.
-    type Dialect: Dialect;
+/// Decodes `pkt` as an `M`; anything else is `UnexpectedMessage`.
+pub(crate) fn decode_as<M: Msg>(pkt: Packet) -> Result<M, ErrorKind> {
+    let code = pkt.msg_code();
+    if code == M::CODE {
+        return with_payload(pkt, M::decode_payload).map_err(ErrorKind::Decode);
+    }
+    Err(answer_kind(AnswerError::Unexpected {
+        code,
+        got: MessageOf::<M>::name_of(code),
+        expected: M::NAME,
+    }))
+}
 
-    #[doc(hidden)]
-    /// The code of the message it holds.
-    fn link_code(&self) -> u16;
-
-    #[doc(hidden)]
-    /// The name of the message it holds.
-    fn link_name(&self) -> &'static str;
-
-    #[doc(hidden)]
-    /// Decodes a packet of this dialect as whichever message its code
-    /// says.
-    fn link_decode(pkt: Packet) -> Result<Self, DecodeError>;
+/// Decodes `pkt` as whichever message of table `S` its code says.
+pub(crate) fn decode_message<S: Messages>(pkt: Packet) -> Result<S, DecodeError> {
+    let code = pkt.msg_code();
+    with_payload(pkt, |p| S::decode_payload(code, p))
 }

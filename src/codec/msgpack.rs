@@ -1,21 +1,18 @@
 //! NEO/py's codec (ARCHITECTURE.md, "Dialects"): packets framed by walking their msgpack
 //! structure ([`Scanner`]), and the messages of [`neopy`](crate::neopy).
 //!
-//! Every NEO/py message is a [`LinkMsg`](super::LinkMsg) (and every
-//! request a [`LinkAsk`](super::LinkAsk)) through impls that the table's
+//! Every NEO/py message is a [`Msg`](super::Msg) (and every
+//! request a [`Ask`](super::Ask)) through impls that the table's
 //! own macro writes (`neopy/messages.rs`): protocol 6's are blanket impls,
 //! and two blanket impls could overlap.
 
 use super::wire::{Addressed, Wire};
-use super::{with_payload, Framed, LinkMessages, NeoPy};
+use super::{Framed, Msg, NeoPy, Payload, Segments};
 use crate::error::{ErrorKind, HandshakeError};
 use crate::link::LinkRole;
-use crate::neopy::{
-    self, Answer, AnswerError, FramingError, HandshakeMismatch, HandshakeProgress, Message, Scan,
-    Scanner,
-};
+use crate::neopy::{self, FramingError, HandshakeMismatch, HandshakeProgress, Scan, Scanner};
 use crate::packet::{Head, Packet};
-use crate::proto::{DecodeError, ErrorCode, Payload};
+use crate::proto::{DecodeError, ErrorCode};
 
 #[allow(private_interfaces)] // see `wire`
 impl Wire for NeoPy {
@@ -61,17 +58,38 @@ impl Wire for NeoPy {
             code: ErrorCode::PROTOCOL_ERROR,
             message: text.into(),
         };
-        neopy::encode_packet(buf, id, &reply);
+        neopy::encode_packet_whole(buf, id, &reply);
     }
 
     fn encode_ping(buf: &mut Vec<u8>, id: u32) {
-        neopy::encode_packet(buf, id, &neopy::Ping {});
+        neopy::encode_packet_whole(buf, id, &neopy::Ping {});
     }
 
     type ErrorMsg = neopy::Error;
 
     fn error(code: ErrorCode, message: String) -> neopy::Error {
         neopy::Error { code, message }
+    }
+
+    fn decode_error(payload: Payload<'_>) -> Result<(ErrorCode, String), DecodeError> {
+        neopy::Error::decode_payload(payload).map(|e| (e.code, e.message))
+    }
+
+    fn encode_packet_parts<'a, M: Msg<Dialect = Self>>(
+        buf: &mut Vec<u8>,
+        id: u32,
+        msg: &'a M,
+        borrow: bool,
+    ) -> Segments<'a> {
+        if borrow {
+            return neopy::encode_msgpack_packet_parts(buf, id, msg);
+        }
+        neopy::encode_packet_whole(buf, id, msg);
+        Vec::new()
+    }
+
+    fn packet_size<M: Msg<Dialect = Self>>(id: u32, msg: &M) -> u64 {
+        neopy::packet_size_of(id, msg)
     }
 
     const HANDSHAKE: &'static [u8] = &neopy::HANDSHAKE;
@@ -113,48 +131,5 @@ pub(crate) fn frame(scanner: &mut Scanner, buf: &[u8]) -> Result<Framed, ErrorKi
         Ok(Scan::Incomplete { need }) => Ok(Framed::Need(need)),
         Err(FramingError::TooBig { size }) => Err(ErrorKind::PacketTooBig { size }),
         Err(e) => Err(ErrorKind::Framing(e)),
-    }
-}
-
-/// Decodes the answer packet of request `R`.
-pub(crate) fn decode_answer<R: neopy::Ask>(pkt: Packet) -> Result<R::Answer, ErrorKind> {
-    let code = pkt.msg_code();
-    with_payload(pkt, |p| R::Answer::decode_answer_payload(code, p)).map_err(|e| match e {
-        AnswerError::Peer(e) => ErrorKind::Peer {
-            code: e.code,
-            message: e.message,
-        },
-        AnswerError::Unexpected { code, expected } => match neopy::message_name(code) {
-            Some(got) => ErrorKind::UnexpectedMessage { got, expected },
-            None => ErrorKind::Decode(DecodeError::unknown_code(code)),
-        },
-        AnswerError::Decode(e) => ErrorKind::Decode(e),
-    })
-}
-
-/// Decodes a packet as whichever NEO/py message its code says.
-fn decode_message(pkt: Packet) -> Result<Message, DecodeError> {
-    let code = pkt.msg_code();
-    with_payload(pkt, |p| match p {
-        Payload::Bytes(args) => Message::decode(code, args),
-        Payload::Shared(buf, offset) => Message::decode_shared(code, buf, offset),
-    })
-}
-
-impl super::sealed::Sealed for Message {}
-
-impl LinkMessages for Message {
-    type Dialect = NeoPy;
-
-    fn link_code(&self) -> u16 {
-        self.code()
-    }
-
-    fn link_name(&self) -> &'static str {
-        self.name()
-    }
-
-    fn link_decode(pkt: Packet) -> Result<Message, DecodeError> {
-        decode_message(pkt)
     }
 }

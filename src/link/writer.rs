@@ -18,7 +18,8 @@ use parking_lot::MutexGuard;
 use super::limits::Counters;
 use super::outbox::{Pushed, MAX_PACKETS};
 use super::Shared;
-use crate::codec::{LinkMsg, Segments};
+use crate::codec::wire::Wire;
+use crate::codec::{Msg, Segments};
 use crate::error::ErrorKind;
 use crate::packet::MAX_PACKET_SIZE;
 use crate::proto::packet_io_slices;
@@ -68,14 +69,16 @@ pub(super) const FLUSH_ROUNDS: usize = 4;
 impl Shared {
     /// Sends `msg` on connection `id` (on a NEO/py link: with msg_id
     /// `id`). A message of the other dialect's table is refused.
-    pub(crate) fn write_msg<M: LinkMsg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
-        let size = msg.link_packet_size(id);
+    pub(crate) fn write_msg<M: Msg>(&self, id: u32, msg: &M) -> Result<(), ErrorKind> {
+        let size = <M::Dialect as Wire>::packet_size(id, msg);
         if size > MAX_PACKET_SIZE as u64 {
             return Err(ErrorKind::PacketTooBig { size });
         }
         // A packet queued (below `QUEUE_BELOW` = `BIG_FIELD`) has no field
         // large enough to be borrowed: the encoder copies all of it.
-        self.send(size < QUEUE_BELOW as u64, |buf, _| msg.link_encode(buf, id))
+        self.send(size < QUEUE_BELOW as u64, |buf, _| {
+            <M::Dialect as Wire>::encode_packet_parts(buf, id, msg, true)
+        })
     }
 
     /// Sends one whole packet (`bytes`); a large one is not copied.

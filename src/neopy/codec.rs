@@ -550,6 +550,30 @@ impl fmt::Debug for Reader<'_> {
     }
 }
 
+/// How a message's arguments are framed in NEO/py: one msgpack array of
+/// them; the length of its header.
+pub(crate) fn args_len(fields: usize) -> usize {
+    array_header_len(fields)
+}
+
+/// Writes the header of a message's array of `fields` arguments.
+pub(crate) fn put_args(e: &mut Encoder<'_, '_>, fields: usize) {
+    e.array(fields);
+}
+
+/// Reads the header of a message's array of arguments, which must hold
+/// `fields` of them.
+pub(crate) fn get_args(r: &mut Reader<'_>, fields: usize) -> Result<(), DecodeErrorKind> {
+    let got = r.array(1)?;
+    if got != fields {
+        return Err(DecodeErrorKind::ArrayArity {
+            expected: fields,
+            got,
+        });
+    }
+    Ok(())
+}
+
 /// A type that can be an argument of a message (or a part of one).
 ///
 /// `put` writes exactly `encoded_len()` bytes (copied or borrowed); `get`

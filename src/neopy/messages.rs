@@ -1,299 +1,51 @@
 //! NEO/py's 111 messages: the declarative table (ARCHITECTURE.md, "Messages").
 //!
-//! Each entry of the `messages!` table is a message: its NEO/py name, its
-//! code (by NEO/py's registration order; answers have `0x8000`), the
-//! answer of a request (`asks Answer`, or `asks ()` for the requests that
-//! NEO/py answers with `Error`, `ACK` on success), and its arguments in
-//! wire order, named as NEO/py's handlers name them (`schema.tsv` of the
-//! facts). The macro generates, for each entry, the struct (all fields
-//! public), its [`Msg`] impl, its [`Ask`] impl for requests, a variant of
-//! [`Message`] and `From<Msg> for Message`; and for the whole table,
-//! [`Message`]'s dispatch by code (one `match`), [`message_name`] and
-//! [`MESSAGE_CODES`]. Field types implement the `Field` codec of
-//! `codec.rs`, which is where the msgpack rules live.
+//! Each entry of the table is a message, in the syntax of the one message
+//! macro (`codec::table`): its NEO/py name, its code (by NEO/py's
+//! registration order; answers have `0x8000`), its kind (`ask Answer`, or
+//! `ask ()` for the requests that NEO/py answers with `Error`, `ACK` on
+//! success; `answer`; `notify`; `error`), and its arguments in wire order,
+//! named as NEO/py's handlers name them (`schema.tsv` of the facts). Field
+//! types implement the `Field` codec of `codec.rs`, which is where the
+//! msgpack rules live; a message's arguments are a msgpack array
+//! (`args_len`, `put_args`, `get_args`).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::value::Value;
 
-use super::codec::{array_header_len, Encoder, Field, Reader};
+use super::codec::{args_len, get_args, put_args, Encoder, Field, Reader};
 use super::types::{
     Address, CellChange, CellInfo, CheckSource, ClusterState, HistoryEntry, NodeId, NodeInfo,
     NodeState, NodeType, PackInfo, PackOrder, PackRequest, RelockConflict, UndoSerial,
 };
-use super::{Answer, Ask, Msg, Oid, Tid};
-use crate::proto::codec::DecodeErrorKind;
-use crate::proto::{Checksum, Data, DecodeError, ErrorCode, BIG_FIELD};
+use super::{Oid, Tid};
+use crate::codec::message_table;
+use crate::proto::{Checksum, Data, DecodeError, ErrorCode};
 
-/// Generates the messages; see the module documentation.
+/// NEO/py's codec in scope, the table to the one message macro
+/// (`codec::table`).
 macro_rules! messages {
-    ($(
-        $(#[$meta:meta])*
-        $name:ident = $code:literal $(asks $answer:ty)? {
-            $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )*
+    ($($table:tt)*) => {
+        message_table! {
+            dialect: crate::NeoPy,
+            derive: (Debug, Clone, PartialEq, Default),
+            enum_derive: (Debug, Clone, PartialEq),
+            extras: no_extras,
+            table: { $($table)* }
         }
-    )*) => {
-        $(
-            $(#[$meta])*
-            #[derive(Debug, Clone, PartialEq, Default)]
-            pub struct $name {
-                $( $(#[$fmeta])* pub $field: $ty, )*
-            }
-
-            impl $name {
-                /// Write the arguments array to `e`.
-                fn put_args<'a>(&'a self, e: &mut Encoder<'a, '_>) {
-                    e.array(Self::FIELDS.len());
-                    $( self.$field.put(e); )*
-                }
-
-                /// Read the arguments array from `r`, which must then be
-                /// exhausted. Shared by `decode` and `decode_shared`, so
-                /// that both are exactly as strict.
-                fn get_args(mut r: Reader<'_>) -> Result<Self, DecodeError> {
-                    let err = |field, kind| DecodeError::in_message(Self::CODE, Self::NAME, field, kind);
-                    let got = r.array(1).map_err(|kind| err(None, kind))?;
-                    if got != Self::FIELDS.len() {
-                        let kind = DecodeErrorKind::ArrayArity { expected: Self::FIELDS.len(), got };
-                        return Err(err(None, kind));
-                    }
-                    $(
-                        let $field = <$ty as Field>::get(&mut r)
-                            .map_err(|kind| err(Some(stringify!($field)), kind))?;
-                    )*
-                    r.finish().map_err(|kind| err(None, kind))?;
-                    Ok($name { $($field),* })
-                }
-            }
-
-            impl Msg for $name {
-                const CODE: u16 = $code;
-                const NAME: &'static str = stringify!($name);
-                const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
-
-                fn encoded_len(&self) -> usize {
-                    array_header_len(Self::FIELDS.len()) $( + self.$field.encoded_len() )*
-                }
-
-                fn encode_into(&self, buf: &mut Vec<u8>) {
-                    // One reservation up front: a large blob is then
-                    // copied exactly once, into `buf`.
-                    buf.reserve(self.encoded_len());
-                    self.put_args(&mut Encoder::new(buf));
-                }
-
-                fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])> {
-                    // Reserve the whole length only when nothing can be
-                    // borrowed: otherwise it would reserve room for the
-                    // very blobs that are not copied.
-                    let len = self.encoded_len();
-                    if len < BIG_FIELD {
-                        buf.reserve(len);
-                    }
-                    let mut e = Encoder::borrowing(buf);
-                    self.put_args(&mut e);
-                    e.into_segments()
-                }
-
-                fn decode(args: &[u8]) -> Result<Self, DecodeError> {
-                    Self::get_args(Reader::new(args))
-                }
-
-                fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError> {
-                    let r = Reader::shared(buf, offset)
-                        .map_err(|kind| DecodeError::in_message(Self::CODE, Self::NAME, None, kind))?;
-                    Self::get_args(r)
-                }
-
-                fn into_message(self) -> Message {
-                    Message::$name(self)
-                }
-
-                // See the trait: the message comes back unchanged.
-                #[allow(clippy::result_large_err)]
-                fn from_message(m: Message) -> Result<Self, Message> {
-                    match m {
-                        Message::$name(m) => Ok(m),
-                        other => Err(other),
-                    }
-                }
-            }
-
-            $( impl Ask for $name { type Answer = $answer; } )?
-
-            // What the message is to a link (see `codec::msgpack`).
-            impl crate::codec::sealed::Sealed for $name {}
-
-            impl crate::codec::LinkMsg for $name {
-                type Dialect = crate::NeoPy;
-
-                fn link_code() -> u16 {
-                    $code
-                }
-
-                fn link_name() -> &'static str {
-                    stringify!($name)
-                }
-
-                fn link_packet_size(&self, id: u32) -> u64 {
-                    super::packet_size(id, self)
-                }
-
-                fn link_encode<'a>(&'a self, buf: &mut Vec<u8>, id: u32) -> Vec<(usize, &'a [u8])> {
-                    super::encode_packet_parts(buf, id, self)
-                }
-
-                #[allow(clippy::result_large_err)]
-                fn link_from_set(m: Message) -> Result<Self, Message> {
-                    <Self as Msg>::from_message(m)
-                }
-            }
-
-            $(
-                impl crate::codec::LinkAsk for $name {
-                    type Answer = $answer;
-
-                    fn link_decode_answer(pkt: crate::Packet) -> Result<$answer, crate::ErrorKind> {
-                        crate::codec::msgpack::decode_answer::<Self>(pkt)
-                    }
-                }
-            )?
-
-            impl From<$name> for Message {
-                fn from(m: $name) -> Message {
-                    Message::$name(m)
-                }
-            }
-        )*
-
-        /// All of NEO/py's messages, for a receiver that does not know in
-        /// advance what will come.
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        pub enum Message {
-            $(
-                #[doc = concat!("A [`", stringify!($name), "`] message.")]
-                $name($name),
-            )*
-        }
-
-        impl Message {
-            /// The message code (`ANSWER_BIT` set on answers and `Error`).
-            pub fn code(&self) -> u16 {
-                match self {
-                    $( Message::$name(_) => $code, )*
-                }
-            }
-
-            /// The message name, e.g. `"AskObject"`.
-            pub fn name(&self) -> &'static str {
-                match self {
-                    $( Message::$name(_) => stringify!($name), )*
-                }
-            }
-
-            /// The names of the arguments, in wire order.
-            pub fn fields(&self) -> &'static [&'static str] {
-                match self {
-                    $( Message::$name(_) => <$name as Msg>::FIELDS, )*
-                }
-            }
-
-            /// Length of the arguments array in bytes.
-            pub fn encoded_len(&self) -> usize {
-                match self {
-                    $( Message::$name(m) => m.encoded_len(), )*
-                }
-            }
-
-            /// Append the arguments array to `buf`.
-            pub fn encode_into(&self, buf: &mut Vec<u8>) {
-                match self {
-                    $( Message::$name(m) => m.encode_into(buf), )*
-                }
-            }
-
-            /// Append the arguments array to `buf`, except large blobs,
-            /// which are returned as segments; see [`Msg::encode_parts`].
-            pub fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])> {
-                match self {
-                    $( Message::$name(m) => m.encode_parts(buf), )*
-                }
-            }
-
-            /// Decode the arguments array of a message with code `code`;
-            /// an unknown code is a [`DecodeError`] naming the code.
-            pub fn decode(code: u16, args: &[u8]) -> Result<Message, DecodeError> {
-                match code {
-                    $( $code => $name::decode(args).map(Message::$name), )*
-                    _ => Err(DecodeError::unknown_code(code)),
-                }
-            }
-
-            /// Decode the arguments `buf[offset..]` of a message with code
-            /// `code` from a shared packet buffer (`offset` is the
-            /// [`PacketHead`](super::PacketHead)'s `args_offset`): like
-            /// [`Message::decode`], but large object data are windows into
-            /// `buf`; see [`Msg::decode_shared`].
-            pub fn decode_shared(
-                code: u16,
-                buf: &Arc<Vec<u8>>,
-                offset: usize,
-            ) -> Result<Message, DecodeError> {
-                match code {
-                    $( $code => $name::decode_shared(buf, offset).map(Message::$name), )*
-                    _ => Err(DecodeError::unknown_code(code)),
-                }
-            }
-        }
-
-        /// Name of the message with code `code`, if NEO/py has one.
-        pub fn message_name(code: u16) -> Option<&'static str> {
-            match code {
-                $( $code => Some(stringify!($name)), )*
-                _ => None,
-            }
-        }
-
-        /// What answers the request with code `code`: the answer message's
-        /// name, or `"Error (ACK)"` for the requests answered by `Error`;
-        /// `None` for notifications, answers and unknown codes.
-        pub fn answer_name(code: u16) -> Option<&'static str> {
-            match code {
-                $( $code => {
-                    $( return Some(<$answer as Answer>::EXPECTED); )?
-                    #[allow(unreachable_code)]
-                    None
-                } )*
-                _ => None,
-            }
-        }
-
-        /// Codes of all messages, in table order.
-        pub const MESSAGE_CODES: &[u16] = &[ $( $code ),* ];
-
-        // Two messages with the same code would make decoding ambiguous:
-        // refuse to compile.
-        const _: () = {
-            let codes = MESSAGE_CODES;
-            let mut i = 0;
-            while i < codes.len() {
-                let mut j = i + 1;
-                while j < codes.len() {
-                    assert!(codes[i] != codes[j], "two messages share a code");
-                    j += 1;
-                }
-                i += 1;
-            }
-        };
     };
+}
+
+/// NEO/py's table has nothing of its own beyond the shared macro.
+macro_rules! no_extras {
+    ($($any:tt)*) => {};
 }
 
 messages! {
     /// First request on a link: who the sender is and what cluster it wants to join. Any node
     /// to any node.
-    RequestIdentification = 0x0001 asks AcceptIdentification {
+    RequestIdentification = 0x0001, ask AcceptIdentification {
         /// Type of the node.
         node_type: NodeType,
         /// Id of the node, if it has one already.
@@ -310,17 +62,17 @@ messages! {
 
     /// Check that the peer is alive (and, as NEO uses it, a barrier behind earlier requests).
     /// Any to any.
-    Ping = 0x0002 asks Pong {}
+    Ping = 0x0002, ask Pong {}
 
     /// Ask a client to close the link. Master or storage to client.
-    CloseClient = 0x0003 {}
+    CloseClient = 0x0003, notify {}
 
     /// Ask which master is the primary. Admin (neoctl) to master.
-    AskPrimary = 0x0004 asks AnswerPrimary {}
+    AskPrimary = 0x0004, ask AnswerPrimary {}
 
     /// Tell the sender that this master is not the primary, and which masters are known. Master
     /// to any.
-    NotPrimaryMaster = 0x0005 {
+    NotPrimaryMaster = 0x0005, notify {
         /// Id of the primary master, if known.
         primary: Option<NodeId>,
         /// Addresses of the known masters.
@@ -328,7 +80,7 @@ messages! {
     }
 
     /// What changed in the node table (all of it, right after identification). Master to any.
-    NotifyNodeInformation = 0x0006 {
+    NotifyNodeInformation = 0x0006, notify {
         /// When the information was sent (seconds since the epoch).
         timestamp: f64,
         /// The nodes.
@@ -336,16 +88,16 @@ messages! {
     }
 
     /// Ask a storage for what it knows of the last run, at cluster start. Master to storage.
-    AskRecovery = 0x0007 asks AnswerRecovery {}
+    AskRecovery = 0x0007, ask AnswerRecovery {}
 
     /// Ask a storage for the last ids it has. Master to storage.
-    AskLastIDs = 0x0008 asks AnswerLastIDs {}
+    AskLastIDs = 0x0008, ask AnswerLastIDs {}
 
     /// Ask a storage for the partition table it has. Master to storage.
-    AskPartitionTable = 0x0009 asks AnswerPartitionTable {}
+    AskPartitionTable = 0x0009, ask AnswerPartitionTable {}
 
     /// The whole partition table (sent right after identification). Master to any.
-    SendPartitionTable = 0x000a {
+    SendPartitionTable = 0x000a, notify {
         /// Id of the partition table (none: no table yet).
         ptid: Option<i64>,
         /// Number of replicas of each partition.
@@ -355,7 +107,7 @@ messages! {
     }
 
     /// Changes to some cells of the partition table. Master to any.
-    NotifyPartitionChanges = 0x000b {
+    NotifyPartitionChanges = 0x000b, notify {
         /// Id of the partition table (its version).
         ptid: i64,
         /// Number of replicas of each partition.
@@ -365,32 +117,32 @@ messages! {
     }
 
     /// Tell a storage that the cluster serves clients from now on. Master to storage.
-    StartOperation = 0x000c {
+    StartOperation = 0x000c, notify {
         /// Whether the cluster backs up another one.
         backup: bool,
     }
 
     /// Tell a storage that the cluster stops serving clients. Master to storage.
-    StopOperation = 0x000d {}
+    StopOperation = 0x000d, notify {}
 
     /// Ask the master which transactions are not finished yet. Storage to master.
-    AskUnfinishedTransactions = 0x000e asks AnswerUnfinishedTransactions {
+    AskUnfinishedTransactions = 0x000e, ask AnswerUnfinishedTransactions {
         /// The partitions.
         offset_list: Vec<u32>,
     }
 
     /// Ask a storage for its locked transactions, at verification. Master to storage.
-    AskLockedTransactions = 0x000f asks AnswerLockedTransactions {}
+    AskLockedTransactions = 0x000f, ask AnswerLockedTransactions {}
 
     /// Ask for the final tid of a transaction, knowing its temporary one. Master to storage,
     /// client to master.
-    AskFinalTID = 0x0010 asks AnswerFinalTID {
+    AskFinalTID = 0x0010, ask AnswerFinalTID {
         /// Temporary id of the transaction.
         ttid: Tid,
     }
 
     /// Commit a transaction left locked by the last run, at verification. Master to storage.
-    ValidateTransaction = 0x0011 {
+    ValidateTransaction = 0x0011, notify {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Its final tid.
@@ -398,14 +150,14 @@ messages! {
     }
 
     /// Begin a transaction: ask for a temporary tid. Client to master.
-    AskBeginTransaction = 0x0012 asks AnswerBeginTransaction {
+    AskBeginTransaction = 0x0012, ask AnswerBeginTransaction {
         /// The tid the transaction must have, if given (for replication of a backup).
         tid: Option<Tid>,
     }
 
     /// Report storages that failed to vote a transaction (answered by `Error`, `ACK` on
     /// success). Client to master.
-    FailedVote = 0x0013 asks () {
+    FailedVote = 0x0013, ask () {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Storages that failed to vote.
@@ -413,7 +165,7 @@ messages! {
     }
 
     /// Finish (commit) a transaction. Client to master.
-    AskFinishTransaction = 0x0014 asks AnswerTransactionFinished {
+    AskFinishTransaction = 0x0014, ask AnswerTransactionFinished {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Objects stored in the transaction.
@@ -427,7 +179,7 @@ messages! {
     }
 
     /// Lock the objects of a transaction being committed. Master to storage.
-    AskLockInformation = 0x0015 asks AnswerInformationLocked {
+    AskLockInformation = 0x0015, ask AnswerInformationLocked {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Its final tid.
@@ -437,7 +189,7 @@ messages! {
     }
 
     /// Objects that a committed transaction changed. Master to clients.
-    InvalidateObjects = 0x0016 {
+    InvalidateObjects = 0x0016, notify {
         /// The committed transaction.
         tid: Tid,
         /// The objects.
@@ -446,7 +198,7 @@ messages! {
 
     /// Partitions whose objects a committed transaction changed (for clients that cache whole
     /// partitions). Master to clients.
-    InvalidatePartitions = 0x0017 {
+    InvalidatePartitions = 0x0017, notify {
         /// The committed transaction.
         tid: Tid,
         /// The partitions.
@@ -454,19 +206,19 @@ messages! {
     }
 
     /// Unlock the objects of a committed transaction. Master to storage.
-    NotifyUnlockInformation = 0x0018 {
+    NotifyUnlockInformation = 0x0018, notify {
         /// Temporary id of the transaction.
         ttid: Tid,
     }
 
     /// Ask for new object ids. Client to master.
-    AskNewOIDs = 0x0019 asks AnswerNewOIDs {
+    AskNewOIDs = 0x0019, ask AnswerNewOIDs {
         /// How many oids.
         num_oids: u32,
     }
 
     /// A deadlock was found on an object: the transaction must rebase. Storage to client.
-    NotifyDeadlock = 0x001a {
+    NotifyDeadlock = 0x001a, notify {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// The object.
@@ -474,7 +226,7 @@ messages! {
     }
 
     /// Lock an object again after a deadlock, checking for conflicts. Client to storage.
-    AskRelockObject = 0x001b asks AnswerRelockObject {
+    AskRelockObject = 0x001b, ask AnswerRelockObject {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// The object.
@@ -482,7 +234,7 @@ messages! {
     }
 
     /// Store an object revision in a transaction. Client to storage.
-    AskStoreObject = 0x001c asks AnswerStoreObject {
+    AskStoreObject = 0x001c, ask AnswerStoreObject {
         /// The object.
         oid: Oid,
         /// The serial the new revision is based on.
@@ -500,7 +252,7 @@ messages! {
     }
 
     /// Abort a transaction. Client to storage, master to storage.
-    AbortTransaction = 0x001d {
+    AbortTransaction = 0x001d, notify {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Storages involved.
@@ -508,7 +260,7 @@ messages! {
     }
 
     /// Store the metadata of a transaction. Client to storage.
-    AskStoreTransaction = 0x001e asks AnswerStoreTransaction {
+    AskStoreTransaction = 0x001e, ask AnswerStoreTransaction {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// User of the transaction.
@@ -524,14 +276,14 @@ messages! {
     }
 
     /// Vote a transaction (two-phase commit). Client to storage.
-    AskVoteTransaction = 0x001f asks AnswerVoteTransaction {
+    AskVoteTransaction = 0x001f, ask AnswerVoteTransaction {
         /// Temporary id of the transaction.
         ttid: Tid,
     }
 
     /// Read an object: the revision current at `at`, or the last one before `before` (neither:
     /// the last one). Client to storage.
-    AskObject = 0x0020 asks AnswerObject {
+    AskObject = 0x0020, ask AnswerObject {
         /// The object.
         oid: Oid,
         /// Read the revision current at this tid, if given.
@@ -542,7 +294,7 @@ messages! {
 
     /// Ask for the tids of the last transactions, newest first (`first`..`last` of that list).
     /// Client to storage.
-    AskTIDs = 0x0021 asks AnswerTIDs {
+    AskTIDs = 0x0021, ask AnswerTIDs {
         /// Index of the first item.
         first: i64,
         /// Index after the last item (exclusive).
@@ -552,14 +304,14 @@ messages! {
     }
 
     /// Ask for the metadata of a transaction. Client to storage.
-    AskTransactionInformation = 0x0022 asks AnswerTransactionInformation {
+    AskTransactionInformation = 0x0022, ask AnswerTransactionInformation {
         /// The transaction.
         tid: Tid,
     }
 
     /// Ask for the revisions of an object, newest first (`first`..`last` of that list). Client
     /// to storage.
-    AskObjectHistory = 0x0023 asks AnswerObjectHistory {
+    AskObjectHistory = 0x0023, ask AnswerObjectHistory {
         /// The object.
         oid: Oid,
         /// Index of the first item.
@@ -569,7 +321,7 @@ messages! {
     }
 
     /// Ask for rows of the partition table. Admin (neoctl) to admin.
-    AskPartitionList = 0x0024 asks AnswerPartitionList {
+    AskPartitionList = 0x0024, ask AnswerPartitionList {
         /// First partition.
         min_offset: u32,
         /// Partition after the last one (0: up to the end).
@@ -579,13 +331,13 @@ messages! {
     }
 
     /// Ask for the nodes of the cluster, of one type or all. Admin (neoctl) to admin.
-    AskNodeList = 0x0025 asks AnswerNodeList {
+    AskNodeList = 0x0025, ask AnswerNodeList {
         /// Only nodes of this type, if given.
         node_type: Option<NodeType>,
     }
 
     /// Change the state of a node (answered by `Error`, `ACK` on success). Admin to master.
-    SetNodeState = 0x0026 asks () {
+    SetNodeState = 0x0026, ask () {
         /// Id of the node.
         uuid: NodeId,
         /// The new state.
@@ -594,14 +346,14 @@ messages! {
 
     /// Add pending storage nodes to the cluster (answered by `Error`, `ACK` on success). Admin
     /// to master.
-    AddPendingNodes = 0x0027 asks () {
+    AddPendingNodes = 0x0027, ask () {
         /// Storages to add (none: all pending).
         uuid_list: Vec<NodeId>,
     }
 
     /// Rebalance the partition table over the given storages (or only tell how, `dry_run`).
     /// Admin to master.
-    TweakPartitionTable = 0x0028 asks AnswerTweakPartitionTable {
+    TweakPartitionTable = 0x0028, ask AnswerTweakPartitionTable {
         /// Only tell what would be done.
         dry_run: bool,
         /// Storages to drop from the table.
@@ -609,20 +361,20 @@ messages! {
     }
 
     /// Change the number of replicas (answered by `Error`, `ACK` on success). Admin to master.
-    SetNumReplicas = 0x0029 asks () {
+    SetNumReplicas = 0x0029, ask () {
         /// Number of replicas of each partition.
         num_replicas: u32,
     }
 
     /// Change the state of the cluster (answered by `Error`, `ACK` on success). Admin to
     /// master.
-    SetClusterState = 0x002a asks () {
+    SetClusterState = 0x002a, ask () {
         /// The new state.
         state: ClusterState,
     }
 
     /// Repair the given storages (answered by `Error`, `ACK` on success). Admin to master.
-    Repair = 0x002b asks () {
+    Repair = 0x002b, ask () {
         /// Storages to repair.
         uuid_list: Vec<NodeId>,
         /// Only tell what would be done.
@@ -630,22 +382,22 @@ messages! {
     }
 
     /// Repair: prune orphan data. Master to storage.
-    NotifyRepair = 0x002c {
+    NotifyRepair = 0x002c, notify {
         /// Only tell what would be done.
         dry_run: bool,
     }
 
     /// The state of the cluster changed. Master to any.
-    NotifyClusterInformation = 0x002d {
+    NotifyClusterInformation = 0x002d, notify {
         /// The new state.
         state: ClusterState,
     }
 
     /// Ask for the state of the cluster. Any to master, admin.
-    AskClusterState = 0x002e asks AnswerClusterState {}
+    AskClusterState = 0x002e, ask AnswerClusterState {}
 
     /// Ask what undoing a transaction would restore for some objects. Client to storage.
-    AskObjectUndoSerial = 0x002f asks AnswerObjectUndoSerial {
+    AskObjectUndoSerial = 0x002f, ask AnswerObjectUndoSerial {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Last committed transaction.
@@ -657,7 +409,7 @@ messages! {
     }
 
     /// Ask for tids from a given one, for replication. Client or storage to storage.
-    AskTIDsFrom = 0x0030 asks AnswerTIDsFrom {
+    AskTIDsFrom = 0x0030, ask AnswerTIDsFrom {
         /// First tid of the range.
         min_tid: Tid,
         /// Last tid of the range (included).
@@ -669,7 +421,7 @@ messages! {
     }
 
     /// Ask for the oids of a partition from a given one. Client to storage.
-    AskOIDsFrom = 0x0031 asks AnswerOIDsFrom {
+    AskOIDsFrom = 0x0031, ask AnswerOIDsFrom {
         /// A partition (row of the partition table).
         partition: u32,
         /// How many items at most.
@@ -681,19 +433,19 @@ messages! {
     }
 
     /// Wait until packing up to a tid is done. Client to master.
-    WaitForPack = 0x0032 asks WaitedForPack {
+    WaitForPack = 0x0032, ask WaitedForPack {
         /// Wait until packed up to this tid.
         tid: Tid,
     }
 
     /// Ask for the pack orders from a given one. Storage to master.
-    AskPackOrders = 0x0033 asks AnswerPackOrders {
+    AskPackOrders = 0x0033, ask AnswerPackOrders {
         /// First pack order to list.
         pack_id: Tid,
     }
 
     /// Pack orders approved or rejected. Master to storage.
-    NotifyPackSigned = 0x0034 {
+    NotifyPackSigned = 0x0034, notify {
         /// Approved pack orders.
         approved: Vec<Tid>,
         /// Rejected pack orders.
@@ -701,14 +453,14 @@ messages! {
     }
 
     /// A pack is done up to an order. Storage to master.
-    NotifyPackCompleted = 0x0035 {
+    NotifyPackCompleted = 0x0035, notify {
         /// The last pack order done.
         pack_id: Tid,
     }
 
     /// Check the replicas of partitions (answered by `Error`, `ACK` on success). Admin to
     /// master.
-    CheckReplicas = 0x0036 asks () {
+    CheckReplicas = 0x0036, ask () {
         /// For each partition, the node to check against (none: all).
         partition_dict: BTreeMap<u32, Option<NodeId>>,
         /// First tid to check.
@@ -718,7 +470,7 @@ messages! {
     }
 
     /// Check a partition against another node. Master to storage.
-    CheckPartition = 0x0037 {
+    CheckPartition = 0x0037, notify {
         /// A partition (row of the partition table).
         partition: u32,
         /// What to check against.
@@ -730,7 +482,7 @@ messages! {
     }
 
     /// Ask for a checksum of the tids of a range, to compare replicas. Storage to storage.
-    AskCheckTIDRange = 0x0038 asks AnswerCheckTIDRange {
+    AskCheckTIDRange = 0x0038, ask AnswerCheckTIDRange {
         /// A partition (row of the partition table).
         partition: u32,
         /// How many items at most.
@@ -743,7 +495,7 @@ messages! {
 
     /// Ask for checksums of the serials and oids of a range, to compare replicas. Storage to
     /// storage.
-    AskCheckSerialRange = 0x0039 asks AnswerCheckSerialRange {
+    AskCheckSerialRange = 0x0039, ask AnswerCheckSerialRange {
         /// A partition (row of the partition table).
         partition: u32,
         /// How many items at most.
@@ -757,7 +509,7 @@ messages! {
     }
 
     /// Cells found corrupted by a check. Storage to master.
-    NotifyPartitionCorrupted = 0x003a {
+    NotifyPartitionCorrupted = 0x003a, notify {
         /// A partition (row of the partition table).
         partition: u32,
         /// Ids of the nodes whose cells are corrupted.
@@ -765,13 +517,13 @@ messages! {
     }
 
     /// The storage is ready to serve. Storage to master.
-    NotifyReady = 0x003b {}
+    NotifyReady = 0x003b, notify {}
 
     /// Ask for the last committed transaction. Client or admin to master.
-    AskLastTransaction = 0x003c asks AnswerLastTransaction {}
+    AskLastTransaction = 0x003c, ask AnswerLastTransaction {}
 
     /// Check that an object is still at a given serial, in a transaction. Client to storage.
-    AskCheckCurrentSerial = 0x003d asks AnswerCheckCurrentSerial {
+    AskCheckCurrentSerial = 0x003d, ask AnswerCheckCurrentSerial {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// The object.
@@ -781,7 +533,7 @@ messages! {
     }
 
     /// A transaction is finished. Master to client.
-    NotifyTransactionFinished = 0x003e {
+    NotifyTransactionFinished = 0x003e, notify {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Last tid the client may see.
@@ -789,7 +541,7 @@ messages! {
     }
 
     /// Replicate partitions up to a tid, from the given sources. Master to storage.
-    Replicate = 0x003f {
+    Replicate = 0x003f, notify {
         /// Replicate up to this tid.
         tid: Tid,
         /// Name of the upstream cluster (empty: this cluster).
@@ -799,7 +551,7 @@ messages! {
     }
 
     /// A partition is replicated up to a tid. Storage to master.
-    NotifyReplicationDone = 0x0040 {
+    NotifyReplicationDone = 0x0040, notify {
         /// The partition.
         offset: u32,
         /// Replicated up to this tid.
@@ -807,7 +559,7 @@ messages! {
     }
 
     /// Ask for transactions of a partition, for replication. Storage to storage.
-    AskFetchTransactions = 0x0041 asks AnswerFetchTransactions {
+    AskFetchTransactions = 0x0041, ask AnswerFetchTransactions {
         /// The partition to replicate.
         partition: u32,
         /// How many items at most.
@@ -823,7 +575,7 @@ messages! {
     }
 
     /// Ask for object revisions of a partition, for replication. Storage to storage.
-    AskFetchObjects = 0x0042 asks AnswerFetchObjects {
+    AskFetchObjects = 0x0042, ask AnswerFetchObjects {
         /// The partition to replicate.
         partition: u32,
         /// How many items at most.
@@ -840,7 +592,7 @@ messages! {
 
     /// A transaction sent for replication (answers `AskFetchTransactions` in many packets).
     /// Storage to storage.
-    AddTransaction = 0x0043 {
+    AddTransaction = 0x0043, notify {
         /// Tid of the transaction.
         tid: Tid,
         /// User of the transaction.
@@ -861,7 +613,7 @@ messages! {
 
     /// An object revision sent for replication (answers `AskFetchObjects` in many packets).
     /// Storage to storage.
-    AddObject = 0x0044 {
+    AddObject = 0x0044, notify {
         /// The object.
         oid: Oid,
         /// Tid of the revision.
@@ -878,32 +630,32 @@ messages! {
 
     /// Truncate the database after a tid (answered by `Error`, `ACK` on success). Admin to
     /// master, master to storage.
-    Truncate = 0x0045 asks () {
+    Truncate = 0x0045, ask () {
         /// Truncate after this tid.
         tid: Tid,
     }
 
     /// Flush the debug log. Master to any.
-    FlushLog = 0x0046 {}
+    FlushLog = 0x0046, notify {}
 
     /// Ask for the monitoring summary. Admin (neoctl) to admin.
-    AskMonitorInformation = 0x0047 asks AnswerMonitorInformation {}
+    AskMonitorInformation = 0x0047, ask AnswerMonitorInformation {}
 
     /// Monitoring information. Admin to admin (backup).
-    NotifyMonitorInformation = 0x0048 {
+    NotifyMonitorInformation = 0x0048, notify {
         /// Monitoring values by name.
         info: BTreeMap<String, Value>,
     }
 
     /// The address of the upstream cluster's admin. Master to admin.
-    NotifyUpstreamAdmin = 0x0049 {
+    NotifyUpstreamAdmin = 0x0049, notify {
         /// Address of the upstream admin.
         addr: Address,
     }
 
     /// An error answering a request, or its acknowledgement (`ACK`) for the requests answered
     /// that way. Any to any.
-    Error = 0x8000 {
+    Error = 0x8000, error {
         /// What kind of error (`ACK` for success): a plain integer on the wire.
         code: ErrorCode,
         /// What happened (UTF-8).
@@ -911,7 +663,7 @@ messages! {
     }
 
     /// The identification was accepted: who answers, and the id given to the sender.
-    AcceptIdentification = 0x8001 {
+    AcceptIdentification = 0x8001, answer {
         /// Type of the node that accepted.
         node_type: NodeType,
         /// Id of the node that accepted.
@@ -921,16 +673,16 @@ messages! {
     }
 
     /// The peer is alive.
-    Pong = 0x8002 {}
+    Pong = 0x8002, answer {}
 
     /// The primary master.
-    AnswerPrimary = 0x8004 {
+    AnswerPrimary = 0x8004, answer {
         /// Id of the primary master.
         primary_uuid: NodeId,
     }
 
     /// What a storage knows of the last run.
-    AnswerRecovery = 0x8007 {
+    AnswerRecovery = 0x8007, answer {
         /// Id of the partition table it has, if any.
         ptid: Option<i64>,
         /// Tid up to which the cluster is backed up, if it is a backup.
@@ -940,7 +692,7 @@ messages! {
     }
 
     /// The last ids a storage has.
-    AnswerLastIDs = 0x8008 {
+    AnswerLastIDs = 0x8008, answer {
         /// Last tid, if any.
         ltid: Option<Tid>,
         /// Last oid, if any.
@@ -950,7 +702,7 @@ messages! {
     }
 
     /// The partition table a storage has.
-    AnswerPartitionTable = 0x8009 {
+    AnswerPartitionTable = 0x8009, answer {
         /// Id of the partition table.
         ptid: i64,
         /// Number of replicas of each partition.
@@ -960,7 +712,7 @@ messages! {
     }
 
     /// The transactions not finished yet.
-    AnswerUnfinishedTransactions = 0x800e {
+    AnswerUnfinishedTransactions = 0x800e, answer {
         /// Last committed tid.
         max_tid: Tid,
         /// Temporary ids of the transactions.
@@ -968,26 +720,26 @@ messages! {
     }
 
     /// The locked transactions of a storage.
-    AnswerLockedTransactions = 0x800f {
+    AnswerLockedTransactions = 0x800f, answer {
         /// Final tid (if known) by temporary tid.
         tid_dict: BTreeMap<Tid, Option<Tid>>,
     }
 
     /// The final tid of a transaction.
-    AnswerFinalTID = 0x8010 {
+    AnswerFinalTID = 0x8010, answer {
         /// The transaction's final tid; none if it was not committed
         /// (NEO/py answers `None` for a ttid it does not know).
         tid: Option<Tid>,
     }
 
     /// The temporary tid of the transaction that begins.
-    AnswerBeginTransaction = 0x8012 {
+    AnswerBeginTransaction = 0x8012, answer {
         /// Temporary id of the transaction.
         ttid: Tid,
     }
 
     /// The transaction is committed, with its final tid.
-    AnswerTransactionFinished = 0x8014 {
+    AnswerTransactionFinished = 0x8014, answer {
         /// Temporary id of the transaction.
         ttid: Tid,
         /// Its final tid.
@@ -995,38 +747,38 @@ messages! {
     }
 
     /// The objects of the transaction are locked.
-    AnswerInformationLocked = 0x8015 {
+    AnswerInformationLocked = 0x8015, answer {
         /// Temporary id of the transaction.
         ttid: Tid,
     }
 
     /// New object ids.
-    AnswerNewOIDs = 0x8019 {
+    AnswerNewOIDs = 0x8019, answer {
         /// The objects.
         oid_list: Vec<Oid>,
     }
 
     /// The object is locked again, and the conflict found if any.
-    AnswerRelockObject = 0x801b {
+    AnswerRelockObject = 0x801b, answer {
         /// The conflict, if any.
         conflict: Option<RelockConflict>,
     }
 
     /// The object is stored, or the conflict found.
-    AnswerStoreObject = 0x801c {
+    AnswerStoreObject = 0x801c, answer {
         /// None if stored; else the conflicting tid (ZERO_TID: nothing done).
         conflict: Option<Tid>,
     }
 
     /// The transaction metadata is stored.
-    AnswerStoreTransaction = 0x801e {}
+    AnswerStoreTransaction = 0x801e, answer {}
 
     /// The transaction is voted.
-    AnswerVoteTransaction = 0x801f {}
+    AnswerVoteTransaction = 0x801f, answer {}
 
     /// One revision of an object. Its data is a window into the packet buffer when large (no
     /// copy).
-    AnswerObject = 0x8020 {
+    AnswerObject = 0x8020, answer {
         /// The object.
         oid: Oid,
         /// Tid of the object revision.
@@ -1044,13 +796,13 @@ messages! {
     }
 
     /// The tids of the last transactions.
-    AnswerTIDs = 0x8021 {
+    AnswerTIDs = 0x8021, answer {
         /// Transaction ids.
         tid_list: Vec<Tid>,
     }
 
     /// The metadata of a transaction.
-    AnswerTransactionInformation = 0x8022 {
+    AnswerTransactionInformation = 0x8022, answer {
         /// The transaction.
         tid: Tid,
         /// User of the transaction.
@@ -1066,7 +818,7 @@ messages! {
     }
 
     /// The revisions of an object.
-    AnswerObjectHistory = 0x8023 {
+    AnswerObjectHistory = 0x8023, answer {
         /// The object.
         oid: Oid,
         /// The revisions, newest first.
@@ -1074,7 +826,7 @@ messages! {
     }
 
     /// Rows of the partition table.
-    AnswerPartitionList = 0x8024 {
+    AnswerPartitionList = 0x8024, answer {
         /// Id of the partition table (its version).
         ptid: i64,
         /// Number of replicas of each partition.
@@ -1084,13 +836,13 @@ messages! {
     }
 
     /// The nodes of the cluster.
-    AnswerNodeList = 0x8025 {
+    AnswerNodeList = 0x8025, answer {
         /// The nodes.
         node_list: Vec<NodeInfo>,
     }
 
     /// The partition table after rebalancing (or as it would be, `dry_run`).
-    AnswerTweakPartitionTable = 0x8028 {
+    AnswerTweakPartitionTable = 0x8028, answer {
         /// Whether the table changed.
         changed: bool,
         /// The rows of the partition table, by partition: the cells of each.
@@ -1098,25 +850,25 @@ messages! {
     }
 
     /// The state of the cluster, if known.
-    AnswerClusterState = 0x802e {
+    AnswerClusterState = 0x802e, answer {
         /// The state, if known.
         state: Option<ClusterState>,
     }
 
     /// What undoing a transaction restores, per object.
-    AnswerObjectUndoSerial = 0x802f {
+    AnswerObjectUndoSerial = 0x802f, answer {
         /// Per object: its current serial, the serial the undo restores, whether it is current.
         object_tid_dict: BTreeMap<Oid, UndoSerial>,
     }
 
     /// Tids from the one asked.
-    AnswerTIDsFrom = 0x8030 {
+    AnswerTIDsFrom = 0x8030, answer {
         /// Transaction ids.
         tid_list: Vec<Tid>,
     }
 
     /// Oids of a partition, and where to go on from.
-    AnswerOIDsFrom = 0x8031 {
+    AnswerOIDsFrom = 0x8031, answer {
         /// Where to go on from, or none when done.
         next_oid: Option<Oid>,
         /// The objects.
@@ -1124,16 +876,16 @@ messages! {
     }
 
     /// Packing up to the tid is done.
-    WaitedForPack = 0x8032 {}
+    WaitedForPack = 0x8032, answer {}
 
     /// Pack orders.
-    AnswerPackOrders = 0x8033 {
+    AnswerPackOrders = 0x8033, answer {
         /// The pack orders.
         pack_list: Vec<PackOrder>,
     }
 
     /// The checksum of the tids of a range.
-    AnswerCheckTIDRange = 0x8038 {
+    AnswerCheckTIDRange = 0x8038, answer {
         /// Number of items in the range.
         count: i64,
         /// SHA-1 of the tids of the range.
@@ -1143,7 +895,7 @@ messages! {
     }
 
     /// The checksums of the serials and oids of a range.
-    AnswerCheckSerialRange = 0x8039 {
+    AnswerCheckSerialRange = 0x8039, answer {
         /// Number of items in the range.
         count: i64,
         /// SHA-1 of the tids of the range.
@@ -1157,19 +909,19 @@ messages! {
     }
 
     /// The last committed transaction.
-    AnswerLastTransaction = 0x803c {
+    AnswerLastTransaction = 0x803c, answer {
         /// Last committed transaction.
         ltid: Tid,
     }
 
     /// The object is still at the serial, or the conflict found.
-    AnswerCheckCurrentSerial = 0x803d {
+    AnswerCheckCurrentSerial = 0x803d, answer {
         /// None if stored; else the conflicting tid (ZERO_TID: nothing done).
         conflict: Option<Tid>,
     }
 
     /// The transactions were sent (as `AddTransaction` packets before this one).
-    AnswerFetchTransactions = 0x8041 {
+    AnswerFetchTransactions = 0x8041, answer {
         /// Where to go on from, or none when done.
         next_tid: Option<Tid>,
         /// Tids the asker must delete.
@@ -1179,7 +931,7 @@ messages! {
     }
 
     /// The object revisions were sent (as `AddObject` packets before this one).
-    AnswerFetchObjects = 0x8042 {
+    AnswerFetchObjects = 0x8042, answer {
         /// Where to go on from, or none when done.
         next_tid: Option<Tid>,
         /// Where to go on from, or none when done.
@@ -1189,7 +941,7 @@ messages! {
     }
 
     /// The monitoring summary.
-    AnswerMonitorInformation = 0x8047 {
+    AnswerMonitorInformation = 0x8047, answer {
         /// Backup clusters with warnings (none: this cluster).
         warning: Vec<Option<String>>,
         /// Backup clusters with problems (none: this cluster).

@@ -156,7 +156,9 @@ pub use types::{
 };
 pub use value::{ArrayIter, MapIter, Value, ValueRef};
 
-use crate::proto::Payload;
+pub use crate::codec::{
+    encode_packet, encode_packet_parts, packet_size, Answer, AnswerError, Ask, Msg, Payload,
+};
 pub use crate::proto::{
     Checksum, Data, DecodeError, DecodeErrorKind, ErrorCode, DECODE_ALLOWANCE, DECODE_GROWTH,
 };
@@ -166,178 +168,6 @@ pub type Oid = u64;
 
 /// Transaction id (on the wire: `p64`, an 8-byte `bin`).
 pub type Tid = u64;
-
-/// A NEO/py message type: one of the 111 structs of the message table,
-/// whose arguments are a msgpack array.
-///
-/// Implemented by the `messages!` table, not by hand. Mirrors
-/// [`proto::Msg`](crate::proto::Msg), except that what is encoded and
-/// decoded here is the `args` array (the packet's head is
-/// [`encode_head`]'s and the [`Scanner`]'s).
-pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
-    /// Message code; `ANSWER_BIT` (0x8000) is set on answers and `Error`.
-    const CODE: u16;
-
-    /// NEO/py's name of the message, e.g. `"AskObject"`.
-    const NAME: &'static str;
-
-    /// Names of the arguments, in wire order (NEO/py's handler parameters).
-    const FIELDS: &'static [&'static str];
-
-    /// Length of the arguments array in bytes.
-    fn encoded_len(&self) -> usize;
-
-    /// Append the arguments array to `buf`: exactly `encoded_len()` bytes,
-    /// all copied.
-    fn encode_into(&self, buf: &mut Vec<u8>);
-
-    /// Append the arguments array to `buf`, except the bytes of object
-    /// data of at least [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes, which
-    /// are borrowed from `self` and returned as segments `(position in buf
-    /// where they go, bytes)`, positions not decreasing. Interleaved with
-    /// [`proto::packet_io_slices`](crate::proto::packet_io_slices), the
-    /// pieces are exactly what `encode_into` appends.
-    #[must_use]
-    fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])>;
-
-    /// Decode an arguments array; all of `args` must be consumed. Object
-    /// data are copied.
-    fn decode(args: &[u8]) -> Result<Self, DecodeError>;
-
-    /// Decode the arguments `buf[offset..]` of a shared packet buffer (a
-    /// whole packet, with `offset` its head's `args_offset`).
-    ///
-    /// Like [`Msg::decode`] — same strictness, same errors, equal values —
-    /// except that object data of at least
-    /// [`BIG_FIELD`](crate::proto::BIG_FIELD) bytes are windows into `buf`
-    /// (they keep it alive) instead of copies.
-    fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError>;
-
-    /// Wrap into the enum of all messages.
-    fn into_message(self) -> Message;
-
-    /// Unwrap from the enum of all messages; `Err(m)` if `m` is another.
-    // The enum is as large as its largest message (about 160 bytes):
-    // giving it back by value, unchanged, is the point, and boxing it would
-    // allocate where nothing needs to.
-    #[allow(clippy::result_large_err)]
-    fn from_message(m: Message) -> Result<Self, Message>;
-}
-
-/// A request, and the answer it expects.
-///
-/// `Answer` is the answer message, or `()` for the eight requests NEO/py
-/// answers with `Error` (`ACK` on success: `FailedVote`, `SetNodeState`,
-/// `AddPendingNodes`, `SetNumReplicas`, `SetClusterState`, `Repair`,
-/// `CheckReplicas`, `Truncate`). Notifications and answers are not `Ask`,
-/// so asking with one does not compile:
-///
-/// ```compile_fail
-/// use neonet::neopy::{Ask, CloseClient};
-///
-/// fn ask<R: Ask>(_request: &R) {}
-/// ask(&CloseClient {}); // a notification: no answer to wait for
-/// ```
-///
-/// ```
-/// use neonet::neopy::{Ask, AskObject, AnswerObject, Truncate};
-///
-/// fn answer_of<R: Ask>(_: &R) -> &'static str { std::any::type_name::<R::Answer>() }
-/// assert!(answer_of(&AskObject::default()).ends_with("AnswerObject"));
-/// assert_eq!(answer_of(&Truncate::default()), "()");
-/// ```
-pub trait Ask: Msg {
-    /// What a successful answer decodes to.
-    type Answer: Answer;
-}
-
-/// What a request's answer packet decodes to: an answer message, or `()`
-/// for an `Error` packet with code `ACK`.
-pub trait Answer: Sized {
-    /// What is expected, for errors: the answer's name, or `"Error (ACK)"`.
-    const EXPECTED: &'static str;
-
-    /// Decode the answer packet `buf` (its code, and where its `args`
-    /// start); see [`decode_answer`].
-    fn decode_answer(code: u16, buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, AnswerError> {
-        Self::decode_answer_payload(code, Payload::Shared(buf, offset))
-    }
-
-    /// Decode an answer from its code and `args` alone (object data
-    /// copied), as [`decode_answer`] does from a shared packet: what a link
-    /// uses for small packets, which then need no shared buffer.
-    fn decode_answer_args(code: u16, args: &[u8]) -> Result<Self, AnswerError> {
-        Self::decode_answer_payload(code, Payload::Bytes(args))
-    }
-
-    /// Decode an answer from either form of its arguments.
-    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<Self, AnswerError>;
-}
-
-impl<M: Msg> Answer for M {
-    const EXPECTED: &'static str = M::NAME;
-
-    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<M, AnswerError> {
-        if code == M::CODE {
-            decode_payload::<M>(payload).map_err(AnswerError::Decode)
-        } else {
-            Err(peer_error(code, payload, M::NAME))
-        }
-    }
-}
-
-/// Success is an `Error` packet with code `ACK`.
-impl Answer for () {
-    const EXPECTED: &'static str = "Error (ACK)";
-
-    fn decode_answer_payload(code: u16, payload: Payload<'_>) -> Result<(), AnswerError> {
-        match peer_error(code, payload, Self::EXPECTED) {
-            AnswerError::Peer(e) if e.code == ErrorCode::ACK => Ok(()),
-            other => Err(other),
-        }
-    }
-}
-
-/// Decode the arguments of an `M` in either form.
-fn decode_payload<M: Msg>(payload: Payload<'_>) -> Result<M, DecodeError> {
-    match payload {
-        Payload::Bytes(args) => M::decode(args),
-        Payload::Shared(buf, offset) => M::decode_shared(buf, offset),
-    }
-}
-
-/// The error for an answer packet of code `code` that is not the answer
-/// expected: the peer's `Error`, or an unexpected message.
-fn peer_error(code: u16, payload: Payload<'_>, expected: &'static str) -> AnswerError {
-    if code != Error::CODE {
-        return AnswerError::Unexpected { code, expected };
-    }
-    match decode_payload::<Error>(payload) {
-        Ok(e) => AnswerError::Peer(e),
-        Err(e) => AnswerError::Decode(e),
-    }
-}
-
-/// Why an answer packet is not the answer a request expects.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AnswerError {
-    /// The peer answered with `Error` (its code is not `ACK`, or the
-    /// request expected an answer message).
-    #[error("peer error {:?}: {}", .0.code, .0.message)]
-    Peer(Error),
-    /// The packet is another message than the answer (or `Error`).
-    #[error("unexpected message: got {}, expected {expected}", message_name(*.code).unwrap_or("an unknown message"))]
-    Unexpected {
-        /// The code that came.
-        code: u16,
-        /// The name of what was expected.
-        expected: &'static str,
-    },
-    /// The answer (or the `Error`) could not be decoded.
-    #[error("{0}")]
-    Decode(DecodeError),
-}
 
 /// Decode the answer packet of request `R`: `code` and `offset` from its
 /// [`PacketHead`], `buf` the packet. The answer message (or `()` for an
@@ -360,14 +190,14 @@ pub enum AnswerError {
 /// let (head, buf) = packet(0x8000, &|b| neopy::Msg::encode_into(&ack, b));
 /// assert_eq!(neopy::decode_answer::<Truncate>(head.code, &buf, head.args_offset), Ok(()));
 /// let got = neopy::decode_answer::<AskLastTransaction>(head.code, &buf, head.args_offset);
-/// assert_eq!(got, Err(AnswerError::Peer(ack)));
+/// assert_eq!(got, Err(AnswerError::Peer { code: ack.code, message: ack.message }));
 /// ```
 pub fn decode_answer<R: Ask>(
     code: u16,
     buf: &Arc<Vec<u8>>,
     offset: usize,
 ) -> Result<R::Answer, AnswerError> {
-    R::Answer::decode_answer(code, buf, offset)
+    R::Answer::from_answer(code, Payload::Shared(buf, offset))
 }
 
 /// Append the whole packet of `msg` with id `msg_id` to `buf`: head, then
@@ -376,7 +206,7 @@ pub fn decode_answer<R: Ask>(
 /// # Panics
 /// If the packet would exceed `MAX_PACKET_SIZE`; check [`packet_size`]
 /// first where the message size is not bounded.
-pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, msg_id: u32, msg: &M) {
+pub(crate) fn encode_packet_whole<M: Msg>(buf: &mut Vec<u8>, msg_id: u32, msg: &M) {
     let len = checked_args_len(msg_id, msg);
     buf.reserve(head_len(msg_id, M::CODE) + len);
     encode_head(buf, msg_id, M::CODE);
@@ -392,7 +222,7 @@ pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, msg_id: u32, msg: &M) {
 /// # Panics
 /// If the packet would exceed `MAX_PACKET_SIZE`, as [`encode_packet`].
 #[must_use]
-pub fn encode_packet_parts<'a, M: Msg>(
+pub(crate) fn encode_msgpack_packet_parts<'a, M: Msg>(
     buf: &mut Vec<u8>,
     msg_id: u32,
     msg: &'a M,
@@ -403,7 +233,7 @@ pub fn encode_packet_parts<'a, M: Msg>(
 }
 
 /// Size of the packet carrying `msg` with id `msg_id`, head included.
-pub fn packet_size<M: Msg>(msg_id: u32, msg: &M) -> u64 {
+pub(crate) fn packet_size_of<M: Msg>(msg_id: u32, msg: &M) -> u64 {
     (head_len(msg_id, M::CODE) + msg.encoded_len()) as u64
 }
 

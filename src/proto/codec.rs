@@ -560,6 +560,20 @@ impl fmt::Debug for Encoder<'_, '_> {
     }
 }
 
+/// How a message's fields are framed in protocol 6: not at all, they
+/// follow one another (the packet header says the payload's length).
+pub(crate) fn args_len(_fields: usize) -> usize {
+    0
+}
+
+/// See [`args_len`]: nothing to write.
+pub(crate) fn put_args(_e: &mut Encoder<'_, '_>, _fields: usize) {}
+
+/// See [`args_len`]: nothing to read.
+pub(crate) fn get_args(_r: &mut Reader<'_>, _fields: usize) -> Result<(), DecodeErrorKind> {
+    Ok(())
+}
+
 /// A type that can be a message field (or an item of a list field).
 ///
 /// `put` must write exactly `encoded_len()` bytes (copied or borrowed), and

@@ -6,6 +6,7 @@
 use std::io::IoSlice;
 
 use super::Msg;
+pub use crate::codec::{encode_packet, encode_packet_parts, packet_size};
 
 /// Appends the whole packet of `msg` on connection `conn_id` (header, then
 /// payload) to `buf`: the message is encoded straight into the buffer that
@@ -14,7 +15,7 @@ use super::Msg;
 /// # Panics
 /// If the packet would exceed `MAX_PACKET_SIZE`; check
 /// [`packet_size`] first where the message size is not bounded.
-pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, conn_id: u32, msg: &M) {
+pub(crate) fn encode_binary_packet<M: Msg>(buf: &mut Vec<u8>, conn_id: u32, msg: &M) {
     let len = checked_payload_len(msg);
     // Room for the whole packet at once, before the header goes in: one
     // growth of `buf` at most.
@@ -33,7 +34,7 @@ pub fn encode_packet<M: Msg>(buf: &mut Vec<u8>, conn_id: u32, msg: &M) {
 /// # Panics
 /// If the packet would exceed `MAX_PACKET_SIZE`, as [`encode_packet`].
 #[must_use]
-pub fn encode_packet_parts<'a, M: Msg>(
+pub(crate) fn encode_binary_packet_parts<'a, M: Msg>(
     buf: &mut Vec<u8>,
     conn_id: u32,
     msg: &'a M,
@@ -106,6 +107,6 @@ pub fn packet_io_slices<'a>(buf: &'a [u8], segs: &[(usize, &'a [u8])]) -> Vec<Io
 }
 
 /// Size of the packet carrying `msg`, header included.
-pub fn packet_size<M: Msg>(msg: &M) -> u64 {
+pub(crate) fn binary_packet_size<M: Msg>(msg: &M) -> u64 {
     (crate::packet::HEADER_SIZE + msg.encoded_len()) as u64
 }

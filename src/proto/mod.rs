@@ -126,7 +126,6 @@
 //! them, so a new message has them at once. The crate's own integration
 //! tests get the feature through a dev-dependency of the crate on itself.
 
-mod answer;
 #[cfg(feature = "proptest")]
 mod arbitrary;
 pub(crate) mod codec;
@@ -137,12 +136,10 @@ mod table;
 mod types;
 mod value;
 
-use std::sync::Arc;
-
-pub use answer::{Answer, AnswerError, Ask, Payload};
+pub use crate::codec::{Answer, AnswerError, Ask, Msg, Payload};
 pub use codec::{DecodeError, DecodeErrorKind, BIG_FIELD, DECODE_ALLOWANCE, DECODE_GROWTH};
 pub use data::Data;
-pub(crate) use encoding::{encode_packet, encode_packet_parts, packet_io_slices, packet_size};
+pub use encoding::{encode_packet, encode_packet_parts, packet_io_slices, packet_size};
 pub use records::*;
 pub use table::*;
 pub use types::{
@@ -168,76 +165,13 @@ pub const INVALID_TID: Tid = u64::MAX;
 /// "No object".
 pub const INVALID_OID: Oid = u64::MAX;
 
-/// A NEO message type.
-///
-/// Implemented by the message table (see the module documentation), not
-/// by hand.
-pub trait Msg: Sized + std::fmt::Debug + Clone + PartialEq + Send + 'static {
-    /// Message code; `ANSWER_BIT` (0x8000) is set on answers.
-    const CODE: u16;
-
-    /// Message name, e.g. `"GetObject"`.
-    const NAME: &'static str;
-
-    /// Payload length in bytes.
-    fn encoded_len(&self) -> usize;
-
-    /// Append the payload (no header) to `buf`: exactly `encoded_len()` bytes,
-    /// all copied.
-    fn encode_into(&self, buf: &mut Vec<u8>);
-
-    /// Encodes the payload into `buf`, except large blobs, which are returned
-    /// as (position in buf where they go, slice).
-    ///
-    /// Blobs of at least [`BIG_FIELD`] bytes are borrowed from `self`
-    /// instead of copied; everything else is appended to `buf`. Positions
-    /// are indices into the whole of `buf` (what it held before included)
-    /// and do not decrease; a segment goes right before `buf[position..]`.
-    /// [`packet_io_slices`] puts the pieces in order for a vectored write,
-    /// and their concatenation is exactly what `encode_into` appends.
-    #[must_use]
-    fn encode_parts<'a>(&'a self, buf: &mut Vec<u8>) -> Vec<(usize, &'a [u8])>;
-
-    /// Decode a payload. The whole payload must be consumed: trailing bytes
-    /// are an error. Blobs are copied out of `payload`.
-    fn decode(payload: &[u8]) -> Result<Self, DecodeError>;
-
-    /// Decode the payload `buf[offset..]` of a shared packet buffer (e.g.
-    /// a whole packet with `offset` = `HEADER_SIZE`).
-    ///
-    /// Like [`Msg::decode`] — same strictness, same errors, equal values —
-    /// except that [`Data`] fields of at least [`BIG_FIELD`] bytes are
-    /// windows into `buf` instead of copies (they keep `buf` alive). An
-    /// `offset` beyond the end of `buf` is a truncation error.
-    fn decode_shared(buf: &Arc<Vec<u8>>, offset: usize) -> Result<Self, DecodeError>;
-
-    /// Decode a received payload ([`Msg::decode`] or
-    /// [`Msg::decode_shared`]).
-    #[inline]
-    fn decode_payload(payload: Payload<'_>) -> Result<Self, DecodeError> {
-        match payload {
-            Payload::Bytes(b) => Self::decode(b),
-            Payload::Shared(buf, offset) => Self::decode_shared(buf, offset),
-        }
-    }
-
-    /// The message as a generic tree of fields.
-    fn to_value(&self) -> Value;
-
-    /// Wrap into the enum of all messages.
-    fn into_message(self) -> Message;
-
-    /// Unwrap from the enum of all messages; `Err(m)` if `m` is another
-    /// message.
-    fn from_message(m: Message) -> Result<Self, Message>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::packet::HEADER_SIZE;
     use codec::DecodeErrorKind;
     use std::io::IoSlice;
+    use std::sync::Arc;
 
     /// An `AnswerObject` with `n` bytes of patterned data.
     fn answer(n: usize) -> AnswerObject {
@@ -287,7 +221,7 @@ mod tests {
             let m = answer(n);
             let mut whole = Vec::new();
             encode_packet(&mut whole, 7, &m);
-            assert_eq!(whole.len() as u64, packet_size(&m));
+            assert_eq!(whole.len() as u64, packet_size(7, &m));
             let mut buf = Vec::new();
             let segs = encode_packet_parts(&mut buf, 7, &m);
             assert_eq!(segs.len(), usize::from(n >= BIG_FIELD));

@@ -10,8 +10,9 @@
 
 use super::codec::{DecodeErrorKind, Encoder, Field, Reader};
 use super::types::{Address, CellState, IdTime, NodeState, NodeType, NodeUUID};
-use super::value::{field_name, Value};
+use super::value::Value;
 use super::Tid;
+use crate::codec::field_name;
 
 /// Generates each record: the struct, its [`Field`] impl (its fields in
 /// order) and, with the `proptest` feature, its random values.

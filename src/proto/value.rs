@@ -48,24 +48,11 @@ pub enum Value {
     Struct(Vec<(&'static str, Value)>),
 }
 
-/// The schema's name of a field whose Rust name is `ident` (as
-/// `stringify!` gives it): a raw identifier (`r#type`) without its `r#`.
-pub(crate) const fn field_name(ident: &'static str) -> &'static str {
-    match ident.as_bytes() {
-        [b'r', b'#', rest @ ..] => match std::str::from_utf8(rest) {
-            Ok(name) => name,
-            Err(_) => ident,
-        },
-        _ => ident,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn raw_identifiers_lose_their_prefix() {
+        use crate::codec::field_name;
         assert_eq!(field_name("r#type"), "type");
         assert_eq!(field_name("oid"), "oid");
         assert_eq!(field_name("r"), "r");

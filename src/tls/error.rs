@@ -2,15 +2,17 @@
 //! up or went down, named in NEO's terms (whose certificate, which CA).
 
 use std::io;
-use std::sync::Arc;
 
-use rustls::{AlertDescription, CertificateError};
+use rustls::CertificateError;
+
+use super::TlsAlert;
 
 /// Why TLS failed (ARCHITECTURE.md, "TLS"). Carried by
 /// [`HandshakeError::Tls`](crate::HandshakeError::Tls) when a link could
-/// not be set up, and inside the `io::Error` of
-/// [`ErrorKind::Io`](crate::ErrorKind::Io) when a TLS link went down.
-#[derive(Debug, Clone, thiserror::Error)]
+/// not be set up, and by [`ErrorKind::Tls`](crate::ErrorKind::Tls) when a
+/// TLS link went down (the first receive on each connection reports it)
+/// or a send met the failed session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
     /// The configuration could not be built (PEM files, key, CA).
@@ -32,9 +34,10 @@ pub enum TlsError {
     #[error("the peer's certificate is invalid: {0}")]
     BadCertificate(String),
     /// The peer refused the session with an alert (usually: it refused
-    /// our certificate, for the reason the alert names).
-    #[error("the peer refused the TLS session: {}", alert_reason(*.0))]
-    PeerRefused(AlertDescription),
+    /// our certificate, for the reason the alert names), or ended it with
+    /// one on a link that was up.
+    #[error("the peer refused the TLS session: {}", refusal(*.0))]
+    PeerRefused(TlsAlert),
     /// A peer that does not speak TLS connected to an end that requires it
     /// (a plain client on a TLS listener); `0` is the first byte it sent.
     #[error(
@@ -49,49 +52,70 @@ pub enum TlsError {
     /// is not TLS: a plain NEO node, most likely (its first bytes).
     #[error("the peer does not speak TLS: it answered {0:02x?} (a node without TLS?)")]
     NotTls(Vec<u8>),
-    /// Any other TLS protocol failure (a corrupt or forged record, no
-    /// common protocol version or cipher suite, ...).
-    #[error("TLS: {0}")]
-    Protocol(Arc<rustls::Error>),
+    /// Any other TLS protocol failure: a corrupt or forged record, no
+    /// common protocol version or cipher suite, a message out of place.
+    #[error("TLS: {reason}{}", alert_suffix(*.alert))]
+    Protocol {
+        /// What was wrong, as the TLS library says it.
+        reason: String,
+        /// The alert TLS names this failure with, which went to the peer
+        /// if the stream still took it; `None` where the library's reason
+        /// does not tell one alert.
+        alert: Option<TlsAlert>,
+    },
 }
 
 /// What an alert from the peer tells about why it refused us.
-fn alert_reason(alert: AlertDescription) -> String {
-    use AlertDescription as A;
-    let why = match alert {
-        A::CertificateRequired => "it requires a client certificate and we sent none",
-        A::UnknownCA => "our certificate is not signed by its CA (unknown CA)",
-        A::CertificateExpired => "our certificate has expired or is not valid yet",
-        A::BadCertificate | A::UnsupportedCertificate | A::CertificateUnknown => {
-            "our certificate is invalid"
-        }
-        A::CertificateRevoked => "our certificate is revoked",
-        A::ProtocolVersion => "no TLS version in common",
-        A::HandshakeFailure => "handshake failure (no cipher suite in common, or our certificate)",
-        _ => "",
-    };
-    if why.is_empty() {
-        format!("alert {alert:?}")
-    } else {
-        format!("{why} (alert {alert:?})")
+fn refusal(alert: TlsAlert) -> String {
+    match alert.refusal_reason() {
+        Some(why) => format!("{why} (alert {alert})"),
+        None => format!("alert {alert}"),
     }
 }
 
-impl From<rustls::Error> for TlsError {
-    fn from(e: rustls::Error) -> TlsError {
+fn alert_suffix(alert: Option<TlsAlert>) -> String {
+    alert.map(|a| format!(" (alert {a})")).unwrap_or_default()
+}
+
+impl TlsError {
+    /// The reason the TLS library gives, in our terms.
+    pub(crate) fn from_rustls(e: rustls::Error) -> TlsError {
         use CertificateError as C;
         match e {
             rustls::Error::NoCertificatesPresented => TlsError::NoPeerCertificate,
-            rustls::Error::AlertReceived(alert) => TlsError::PeerRefused(alert),
+            rustls::Error::AlertReceived(alert) => {
+                TlsError::PeerRefused(TlsAlert::from_rustls(alert))
+            }
             rustls::Error::InvalidCertificate(c) => match c {
                 C::UnknownIssuer => TlsError::UnknownCa,
                 C::Expired | C::ExpiredContext { .. } => TlsError::Expired,
                 C::NotValidYet | C::NotValidYetContext { .. } => TlsError::NotYetValid,
                 other => TlsError::BadCertificate(other.to_string()),
             },
-            other => TlsError::Protocol(Arc::new(other)),
+            other => TlsError::Protocol {
+                reason: other.to_string(),
+                alert: alert_for(&other),
+            },
         }
     }
+}
+
+/// The alert a TLS end sends for failure `e`, where the failure's kind
+/// tells one (the mapping rustls applies when it sends them; its other
+/// failures each send one of several alerts, and those are left out).
+fn alert_for(e: &rustls::Error) -> Option<TlsAlert> {
+    use rustls::{AlertDescription as A, Error as E};
+    let alert = match e {
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            A::UnexpectedMessage
+        }
+        E::InvalidMessage(m) => A::from(*m),
+        E::DecryptError => A::BadRecordMac,
+        E::PeerSentOversizedRecord => A::RecordOverflow,
+        E::NoApplicationProtocol => A::NoApplicationProtocol,
+        _ => return None,
+    };
+    Some(TlsAlert::from_rustls(alert))
 }
 
 impl TlsError {
@@ -99,6 +123,17 @@ impl TlsError {
     /// the link reports it as the cause that took it down.
     pub(crate) fn into_io(self) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidData, self)
+    }
+
+    /// An error of the TLS session's own I/O interface, with our reason:
+    /// once a session failed, its plaintext writer reports that failure
+    /// as an `io::Error` carrying the library's error, which must not
+    /// reach our callers (its type is no part of our API).
+    pub(crate) fn session_io(e: io::Error) -> io::Error {
+        match e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(tls) => TlsError::from_rustls(tls.clone()).into_io(),
+            None => e,
+        }
     }
 
     /// The `TlsError` inside an `io::Error` made by [`TlsError::into_io`].

@@ -49,7 +49,7 @@ fn run<S: TlsSocket>(
 ) -> Result<TlsStream<S>> {
     let (local, peer) = (sock.local_addr(), sock.peer_addr());
     let fail = |e| crate::handshake::failed(&local, &peer, e);
-    let mut session = session.map_err(|e| fail(HandshakeError::Tls(TlsError::from(e))))?;
+    let mut session = session.map_err(|e| fail(HandshakeError::Tls(TlsError::from_rustls(e))))?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut rx = Rx::new();
     let mut first = Vec::new();
@@ -110,7 +110,7 @@ fn absorb<S: TlsSocket>(
             }
             Err(e) => {
                 let _ = session.write_tls(&mut Writer(sock));
-                return Err(HandshakeError::Tls(e.into()));
+                return Err(HandshakeError::Tls(TlsError::from_rustls(e)));
             }
         }
     }

@@ -13,7 +13,8 @@
 //! other longer than one record (see `stream.rs` and ARCHITECTURE.md,
 //! "TLS").
 //!
-//! Both dialects run inside TLS: the [`Dialer`](crate::Dialer) picks one, and
+//! Both dialects run inside TLS: a [`Dialer`](crate::Dialer) with
+//! [`tls`](crate::Dialer::tls) picks one ([`dialect`](crate::Dialer::dialect)), and
 //! the accepting side ([`accept_link_tls`], a
 //! [`LinkListener`](crate::LinkListener) with
 //! [`ListenerOptions::tls`](crate::ListenerOptions::tls) or
@@ -41,6 +42,7 @@ mod config;
 mod dial;
 mod error;
 mod handshake;
+mod names;
 pub(crate) mod socket;
 mod stream;
 
@@ -48,5 +50,6 @@ pub use config::{TlsConfig, TlsVersions};
 pub(crate) use dial::{accept_any, tls_cause};
 pub use dial::{accept_link_tls, sniff, StreamStart, TLS_HANDSHAKE_BYTE};
 pub use error::TlsError;
+pub use names::{CipherSuite, TlsAlert, TlsVersion};
 pub use socket::TlsSocket;
 pub use stream::TlsStream;

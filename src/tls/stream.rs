@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use rustls::Connection;
 
 use super::socket::{wait, TlsSocket};
-use super::TlsError;
+use super::{CipherSuite, TlsError, TlsVersion};
 use crate::addr::Addr;
 use crate::handshake::HandshakeStream;
 use crate::stream::{time_left, write_all_until, LinkStream};
@@ -57,8 +57,9 @@ const TX_KEEP: usize = 1 << 20;
 ///
 /// Made by [`TlsStream::connect`] / [`TlsStream::accept`] (the TLS
 /// handshake), then [`NodeLink::handshake`](crate::NodeLink::handshake)
-/// runs NEO's handshake inside; [`dial_link_tls`](super::dial_link_tls)
-/// and [`accept_link_tls`](super::accept_link_tls) do all of it.
+/// runs NEO's handshake inside; a [`Dialer`](crate::Dialer) with
+/// [`tls`](crate::Dialer::tls) and [`accept_link_tls`](super::accept_link_tls)
+/// do all of it.
 pub struct TlsStream<S: TlsSocket = std::net::TcpStream> {
     sock: S,
     rx: Mutex<Rx>,
@@ -193,15 +194,19 @@ impl<S: TlsSocket> TlsStream<S> {
         }
     }
 
-    /// The negotiated TLS version.
-    pub fn protocol_version(&self) -> Option<rustls::ProtocolVersion> {
-        self.session.lock().protocol_version()
+    /// The negotiated TLS version (`None` only before the handshake
+    /// ended, which a stream made by `connect` or `accept` is past).
+    pub fn protocol_version(&self) -> Option<TlsVersion> {
+        let version = self.session.lock().protocol_version();
+        version.and_then(TlsVersion::from_rustls)
     }
 
-    /// The negotiated cipher suite.
-    pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
+    /// The negotiated cipher suite (`None` only before the handshake
+    /// ended).
+    pub fn cipher_suite(&self) -> Option<CipherSuite> {
         let session = self.session.lock();
-        session.negotiated_cipher_suite().map(|s| s.suite())
+        let suite = session.negotiated_cipher_suite()?.suite();
+        Some(CipherSuite::from_id(u16::from(suite)))
     }
 
     // ---- reading (the reader's side) ----
@@ -257,7 +262,7 @@ impl<S: TlsSocket> TlsStream<S> {
                     rx.closed = state.peer_has_closed();
                     Ok(Step::Fed)
                 }
-                Err(e) => Err(TlsError::from(e).into_io()),
+                Err(e) => Err(TlsError::from_rustls(e).into_io()),
             }
         };
         if session.wants_write() {
@@ -349,10 +354,11 @@ impl<S: TlsSocket> TlsStream<S> {
             cursor.peek(RECORD.min(limit - done), &mut parts);
             let mut session = self.session.lock();
             let n = match parts.as_slice() {
-                [] => 0,
-                [one] => io::Write::write(&mut session.writer(), one)?,
-                many => io::Write::write_vectored(&mut session.writer(), many)?,
-            };
+                [] => Ok(0),
+                [one] => io::Write::write(&mut session.writer(), one),
+                many => io::Write::write_vectored(&mut session.writer(), many),
+            }
+            .map_err(TlsError::session_io)?;
             while session.wants_write() {
                 session.write_tls(&mut tx.out)?;
             }

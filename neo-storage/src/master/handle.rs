@@ -247,7 +247,7 @@ impl Master {
     }
 
     /// Answers with `answer`, or the `Error` of a failed read.
-    fn answer<M: neonet::LinkMsg<Dialect = neonet::NeoPy>>(
+    fn answer<M: neonet::Msg<Dialect = neonet::NeoPy>>(
         &self,
         req: &Req,
         answer: Result<M, ReadError>,

@@ -103,7 +103,7 @@ impl Session {
 
 /// Asks `req` on `link` in a thread of `scope` (its answer may wait for
 /// a lock).
-pub fn ask_later<'s, R: neonet::LinkAsk<Dialect = NeoPy> + Send + 's>(
+pub fn ask_later<'s, R: neonet::Ask<Dialect = NeoPy> + Send + 's>(
     scope: &'s std::thread::Scope<'s, '_>,
     link: &'s NodeLink<NeoPy>,
     req: R,
