@@ -304,13 +304,18 @@ enum LoadLink {
 }
 
 impl LoadLink {
-    fn dial(cluster: &Cluster, nid: NodeId) -> Result<LoadLink, BenchError> {
+    /// `alone`: the only loading thread (a [`Link`] then polls for its
+    /// answers; with several threads, polling would take the cores from
+    /// the storage).
+    fn dial(cluster: &Cluster, nid: NodeId, alone: bool) -> Result<LoadLink, BenchError> {
         let addr = &cluster.storages[&nid];
         let (me, ts) = cluster.me;
         let ident = identification(&cluster.name, Some(me), ts);
         if cluster.tls.is_some() {
             let mut links = Links::new(cluster);
-            links.spin = Some(Duration::ZERO);
+            if !alone {
+                links.spin = Some(Duration::ZERO);
+            }
             return links.dial(nid).map(LoadLink::Tls);
         }
         let mut link = BlockingLink::dial(addr, Duration::from_secs(10))
@@ -361,7 +366,7 @@ fn load_thread(
             let i = match by_node.get(&cell.uuid) {
                 Some(&i) => i,
                 None => {
-                    links.push(LoadLink::dial(cluster, cell.uuid)?);
+                    links.push(LoadLink::dial(cluster, cell.uuid, threads == 1)?);
                     by_node.insert(cell.uuid, links.len() - 1);
                     links.len() - 1
                 }
