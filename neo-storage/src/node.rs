@@ -130,13 +130,13 @@ impl Node {
             PartitionTable::from_db(&info),
         ));
         let weak = Arc::downgrade(&shared);
-        let writer = Writer::start(&config.database, move |why| {
+        let pool = Arc::new(ReaderPool::new(&config.database));
+        let writer = Writer::start(&config.database, pool.commits().clone(), move |why| {
             if let Some(s) = weak.upgrade() {
                 s.fail(why);
             }
         })?;
         shared.set_writer(writer);
-        let pool = Arc::new(ReaderPool::new(&config.database));
         shared.set_pool(pool.clone());
         let master = Arc::new(Master {
             config: master_config(&config, addr),
