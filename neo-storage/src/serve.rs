@@ -240,8 +240,17 @@ impl Server {
                 tm.wait_load_unlocked(a.oid, stop);
                 answer(req, reads::history(r, v, a.oid, a.first, a.last))
             }
-            Message::AskTransactionInformation(a) => answer(req, reads::transaction(r, v, a.tid)),
-            Message::AskTIDs(a) => answer(req, reads::tids(r, v, a.first, a.last, a.partition)),
+            Message::AskTransactionInformation(a) => {
+                tm.wait_tid_unlocked(a.tid, stop);
+                answer(req, reads::transaction(r, v, a.tid))
+            }
+            Message::AskTIDs(a) => {
+                // The newest transactions: a client whose commit returned
+                // (the master answers it before it tells us to unlock)
+                // must find its own among them, as ZODB's undoLog does.
+                tm.wait_tid_unlocked(u64::MAX, stop);
+                answer(req, reads::tids(r, v, a.first, a.last, a.partition))
+            }
             Message::AskTIDsFrom(a) => {
                 tm.wait_tid_unlocked(a.max_tid, stop);
                 answer(

@@ -417,6 +417,36 @@ fn reads_wait_for_the_unlock() {
         c.link.ask1(&neopy::AskFinalTID { ttid: T2.0 }).unwrap().tid,
         Some(T2.1)
     );
+
+    // What ZODB's undoLog asks right after its commit returned (the master
+    // answers the client before it tells the storages to unlock): the
+    // newest transactions and their metadata, which must include it.
+    assert_eq!(c.store(0, T2.1, b"newer", T3.0), None);
+    c.store_txn(T3.0, &[0]);
+    s.lock(T3.0, T3.1);
+    std::thread::scope(|scope| {
+        let newest = ask_later(
+            scope,
+            &c.link,
+            neopy::AskTIDs {
+                first: 0,
+                last: 10,
+                partition: 0,
+            },
+        );
+        let info = ask_later(
+            scope,
+            &r.link,
+            neopy::AskTransactionInformation { tid: T3.1 },
+        );
+        wait_until("the reads wait", || node.shared().tm.waiting_reads() == 2);
+        s.unlock(&node, T3.0);
+        assert_eq!(
+            newest.join().unwrap().unwrap().tid_list,
+            vec![T3.1, T2.1, T1.1]
+        );
+        assert_eq!(info.join().unwrap().unwrap().tid, T3.1);
+    });
 }
 
 #[test]
