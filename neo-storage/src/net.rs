@@ -213,3 +213,109 @@ pub fn describe(e: &NetError) -> String {
     }
     out
 }
+
+/// A client link without threads, for the load benchmark: one blocking
+/// socket, on which each request is written and its answer read by the
+/// asking thread itself. A [`Link`] hands every packet from its reader
+/// thread to the receiver, two thread wake-ups per round trip on each
+/// side; with several loading threads on few cores, that CPU is taken
+/// from the storage measured. Plain TCP only; it answers the storage's
+/// `Ping` and drops its other notifications (a client that only loads
+/// gets none).
+#[derive(Debug)]
+pub struct BlockingLink {
+    stream: std::net::TcpStream,
+    /// Bytes read and not yet taken: `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    out: Vec<u8>,
+    next_id: u32,
+    scanner: neopy::Scanner,
+}
+
+/// Size of a [`BlockingLink`]'s read buffer: a small answer comes in one
+/// read.
+const BLOCKING_READ: usize = 64 * 1024;
+
+impl BlockingLink {
+    /// Connects to `addr` (within `timeout`) and exchanges NEO/py's
+    /// handshake.
+    pub fn dial(addr: &str, timeout: Duration) -> std::io::Result<BlockingLink> {
+        use std::io::{Error, ErrorKind, Read, Write};
+        use std::net::ToSocketAddrs;
+        let sa = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "no address"))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&sa, timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(&neopy::HANDSHAKE)?;
+        let mut peer = [0u8; neopy::HANDSHAKE.len()];
+        stream.read_exact(&mut peer)?;
+        // Six bytes read: the handshake is whole, ours or not.
+        if let Err(e) = neopy::check_handshake(&peer) {
+            return Err(Error::new(ErrorKind::InvalidData, e));
+        }
+        Ok(BlockingLink {
+            stream,
+            buf: vec![0; BLOCKING_READ],
+            start: 0,
+            end: 0,
+            out: Vec::new(),
+            next_id: 0,
+            scanner: neopy::Scanner::new(),
+        })
+    }
+
+    /// Sends request `msg` and reads until its answer.
+    pub fn ask<R: Ask<Dialect = NeoPy>>(&mut self, msg: &R) -> std::io::Result<R::Answer> {
+        use std::io::{Error, ErrorKind, Write};
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.out.clear();
+        neonet::encode_packet(&mut self.out, id, msg);
+        self.stream.write_all(&self.out)?;
+        loop {
+            let head = self.next_packet()?;
+            let packet = &self.buf[self.start..self.start + head.len];
+            self.start += head.len;
+            if head.msg_id == id && head.is_answer() {
+                let payload = neonet::Payload::Bytes(&packet[head.args_offset..]);
+                return <R::Answer as neonet::Answer<NeoPy>>::from_answer(head.code, payload)
+                    .map_err(|e| Error::new(ErrorKind::InvalidData, e));
+            }
+            if head.code == <neopy::Ping as Msg>::CODE {
+                self.out.clear();
+                neonet::encode_packet(&mut self.out, head.msg_id, &neopy::Pong {});
+                self.stream.write_all(&self.out)?;
+            }
+        }
+    }
+
+    /// Reads until the buffer holds a whole packet from `start`.
+    fn next_packet(&mut self) -> std::io::Result<neopy::PacketHead> {
+        use std::io::{Error, ErrorKind, Read};
+        loop {
+            let need = match self.scanner.scan(&self.buf[self.start..self.end]) {
+                Ok(neopy::Scan::Complete(head)) => return Ok(head),
+                Ok(neopy::Scan::Incomplete { need }) => need,
+                Err(e) => return Err(Error::new(ErrorKind::InvalidData, e)),
+            };
+            // The packet's first bytes to the front (usually none: the
+            // last answer was all that had come).
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if need > self.buf.len() {
+                self.buf.resize(need, 0);
+            }
+            match self.stream.read(&mut self.buf[self.end..])? {
+                0 => return Err(Error::new(ErrorKind::UnexpectedEof, "the peer closed")),
+                n => self.end += n,
+            }
+        }
+    }
+}

@@ -42,10 +42,12 @@ pub struct Config {
     /// How long a client's identification waits for the master to tell
     /// about that client.
     pub ident_wait: Duration,
-    /// How long client links poll before sleeping. `None`: neonet's
-    /// default while there are fewer client links than cores, no polling
-    /// past that (polling pays only on an idle core: with more links than
-    /// cores it takes the CPU the other links' requests need).
+    /// How long client links poll before sleeping (`None`: neonet's
+    /// default, however many links there are). A waiter that polls yields
+    /// the core between polls: with more busy links than cores, the next
+    /// request is usually handled within the budget, by a thread that
+    /// never slept, and a yield to a runnable thread costs less than a
+    /// sleep and the wake-up that ends it.
     pub client_spin: Option<Duration>,
 }
 
@@ -128,13 +130,13 @@ impl Node {
             PartitionTable::from_db(&info),
         ));
         let weak = Arc::downgrade(&shared);
-        let writer = Writer::start(&config.database, move |why| {
+        let pool = Arc::new(ReaderPool::new(&config.database));
+        let writer = Writer::start(&config.database, pool.commits().clone(), move |why| {
             if let Some(s) = weak.upgrade() {
                 s.fail(why);
             }
         })?;
         shared.set_writer(writer);
-        let pool = Arc::new(ReaderPool::new(&config.database));
         shared.set_pool(pool.clone());
         let master = Arc::new(Master {
             config: master_config(&config, addr),
@@ -302,9 +304,7 @@ fn accept_loop(
     times: LinkTimes,
     spin: Option<Duration>,
 ) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     while let Some(link) = net::accept(listener) {
-        let spin = spin.or((server.shared.clients() >= cores).then_some(Duration::ZERO));
         net::set_times(&link, &LinkTimes { spin, ..times });
         let server = server.clone();
         let spawned = std::thread::Builder::new()

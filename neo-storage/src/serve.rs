@@ -17,6 +17,10 @@ use crate::nodes::ClientCheck;
 use crate::reads::{self, ReadError};
 use crate::state::{Shared, ViewCache};
 
+/// How long a client link's reader keeps its read transaction while the
+/// client sends nothing.
+const SNAPSHOT_IDLE: Duration = Duration::from_millis(10);
+
 /// What serving a link needs.
 #[derive(Debug)]
 pub struct Server {
@@ -156,8 +160,16 @@ impl Server {
 
     fn serve(&self, link: &Arc<Link>, uuid: NodeId, reader: &mut Reader) {
         let mut view = self.shared.view_cache();
+        reader.keep_snapshot(self.pool.commits());
+        let mut held = false;
         loop {
-            match net::recv(link, Duration::from_secs(3600)) {
+            // A snapshot kept is released once the client pauses.
+            let wait = if held {
+                SNAPSHOT_IDLE
+            } else {
+                Duration::from_secs(3600)
+            };
+            match net::recv(link, wait) {
                 Recv::Req(req) => {
                     let w = ClientWrites {
                         shared: &self.shared,
@@ -166,13 +178,18 @@ impl Server {
                         reader,
                     };
                     if self.handle(req, &w, &mut view) == Flow::Close {
-                        return;
+                        break;
                     }
+                    held = true;
                 }
-                Recv::Idle => {}
-                Recv::Gone(_) => return,
+                Recv::Idle => {
+                    reader.release_snapshot();
+                    held = false;
+                }
+                Recv::Gone(_) => break,
             }
         }
+        reader.drop_snapshot();
     }
 
     /// Answers one request of an identified client.
@@ -223,8 +240,17 @@ impl Server {
                 tm.wait_load_unlocked(a.oid, stop);
                 answer(req, reads::history(r, v, a.oid, a.first, a.last))
             }
-            Message::AskTransactionInformation(a) => answer(req, reads::transaction(r, v, a.tid)),
-            Message::AskTIDs(a) => answer(req, reads::tids(r, v, a.first, a.last, a.partition)),
+            Message::AskTransactionInformation(a) => {
+                tm.wait_tid_unlocked(a.tid, stop);
+                answer(req, reads::transaction(r, v, a.tid))
+            }
+            Message::AskTIDs(a) => {
+                // The newest transactions: a client whose commit returned
+                // (the master answers it before it tells us to unlock)
+                // must find its own among them, as ZODB's undoLog does.
+                tm.wait_tid_unlocked(u64::MAX, stop);
+                answer(req, reads::tids(r, v, a.first, a.last, a.partition))
+            }
             Message::AskTIDsFrom(a) => {
                 tm.wait_tid_unlocked(a.max_tid, stop);
                 answer(

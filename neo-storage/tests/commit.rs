@@ -81,6 +81,41 @@ fn commit_then_read() {
     );
 }
 
+/// A client that loads without pause keeps its read transaction once
+/// nothing was committed for a while (`db::QUIET`): a commit made
+/// meanwhile by another client is seen by its very next load.
+#[test]
+fn a_reader_that_kept_its_snapshot_sees_the_next_commit() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = TempDir::new();
+    let (_m, mut s, node) = new_node(&dir);
+    let reader = Client::connect(&node, &mut s, 5);
+    let writer = Client::connect(&node, &mut s, 6);
+    s.commit(&node, &writer, T1.0, T1.1, &[(0, 0, b"root-1")]);
+    let unlocked = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let loads = scope.spawn(|| {
+            let start = std::time::Instant::now();
+            let mut after = 0;
+            // Loads until several have started after the unlock.
+            while after < 20 {
+                let done = unlocked.load(Ordering::SeqCst);
+                let o = reader.load(0, None, None).unwrap();
+                if done {
+                    assert_eq!((o.serial, o.data.as_slice()), (T2.1, &b"root-2"[..]));
+                    after += 1;
+                }
+                assert!(start.elapsed() < BOUND, "no unlock");
+            }
+        });
+        // The reader's snapshot is kept from now on.
+        std::thread::sleep(neo_storage::db::QUIET * 2);
+        s.commit(&node, &writer, T2.0, T2.1, &[(0, T1.1, b"root-2")]);
+        unlocked.store(true, Ordering::SeqCst);
+        loads.join().unwrap();
+    });
+}
+
 #[test]
 fn compressed_data_is_kept_as_sent() {
     let dir = TempDir::new();
@@ -382,6 +417,36 @@ fn reads_wait_for_the_unlock() {
         c.link.ask1(&neopy::AskFinalTID { ttid: T2.0 }).unwrap().tid,
         Some(T2.1)
     );
+
+    // What ZODB's undoLog asks right after its commit returned (the master
+    // answers the client before it tells the storages to unlock): the
+    // newest transactions and their metadata, which must include it.
+    assert_eq!(c.store(0, T2.1, b"newer", T3.0), None);
+    c.store_txn(T3.0, &[0]);
+    s.lock(T3.0, T3.1);
+    std::thread::scope(|scope| {
+        let newest = ask_later(
+            scope,
+            &c.link,
+            neopy::AskTIDs {
+                first: 0,
+                last: 10,
+                partition: 0,
+            },
+        );
+        let info = ask_later(
+            scope,
+            &r.link,
+            neopy::AskTransactionInformation { tid: T3.1 },
+        );
+        wait_until("the reads wait", || node.shared().tm.waiting_reads() == 2);
+        s.unlock(&node, T3.0);
+        assert_eq!(
+            newest.join().unwrap().unwrap().tid_list,
+            vec![T3.1, T2.1, T1.1]
+        );
+        assert_eq!(info.join().unwrap().unwrap().tid, T3.1);
+    });
 }
 
 #[test]

@@ -368,12 +368,51 @@ fn kill_9_at_any_moment() {
     child.kill();
 }
 
+/// While the node runs, its database is its own: another process finds
+/// it locked (as NEO's lock keeps other storage nodes off it). Once the
+/// node is killed, what it voted is there for anyone, read back from its
+/// `-wal` file.
+#[test]
+fn the_database_is_the_node_s_while_it_runs() {
+    let dir = TempDir::new();
+    let db = dir.path("storage.sqlite");
+    let master = FakeMaster::new();
+    let mut child = spawn(&master, &db);
+    let mut model = Model::default();
+    let (mut s, addr) = recover(&master, &mut model);
+    let c = client(&mut s, &addr, -10);
+    let ttid = 0x03d0_0000_0000_0100;
+    assert_eq!(c.store(0, 0, b"voted", ttid), None);
+    c.store_txn(ttid, &[0]);
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    let count = || other.query_row("SELECT COUNT(*) FROM ttrans", [], |r| r.get::<_, i64>(0));
+    let busy = count().unwrap_err().sqlite_error_code();
+    assert_eq!(busy, Some(rusqlite::ErrorCode::DatabaseBusy));
+    child.kill();
+    assert_eq!(count().unwrap(), 1);
+}
+
+/// The most a process of the next test may write to one file, in
+/// `ulimit -f` blocks (512 bytes in POSIX `sh`, 1024 in some shells): a
+/// new node's database fits, a vote of [`TOO_BIG`] bytes does not.
+const FILE_LIMIT_BLOCKS: u32 = 2048;
+
+/// More than [`FILE_LIMIT_BLOCKS`] of either size.
+const TOO_BIG: usize = 4 << 20;
+
 #[test]
 fn a_failed_write_exits_1() {
     let dir = TempDir::new();
     let db = dir.path("storage.sqlite");
     let master = FakeMaster::new();
-    let child = Command::new(env!("CARGO_BIN_EXE_neo-storage"))
+    // The node holds its database exclusively while it runs, so that the
+    // write is made to fail from outside with a file size limit (the
+    // disk full, in effect): `write` then fails with EFBIG (SIGXFSZ is
+    // ignored, as the shell's `trap` leaves it across `exec`).
+    let script = format!("trap '' XFSZ; ulimit -f {FILE_LIMIT_BLOCKS}; exec \"$0\" \"$@\"");
+    let child = Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_neo-storage")])
         .args([
             "-c",
             CLUSTER,
@@ -392,11 +431,18 @@ fn a_failed_write_exits_1() {
     let mut model = Model::default();
     let (mut s, addr) = recover(&master, &mut model);
     let c = client(&mut s, &addr, -10);
-    assert_eq!(c.store(0, 0, b"x", 0x03d0_0000_0000_0100), None);
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch("DROP TABLE ttrans")
-        .unwrap();
+    // Incompressible, as a store's data is written as sent anyway.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let big: Vec<u8> = (0..TOO_BIG)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    assert_eq!(c.store(0, 0, &big, 0x03d0_0000_0000_0100), None);
+    // The vote cannot be written: no answer, the node exits.
     assert!(c
         .link
         .ask1(&txn_req(0x03d0_0000_0000_0100, &[0], "doomed"))

@@ -98,7 +98,8 @@ fn commit_thread(
         serial: 0,
     };
     if n > 1 {
-        // As for loads: the client's links poll only when it runs alone.
+        // As for loads over TLS: the client's links poll only when it runs
+        // alone.
         me.links.spin = Some(Duration::ZERO);
     }
     let dialed = (0..c.pt.partitions()).try_for_each(|p| me.links.writable(p).map(drop));

@@ -13,11 +13,11 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use neonet::neopy::{
-    AskLastTransaction, AskOIDsFrom, AskObject, CellState, Message, NodeId, NodeState, NodeType,
-    RequestIdentification,
+    AnswerObject, AskLastTransaction, AskOIDsFrom, AskObject, CellState, Message, NodeId,
+    NodeState, NodeType, RequestIdentification,
 };
 
-use crate::net::{self, Link, LinkTimes, Recv, Tls};
+use crate::net::{self, BlockingLink, Link, LinkTimes, Recv, Tls};
 use crate::pt::{is_readable, PartitionTable};
 
 /// What the master told a client.
@@ -294,6 +294,49 @@ struct Share {
     ltid: u64,
 }
 
+/// A load thread's link to one storage: a [`BlockingLink`] (no threads
+/// of its own, so that the loading threads take as little CPU as they
+/// can from the storage measured, whichever it is), or a [`Link`] over
+/// TLS.
+enum LoadLink {
+    Blocking(Box<BlockingLink>),
+    Tls(Link),
+}
+
+impl LoadLink {
+    /// `alone`: the only loading thread (a [`Link`] then polls for its
+    /// answers; with several threads, polling would take the cores from
+    /// the storage).
+    fn dial(cluster: &Cluster, nid: NodeId, alone: bool) -> Result<LoadLink, BenchError> {
+        let addr = &cluster.storages[&nid];
+        let (me, ts) = cluster.me;
+        let ident = identification(&cluster.name, Some(me), ts);
+        if cluster.tls.is_some() {
+            let mut links = Links::new(cluster);
+            if !alone {
+                links.spin = Some(Duration::ZERO);
+            }
+            return links.dial(nid).map(LoadLink::Tls);
+        }
+        let mut link = BlockingLink::dial(addr, Duration::from_secs(10))
+            .map_err(|e| format!("{addr}: {e}"))?;
+        link.ask(&ident).map_err(|e| format!("{addr}: {e}"))?;
+        Ok(LoadLink::Blocking(Box::new(link)))
+    }
+
+    fn load(&mut self, oid: u64, before: Option<u64>) -> Result<AnswerObject, BenchError> {
+        let ask = AskObject {
+            oid,
+            at: None,
+            before,
+        };
+        match self {
+            LoadLink::Blocking(l) => l.ask(&ask).map_err(|e| format!("AskObject: {e}")),
+            LoadLink::Tls(l) => net::ask(l, &ask).map_err(err("AskObject")),
+        }
+    }
+}
+
 /// A thread's loads; (loads, time).
 fn load_thread(
     cluster: &Cluster,
@@ -307,35 +350,41 @@ fn load_thread(
         count,
         ltid,
     } = share;
-    let mut links = Links::new(cluster);
-    // The same client for every server measured: its links poll only
-    // when it runs alone, so that with several threads the cores go to
-    // the server under test.
-    if threads > 1 {
-        links.spin = Some(Duration::ZERO);
-    }
-    let np = u64::from(cluster.pt.partitions());
-    // Links are made before the clock starts.
-    let setup: Result<(), BenchError> =
-        (0..cluster.pt.partitions()).try_for_each(|p| links.for_partition(p).map(|_| ()));
+    let np = cluster.pt.partitions();
+    // The link of each partition, made before the clock starts (one per
+    // storage, as a client has).
+    let setup = (|| {
+        let rows = cluster.pt.rows();
+        let mut by_node: HashMap<NodeId, usize> = HashMap::new();
+        let mut links = Vec::new();
+        let mut of_partition = Vec::new();
+        for p in 0..np {
+            let cell = rows[p as usize]
+                .iter()
+                .find(|c| is_readable(c.state) && cluster.storages.contains_key(&c.uuid))
+                .ok_or_else(|| format!("no readable cell for partition {p}"))?;
+            let i = match by_node.get(&cell.uuid) {
+                Some(&i) => i,
+                None => {
+                    links.push(LoadLink::dial(cluster, cell.uuid, threads == 1)?);
+                    by_node.insert(cell.uuid, links.len() - 1);
+                    links.len() - 1
+                }
+            };
+            of_partition.push(i);
+        }
+        Ok::<_, BenchError>((links, of_partition))
+    })();
     barrier.wait();
-    setup?;
+    let (mut links, of_partition) = setup?;
     let before = Some(ltid + 1);
     let start = Instant::now();
     let mut n = 0;
     let mut i = t as u64;
     while i < count {
         let oid = oids[(i % oids.len() as u64) as usize];
-        let link = links.for_partition((oid % np) as u32)?;
-        let a = net::ask(
-            link,
-            &AskObject {
-                oid,
-                at: None,
-                before,
-            },
-        )
-        .map_err(err("AskObject"))?;
+        let link = &mut links[of_partition[(oid % u64::from(np)) as usize]];
+        let a = link.load(oid, before)?;
         if a.oid != oid {
             return Err(format!("asked {oid}, got {}", a.oid));
         }

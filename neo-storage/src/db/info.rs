@@ -158,7 +158,18 @@ pub(super) fn connect(path: &Path) -> Result<Connection, DbError> {
     // NO_MUTEX: a connection is used by one thread at a time (it moves
     // between threads through the pool), so SQLite's own mutex is waste.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_err(path, e))?;
+    // "unix-excl": the first connection takes an exclusive lock on the file
+    // for the process, held while any of its connections is open, and the
+    // connections of this process then lock each other in memory only, with
+    // the WAL index in memory instead of a `-shm` file. Without it, every
+    // statement's read transaction locks and unlocks a byte of the `-shm`
+    // file (two `fcntl`s per load). The node owns its database anyway (NEO's
+    // lock, `crate::lock`): another process cannot use it while the node
+    // runs, which this lock now enforces for SQLite clients as well. The
+    // files are SQLite's as ever: after a crash, the next process rebuilds
+    // the WAL index from the `-wal` file.
+    let conn = Connection::open_with_flags_and_vfs(path, flags, c"unix-excl")
+        .map_err(|e| sqlite_err(path, e))?;
     // Readers never wait for the writer in WAL mode; this bounds what
     // NEO/py's storage (or a checkpoint) holding the file could make
     // us wait.

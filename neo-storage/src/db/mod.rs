@@ -21,7 +21,7 @@ mod writes;
 
 pub use info::{open, touch, DbInfo, PtRow};
 pub use pool::ReaderPool;
-pub use reader::{ObjectRecord, PackOrderRow, Reader, TxnRecord, UndoHistory};
+pub use reader::{Commits, ObjectRecord, PackOrderRow, Reader, TxnRecord, UndoHistory, QUIET};
 pub use writer::{WriteConn, Writer, WriterGone};
 pub use writes::{CellRow, NewObject, StoredData, TxnMeta};
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 
-use super::{DbError, Reader};
+use super::{Commits, DbError, Reader};
 
 /// Idle connections (that only read) to one database. A serving thread takes one
 /// when its link starts and gives it back when the link ends, so that a
@@ -14,6 +14,7 @@ use super::{DbError, Reader};
 pub struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
+    commits: Commits,
 }
 
 impl ReaderPool {
@@ -22,6 +23,7 @@ impl ReaderPool {
         ReaderPool {
             path: path.into(),
             idle: Mutex::new(Vec::new()),
+            commits: Commits::default(),
         }
     }
 
@@ -33,9 +35,17 @@ impl ReaderPool {
         }
     }
 
-    /// Gives back a connection taken with [`take`](Self::take).
-    pub fn give(&self, reader: Reader) {
+    /// Gives back a connection taken with [`take`](Self::take) (its
+    /// snapshot, if it kept one, released).
+    pub fn give(&self, mut reader: Reader) {
+        reader.drop_snapshot();
         self.idle.lock().push(reader);
+    }
+
+    /// The count of commits of the database's writer, for
+    /// [`Reader::keep_snapshot`].
+    pub fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     /// Closes the idle connections.

@@ -8,7 +8,11 @@
 //! never uses values of 2^63 and above (NEO/py's `MAX_TID` is 2^63 − 1),
 //! and bounds past it are clamped ([`sql_int`]).
 
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -78,6 +82,82 @@ pub fn sql_int(v: u64) -> i64 {
 #[derive(Debug)]
 pub struct Reader {
     conn: Connection,
+    /// Set while the connection keeps one read transaction across
+    /// queries ([`Reader::keep_snapshot`]).
+    snapshot: Option<Snapshot>,
+}
+
+/// A read transaction kept open while nothing is committed: each
+/// statement outside a transaction begins and ends a read transaction of
+/// its own (the WAL index read under the shared-memory mutex every
+/// connection takes, the first page checked again), which costs more than
+/// the lookup of a small object.
+///
+/// A read transaction kept open also keeps the WAL from being
+/// checkpointed past it and from starting over: a snapshot is kept only
+/// after [`QUIET`] without a commit (the writer checkpoints once idle,
+/// [`super::writer`]), and whenever something is committed the reader
+/// goes back to a transaction per statement, so that commits find the
+/// WAL as they do without snapshots.
+#[derive(Debug)]
+struct Snapshot {
+    commits: Commits,
+    /// The commit count the open read transaction began after, if one is
+    /// open.
+    held: Cell<Option<u64>>,
+}
+
+/// How long after the last commit readers keep read transactions open
+/// again.
+pub const QUIET: Duration = Duration::from_millis(200);
+
+/// The count of the writer's commits, which tells a kept read transaction
+/// that it would not see everything committed, and when the last was.
+#[derive(Debug, Clone)]
+pub struct Commits(Arc<CommitsInner>);
+
+#[derive(Debug)]
+struct CommitsInner {
+    count: AtomicU64,
+    /// Time of the last commit, in ns since `base`.
+    last: AtomicU64,
+    base: Instant,
+}
+
+impl Default for Commits {
+    fn default() -> Commits {
+        Commits(Arc::new(CommitsInner {
+            count: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+            base: Instant::now(),
+        }))
+    }
+}
+
+impl Commits {
+    /// Counts one commit: called once it is done, before anything that
+    /// follows from it (an answer, an unlock) is made known.
+    pub fn committed(&self) {
+        let c = &self.0;
+        c.last.store(nanos(c.base.elapsed()), Ordering::Release);
+        c.count.fetch_add(1, Ordering::Release);
+    }
+
+    /// The count now.
+    pub fn now(&self) -> u64 {
+        self.0.count.load(Ordering::Acquire)
+    }
+
+    /// Whether the last commit is at least [`QUIET`] old.
+    fn quiet(&self) -> bool {
+        let c = &self.0;
+        let last = c.last.load(Ordering::Acquire);
+        nanos(c.base.elapsed()).saturating_sub(last) >= nanos(QUIET)
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The query of an object record (`obj` LEFT JOIN `data`), ending with
@@ -111,12 +191,73 @@ impl Reader {
         // copied into each connection's own cache: every serving thread
         // then shares one copy of the hot pages.
         conn.pragma_update(None, "mmap_size", 1i64 << 40)?;
-        Ok(Reader { conn })
+        Ok(Reader {
+            conn,
+            snapshot: None,
+        })
     }
 
     /// The connection.
     pub(super) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// From now on, once nothing was committed for [`QUIET`], queries
+    /// share one read transaction until the next commit counted by
+    /// `commits` (every query still sees everything committed before it
+    /// starts), or until [`release_snapshot`](Self::release_snapshot):
+    /// whoever sets this releases the snapshot before waiting long.
+    pub fn keep_snapshot(&mut self, commits: &Commits) {
+        self.release_snapshot();
+        self.snapshot = Some(Snapshot {
+            commits: commits.clone(),
+            held: Cell::new(None),
+        });
+    }
+
+    /// Ends the read transaction kept open, if any; queries still share
+    /// the next one.
+    pub fn release_snapshot(&self) {
+        if let Some(s) = &self.snapshot {
+            s.held.set(None);
+            if !self.conn.is_autocommit() {
+                // Fails only with a statement in progress, which no method
+                // leaves behind; the next query ends it then.
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    log::warn!("ending a read transaction: {e}");
+                }
+            }
+        }
+    }
+
+    /// Stops keeping read transactions open.
+    pub fn drop_snapshot(&mut self) {
+        self.release_snapshot();
+        self.snapshot = None;
+    }
+
+    /// The connection, for a query: with a kept snapshot, a read
+    /// transaction open since the last commit (or a new one).
+    fn db(&self) -> rusqlite::Result<&Connection> {
+        if let Some(s) = &self.snapshot {
+            let now = s.commits.now();
+            // SQLite ends a transaction itself on some errors.
+            let open = !self.conn.is_autocommit();
+            if !(open && s.held.get() == Some(now)) {
+                s.held.set(None);
+                if open {
+                    self.conn.execute_batch("COMMIT")?;
+                }
+                if s.commits.quiet() {
+                    // Deferred: the snapshot is taken by the first read,
+                    // after `now` was read, so it sees every commit counted
+                    // up to `now`.
+                    self.conn.execute_batch("BEGIN")?;
+                    s.held.set(Some(now));
+                }
+            }
+        }
+        Ok(&self.conn)
     }
 
     /// The record of `oid` at exactly `at`, or else the last one before
@@ -132,17 +273,17 @@ impl Reader {
         let (p, o) = (partition, sql_int(oid));
         let row = |r: &Row<'_>| object_record(r);
         if let Some(at) = at {
-            self.conn
+            self.db()?
                 .prepare_cached(object_sql!(" AND tid=?"))?
                 .query_row(params![p, o, sql_int(at)], row)
                 .optional()
         } else if let Some(before) = before {
-            self.conn
+            self.db()?
                 .prepare_cached(object_sql!(" AND tid<? ORDER BY tid DESC LIMIT 1"))?
                 .query_row(params![p, o, sql_int(before)], row)
                 .optional()
         } else {
-            self.conn
+            self.db()?
                 .prepare_cached(object_sql!(" ORDER BY tid DESC LIMIT 1"))?
                 .query_row(params![p, o], row)
                 .optional()
@@ -151,7 +292,7 @@ impl Reader {
 
     /// The tid of the last record of `oid`, if it has any.
     pub fn last_serial(&self, partition: u32, oid: u64) -> rusqlite::Result<Option<u64>> {
-        self.conn
+        self.db()?
             .prepare_cached(
                 "SELECT tid FROM obj WHERE partition=? AND oid=? ORDER BY tid DESC LIMIT 1",
             )?
@@ -169,7 +310,7 @@ impl Reader {
         offset: i64,
         length: i64,
     ) -> rusqlite::Result<Vec<(u64, i64)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT tid, LENGTH(value) FROM obj LEFT JOIN data ON obj.data_id = data.id \
              WHERE partition=? AND oid=? ORDER BY tid DESC LIMIT ?,?",
         )?;
@@ -184,7 +325,7 @@ impl Reader {
 
     /// The transaction `tid`, if committed here.
     pub fn transaction(&self, partition: u32, tid: u64) -> rusqlite::Result<Option<TxnRecord>> {
-        self.conn
+        self.db()?
             .prepare_cached(
                 "SELECT oids, user, description, ext, packed FROM trans WHERE partition=? AND tid=?",
             )?
@@ -208,7 +349,7 @@ impl Reader {
             "SELECT tid FROM trans WHERE partition IN ({}) ORDER BY tid DESC LIMIT ?,?",
             list.join(",")
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.db()?.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![offset, length], |r| r.get::<_, i64>(0))?;
         rows.map(|t| t.map(|t| t as u64)).collect()
     }
@@ -221,7 +362,7 @@ impl Reader {
         max: u64,
         length: u32,
     ) -> rusqlite::Result<Vec<u64>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT tid FROM trans WHERE partition=? AND ?<=tid AND tid<=? ORDER BY tid ASC LIMIT ?",
         )?;
         let rows = stmt.query_map(
@@ -240,7 +381,7 @@ impl Reader {
         tid: u64,
         length: u32,
     ) -> rusqlite::Result<Vec<(u64, bool)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT oid, data_id FROM obj JOIN (\
              SELECT partition, oid, MAX(tid) AS tid FROM obj \
              WHERE partition=? AND oid>=? AND tid<=? GROUP BY oid ORDER BY oid LIMIT ?\
@@ -267,7 +408,7 @@ impl Reader {
         undo_tid: u64,
     ) -> rusqlite::Result<Option<UndoHistory>> {
         let (o, u) = (sql_int(oid), sql_int(undo_tid));
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT tid FROM obj WHERE partition=? AND oid=? AND tid<=? ORDER BY tid DESC LIMIT 2",
         )?;
         let two: Vec<i64> = stmt
@@ -276,7 +417,7 @@ impl Reader {
         if two.first() != Some(&u) {
             return Ok(None);
         }
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.db()?.prepare_cached(
             "SELECT tid, value_tid FROM obj WHERE partition=? AND oid=? AND tid>? ORDER BY tid",
         )?;
         let after = stmt
@@ -292,7 +433,7 @@ impl Reader {
 
     /// The last committed tid of `partition`.
     pub fn last_tid(&self, partition: u32) -> rusqlite::Result<Option<u64>> {
-        self.conn
+        self.db()?
             .prepare_cached("SELECT MAX(tid) FROM trans WHERE partition=?")?
             .query_row(params![partition], |r| r.get::<_, Option<i64>>(0))
             .map(|t| t.map(|t| t as u64))
@@ -300,7 +441,7 @@ impl Reader {
 
     /// The first committed tid of `partition`.
     pub fn first_tid(&self, partition: u32) -> rusqlite::Result<Option<u64>> {
-        self.conn
+        self.db()?
             .prepare_cached("SELECT MIN(tid) FROM trans WHERE partition=?")?
             .query_row(params![partition], |r| r.get::<_, Option<i64>>(0))
             .map(|t| t.map(|t| t as u64))
@@ -308,7 +449,7 @@ impl Reader {
 
     /// The largest tid and oid of the object records of `partition`.
     pub fn last_object_ids(&self, partition: u32) -> rusqlite::Result<(Option<u64>, Option<u64>)> {
-        self.conn
+        self.db()?
             .prepare_cached("SELECT MAX(tid), MAX(oid) FROM obj WHERE partition=?")?
             .query_row(params![partition], |r| {
                 Ok((
@@ -321,7 +462,7 @@ impl Reader {
     /// The tid under which transaction `ttid` was committed, if it was.
     pub fn final_tid(&self, partition: u32, ttid: u64) -> rusqlite::Result<Option<u64>> {
         let t = sql_int(ttid);
-        self.conn
+        self.db()?
             .prepare_cached(
                 "SELECT tid FROM trans WHERE partition=? AND tid>=? AND ttid=? LIMIT 1",
             )?
@@ -344,7 +485,7 @@ impl Reader {
              WHERE tid >= ? AND tid % {np} IN ({}) ORDER BY tid",
             list.join(",")
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.db()?.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![sql_int(min_id)], |r| {
             Ok(PackOrderRow {
                 id: r.get::<_, i64>(0)? as u64,
@@ -362,11 +503,11 @@ impl Reader {
     /// locked (`ttrans.tid`).
     pub fn unfinished(&self) -> rusqlite::Result<Vec<(u64, Option<u64>)>> {
         let mut out = std::collections::BTreeMap::new();
-        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT tid FROM tobj")?;
+        let mut stmt = self.db()?.prepare_cached("SELECT DISTINCT tid FROM tobj")?;
         for ttid in stmt.query_map([], |r| r.get::<_, i64>(0))? {
             out.insert(ttid? as u64, None);
         }
-        let mut stmt = self.conn.prepare_cached("SELECT ttid, tid FROM ttrans")?;
+        let mut stmt = self.db()?.prepare_cached("SELECT ttid, tid FROM ttrans")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?))
         })?;
@@ -385,7 +526,7 @@ impl Reader {
         oid: u64,
         tid: u64,
     ) -> rusqlite::Result<Option<Option<i64>>> {
-        self.conn
+        self.db()?
             .prepare_cached("SELECT data_id FROM obj WHERE partition=? AND oid=? AND tid=?")?
             .query_row(params![partition, sql_int(oid), sql_int(tid)], |r| r.get(0))
             .optional()
@@ -419,7 +560,7 @@ impl Reader {
             .collect::<Result<_, _>>()?;
         let left = length as usize - out.len();
         if left > 0 {
-            let mut stmt = self.conn.prepare_cached(
+            let mut stmt = self.db()?.prepare_cached(
                 "SELECT tid, oid FROM obj WHERE partition=? AND ?<tid AND tid<=? \
                  ORDER BY tid ASC, oid ASC LIMIT ?",
             )?;
@@ -442,7 +583,7 @@ impl Reader {
         oid: u64,
         tid: u64,
     ) -> rusqlite::Result<Option<ObjectRecord>> {
-        self.conn
+        self.db()?
             .prepare_cached(
                 "SELECT tid, compression, data.hash, value, value_tid, NULL \
                  FROM obj LEFT JOIN data ON obj.data_id = data.id \
@@ -462,7 +603,7 @@ impl Reader {
         partition: u32,
         tid: u64,
     ) -> rusqlite::Result<Option<(TxnRecord, u64, Option<PackOrderRow>)>> {
-        self.conn
+        self.db()?
             .prepare_cached(
                 "SELECT trans.oids, user, description, ext, packed, ttid, \
                  approved, partial, pack.oids, pack_tid \
@@ -505,7 +646,7 @@ impl Reader {
     /// The last pack completed on this node's cell of `partition`
     /// (`pt.pack`), if the cell has one.
     pub fn cell_pack(&self, partition: u32, nid: i32) -> rusqlite::Result<Option<u64>> {
-        self.conn
+        self.db()?
             .prepare_cached("SELECT pack FROM pt WHERE partition=? AND nid=?")?
             .query_row(params![partition, nid], |r| r.get::<_, Option<i64>>(0))
             .optional()

@@ -16,12 +16,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use super::info::{connect, sqlite_err};
-use super::{DbError, Reader};
+use super::{Commits, DbError, Reader};
 
 /// The writer's connection, with what NEO/py's storage keeps beside its
 /// own: the next data id of each partition and the number of partitions.
@@ -61,6 +62,24 @@ struct Job {
 #[error("the database writer stopped")]
 pub struct WriterGone;
 
+/// How long the writer waits for more after a commit before it
+/// checkpoints the WAL itself: before readers keep read transactions open
+/// again ([`super::reader::QUIET`] later), which would keep the next
+/// commits from starting the WAL over.
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(50);
+
+/// A passive checkpoint (it waits for no reader): the WAL copied into the
+/// database as far as readers allow, so that readers that begin next read
+/// the database alone and the next commit starts the WAL over.
+fn checkpoint(wc: &WriteConn) {
+    let done = wc
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+    log::trace!("idle checkpoint (WAL frames, checkpointed): {done:?}");
+}
+
 /// The most jobs committed together: bounds the latency of the first.
 const MAX_BATCH: usize = 512;
 
@@ -73,9 +92,11 @@ pub struct Writer {
 
 impl Writer {
     /// Opens the database at `path` for writing (in WAL mode) and starts
-    /// the thread; `on_failure` runs if a write fails.
+    /// the thread; each commit is counted in `commits`; `on_failure` runs
+    /// if a write fails.
     pub fn start(
         path: &Path,
+        commits: Commits,
         on_failure: impl Fn(String) + Send + 'static,
     ) -> Result<Writer, DbError> {
         let conn = connect(path)?;
@@ -95,7 +116,7 @@ impl Writer {
         let (tx, rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("neo-storage writer".into())
-            .spawn(move || run(wc, &rx, &on_failure))
+            .spawn(move || run(wc, &rx, &commits, &on_failure))
             .map_err(|e| DbError::Create {
                 path: path.into(),
                 source: e,
@@ -155,9 +176,27 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut wc: WriteConn, rx: &Receiver<Job>, on_failure: &dyn Fn(String)) {
+fn run(mut wc: WriteConn, rx: &Receiver<Job>, commits: &Commits, on_failure: &dyn Fn(String)) {
     let mut durable_mode = true;
-    while let Ok(first) = rx.recv() {
+    // Something was committed since the last checkpoint.
+    let mut dirty = false;
+    loop {
+        let first = if dirty {
+            match rx.recv_timeout(CHECKPOINT_IDLE) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    checkpoint(&wc);
+                    dirty = false;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -167,6 +206,10 @@ fn run(mut wc: WriteConn, rx: &Receiver<Job>, on_failure: &dyn Fn(String)) {
         }
         match commit(&mut wc, batch, &mut durable_mode) {
             Ok(afters) => {
+                // Before the continuations: what they answer or unlock is
+                // then seen by every read that follows.
+                commits.committed();
+                dirty = true;
                 for after in afters {
                     after(&wc.reader);
                 }
