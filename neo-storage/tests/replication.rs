@@ -479,6 +479,9 @@ fn unfinished_transactions_and_lockless_writes() {
     // replicated up to `mid` first, the rest once it is finished.
     let (mid, last, unfinished) = (tid(999), tid(TXNS - 1), tid(1000) - 1);
     let req = from_node(&s);
+    let Message::AskUnfinishedTransactions(_) = req.msg() else {
+        panic!("{:?}", req.msg())
+    };
     req.reply(&neopy::AnswerUnfinishedTransactions {
         max_tid: mid,
         ttid_list: vec![unfinished],
