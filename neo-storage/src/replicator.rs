@@ -326,6 +326,10 @@ impl Replicator {
                         discarded.push(c.offset);
                     }
                 }
+                // A new cell (NEO/py asserts it is one). One this node has
+                // already is the same change read twice: `populate` found
+                // it saved before its event came, and asked for it then.
+                CellState::OUT_OF_DATE if self.parts.contains_key(&c.offset) => {}
                 CellState::OUT_OF_DATE => {
                     self.parts.insert(
                         c.offset,
