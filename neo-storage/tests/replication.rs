@@ -452,6 +452,60 @@ fn the_node_fetches_a_partition_from_a_peer() {
     assert_eq!(info.desc, format!("txn {}", TXNS - 1).into_bytes());
 }
 
+/// The node's replicator can read a cell change twice: saved in the
+/// database (which it reads as it starts) and as the change's own event.
+/// It replicates the partition once: the change read again asks the
+/// master nothing (NEO/py never sees it twice).
+#[test]
+fn a_cell_change_read_twice_is_replicated_once() {
+    let dir = TempDir::new();
+    let master = FakeMaster::new();
+    let source = LinkListener::bind("127.0.0.1:0").unwrap();
+    let node = Node::start(master.config_at(&dir.path("new.sqlite"))).unwrap();
+    let s = join(&master, &node, &source);
+    let req = from_node(&s);
+    let Message::AskUnfinishedTransactions(_) = req.msg() else {
+        panic!("{:?}", req.msg())
+    };
+    // The same change again, queued for the replicator (the ping is
+    // answered after the change was handed over) before it gets its answer.
+    let change = CellChange {
+        offset: 0,
+        uuid: NID,
+        state: CellState::OUT_OF_DATE,
+    };
+    s.link
+        .send1(&neopy::NotifyPartitionChanges {
+            ptid: 3,
+            num_replicas: 1,
+            cell_list: vec![change],
+        })
+        .unwrap();
+    s.ping();
+    req.reply(&neopy::AnswerUnfinishedTransactions {
+        max_tid: tid(TXNS - 1),
+        ttid_list: vec![],
+    })
+    .unwrap();
+    // Next, the node dials its source; it must not ask the master again.
+    let (dialed_tx, dialed) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || dialed_tx.send(accept_node(&source)));
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        if dialed.try_recv().is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never dialed its source"
+        );
+        match s.link.recv_timeout(std::time::Duration::from_millis(10)) {
+            Ok(req) => assert_ne!(req.msg().name(), "AskUnfinishedTransactions", "asked twice"),
+            Err(e) => assert!(e.is_timeout(), "{e}"),
+        }
+    }
+}
+
 fn up_to_date(s: &mut Session) {
     let change = CellChange {
         offset: 0,
