@@ -7,9 +7,9 @@
 //! 1. The refusal race: a raw peer opens connections and sends a second
 //!    packet on each while the link stops accepting; afterwards, new
 //!    connections (which reuse the refused ones' objects) must receive
-//!    nothing that was sent on another id. Run in a loop, also in a debug
-//!    build (CI), where `ConnState::reset` asserts the queue it reuses is
-//!    empty.
+//!    nothing that was sent on another id. Run in a loop; `ConnState::reset`
+//!    asserts the queue it reuses is empty (in debug builds, and in the
+//!    crate's own tests in release, which build with `test-hooks`).
 //! 2. A property test: random sequences of new_conn / accept / close /
 //!    close_recv / close_accept / peer packets against a model, checking
 //!    the same invariant and the link's replies.
