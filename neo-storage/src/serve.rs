@@ -161,10 +161,9 @@ impl Server {
     fn serve(&self, link: &Arc<Link>, uuid: NodeId, reader: &mut Reader) {
         let mut view = self.shared.view_cache();
         reader.keep_snapshot(self.pool.commits());
-        let mut held = false;
         loop {
             // A snapshot kept is released once the client pauses.
-            let wait = if held {
+            let wait = if reader.holds_snapshot() {
                 SNAPSHOT_IDLE
             } else {
                 Duration::from_secs(3600)
@@ -180,12 +179,8 @@ impl Server {
                     if self.handle(req, &w, &mut view) == Flow::Close {
                         break;
                     }
-                    held = true;
                 }
-                Recv::Idle => {
-                    reader.release_snapshot();
-                    held = false;
-                }
+                Recv::Idle => reader.release_snapshot(),
                 Recv::Gone(_) => break,
             }
         }

@@ -175,7 +175,11 @@ pub(crate) mod wire {
         fn answerable(pkt: &Packet) -> bool;
 
         /// Appends the link's own `Error(PROTOCOL_ERROR, text)` on id `id`.
-        fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str);
+        fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str) {
+            let reply = Self::error(ErrorCode::PROTOCOL_ERROR, text.into());
+            let borrowed = Self::encode_packet_parts(buf, id, &reply, false);
+            debug_assert!(borrowed.is_empty(), "a copying encoder borrows nothing");
+        }
 
         /// Appends a keepalive `Ping` on id `id`.
         fn encode_ping(buf: &mut Vec<u8>, id: u32);

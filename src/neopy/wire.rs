@@ -69,14 +69,6 @@ impl Wire for NeoPy {
         !pkt.is_answer() && is_request(pkt)
     }
 
-    fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str) {
-        let reply = neopy::Error {
-            code: ErrorCode::PROTOCOL_ERROR,
-            message: text.into(),
-        };
-        neopy::encode_packet_whole(buf, id, &reply);
-    }
-
     fn encode_ping(buf: &mut Vec<u8>, id: u32) {
         neopy::encode_packet_whole(buf, id, &neopy::Ping {});
     }

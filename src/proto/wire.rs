@@ -52,14 +52,6 @@ impl Wire for Proto6 {
         pkt.msg_code() != <proto::Error as Msg>::CODE
     }
 
-    fn encode_reply(buf: &mut Vec<u8>, id: u32, text: &str) {
-        let reply = proto::Error {
-            code: ErrorCode::PROTOCOL_ERROR,
-            message: text.into(),
-        };
-        encoding::encode_binary_packet(buf, id, &reply);
-    }
-
     fn encode_ping(buf: &mut Vec<u8>, id: u32) {
         encoding::encode_binary_packet(buf, id, &Ping {});
     }

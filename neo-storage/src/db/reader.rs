@@ -230,6 +230,13 @@ impl Reader {
         }
     }
 
+    /// Whether a read transaction is kept open now.
+    pub fn holds_snapshot(&self) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_some_and(|s| s.held.get().is_some())
+    }
+
     /// Stops keeping read transactions open.
     pub fn drop_snapshot(&mut self) {
         self.release_snapshot();
