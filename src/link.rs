@@ -529,6 +529,15 @@ impl Shared {
         deadline: Option<Instant>,
     ) -> Result<Arc<ConnState>, ErrorKind> {
         loop {
+            // What the peer sent before its link went down is still its
+            // to give (NEO/py's last notifications before it closes, such
+            // as a node declared DOWN): handed out before the link is
+            // reported down. Closing or no longer accepting drops it.
+            if self.gives_queued() && !self.is_up() {
+                if let Ok(c) = self.accept_rx.try_recv() {
+                    return Ok(c);
+                }
+            }
             self.check_accepting()?;
             match wait::recv(
                 &self.accept_rx,
@@ -537,7 +546,7 @@ impl Shared {
                 &self.accept_sleepers,
             ) {
                 Ok(c) => {
-                    if self.check_accepting().is_ok() {
+                    if self.gives_queued() {
                         return Ok(c);
                     }
                     self.refuse(c);
@@ -550,6 +559,12 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Whether a connection queued for accept is handed out: not once
+    /// this end closed or stopped accepting (then it is refused).
+    fn gives_queued(&self) -> bool {
+        !self.has(CLOSED | NO_ACCEPT)
     }
 
     fn check_accepting(&self) -> Result<(), ErrorKind> {

@@ -859,3 +859,35 @@ proptest::proptest! {
         }
     }
 }
+
+/// A NEO/py peer's last notifications before it closes the link (a
+/// master declaring the cluster STOPPING and this node DOWN) reach
+/// `recv` in order, and only then is the link reported down.
+#[test]
+fn notifications_sent_just_before_the_peer_closes_are_received() {
+    let (ours, peer) = np_pair();
+    peer.send1(&neopy::NotifyClusterInformation {
+        state: neopy::ClusterState::STOPPING,
+    })
+    .unwrap();
+    peer.send1(&neopy::Ping {}).unwrap();
+    peer.close();
+    // Both are queued and the link is down before we look.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ours.is_up() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the link never went down"
+        );
+        thread::yield_now();
+    }
+    let first = ours.recv().unwrap();
+    assert!(
+        matches!(first.msg(), Message::NotifyClusterInformation(n) if n.state == neopy::ClusterState::STOPPING),
+        "{:?}",
+        first.msg()
+    );
+    assert!(matches!(ours.recv().unwrap().msg(), Message::Ping(_)));
+    let e = ours.recv().unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::LinkDown), "{e}");
+}
