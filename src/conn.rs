@@ -8,8 +8,6 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::TryRecvError;
-
 use crate::codec::{decode_answer, decode_as, decode_message, Dialect, Msg};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::link::state::{ConnState, CLOSED, OVERFLOW, OVERFLOW_REPORTED, RECV_CLOSED};
@@ -17,7 +15,8 @@ use crate::link::{NodeLink, Shared};
 use crate::packet::Packet;
 use crate::proto::Proto6;
 use crate::proto::{Ask, Message};
-use crate::wait::{self, WaitError};
+use crate::queue::WaitError;
+use crate::wait;
 
 /// The connections of a link, in any dialect (light mode and streamed
 /// answers open theirs too).
@@ -274,16 +273,10 @@ impl Conn {
             if self.state.is_recv_closed() {
                 return Err(self.recv_err());
             }
-            let got = match self.state.rx.try_recv() {
-                Ok(pkt) => Ok(pkt),
-                Err(TryRecvError::Disconnected) => Err(WaitError::Closed),
-                Err(TryRecvError::Empty) => wait::recv(
-                    &self.state.rx,
-                    self.link.spin(),
-                    deadline,
-                    &self.link.recv_sleepers,
-                ),
-            };
+            let got = self
+                .state
+                .rx
+                .recv(self.link.spin(), deadline, &self.link.recv_sleepers);
             let pkt = match got {
                 Ok(pkt) => pkt,
                 Err(WaitError::Timeout) => return Err(self.err(Op::Recv, ErrorKind::Timeout)),

@@ -176,6 +176,7 @@ mod listener;
 pub mod neopy;
 pub mod packet;
 pub mod proto;
+mod queue;
 pub mod stream;
 pub mod tls;
 mod wait;

@@ -21,15 +21,15 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use parking_lot::{Condvar, Mutex};
 
 use crate::addr::Addr;
 use crate::codec::Dialect;
 use crate::error::{Error, ErrorKind, LinkAddrs, Op, Result};
 use crate::proto::Proto6;
+use crate::queue::{QueueRx, WaitError};
 use crate::stream::LinkStream;
-use crate::wait::{self, AtomicTimeout, WaitError};
+use crate::wait::{self, AtomicTimeout};
 use limits::{Counters, LimitCells, Limits};
 use state::ConnState;
 use table::{ConnTable, NoFreeId};
@@ -127,7 +127,7 @@ pub(crate) struct Shared {
     table: Mutex<ConnTable>,
     /// Connections the peer opened, waiting for `accept`. Its sender is
     /// in the table.
-    accept_rx: Receiver<Arc<ConnState>>,
+    accept_rx: QueueRx<Arc<ConnState>>,
     writer: Mutex<writer::Writer>,
     /// Packets waiting for the writer (see `outbox`).
     outbox: outbox::Outbox,
@@ -191,7 +191,7 @@ impl<D: Dialect> NodeLink<D> {
         let addrs = Arc::new(LinkAddrs::new(stream.local_addr(), stream.peer_addr()));
         let new_err = |e: std::io::Error| Error::new(&addrs, None, Op::NewLink, ErrorKind::io(e));
         let waker = reader::new_waker().map_err(new_err)?;
-        let (accept_tx, accept_rx) = crossbeam_channel::unbounded();
+        let (accept_tx, accept_rx) = crate::queue::unbounded();
         let counters = Counters::default();
         let shared = Arc::new(Shared {
             role,
@@ -534,17 +534,15 @@ impl Shared {
             // as a node declared DOWN): handed out before the link is
             // reported down. Closing or no longer accepting drops it.
             if self.gives_queued() && !self.is_up() {
-                if let Ok(c) = self.accept_rx.try_recv() {
+                if let Some(c) = self.accept_rx.take() {
                     return Ok(c);
                 }
             }
             self.check_accepting()?;
-            match wait::recv(
-                &self.accept_rx,
-                self.spin(),
-                deadline,
-                &self.accept_sleepers,
-            ) {
+            match self
+                .accept_rx
+                .recv(self.spin(), deadline, &self.accept_sleepers)
+            {
                 Ok(c) => {
                     if self.gives_queued() {
                         return Ok(c);
@@ -577,7 +575,7 @@ impl Shared {
 
     /// Refuses every connection queued for accept.
     fn refuse_queued(&self) {
-        while let Ok(c) = self.accept_rx.try_recv() {
+        while let Some(c) = self.accept_rx.take() {
             self.refuse(c);
         }
     }
@@ -731,7 +729,7 @@ impl Shared {
         // and closes the descriptor.
         self.writer.lock().stream = None;
         self.kill_table();
-        while self.accept_rx.try_recv().is_ok() {}
+        while self.accept_rx.take().is_some() {}
     }
 
     /// Graceful close: writes what senders were promised — what waits

@@ -62,10 +62,85 @@ impl Header {
 
 /// One packet: header and payload in one contiguous buffer, so that sending
 /// it is a single `write` and receiving it a single copy.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Packet {
-    buf: Vec<u8>,
+    buf: Buf,
     head: Head,
+}
+
+impl PartialEq for Packet {
+    fn eq(&self, other: &Packet) -> bool {
+        // The bytes, however they are held.
+        self.head == other.head && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Packet {}
+
+/// Packets up to this size (header included) are held inline: a request
+/// of one or two ids (`GetObject`, NEO/py's `AskObject`) fits. Not more:
+/// a packet is moved by value through the receive queue, whose lock-free
+/// channel allocates (and zeroes) its slots 31 at a time, so every byte
+/// here costs 31 there; at this size a `Packet` is 56 bytes.
+const INLINE: usize = 46;
+
+const _: () = assert!(std::mem::size_of::<Packet>() <= 56, "see INLINE");
+
+/// The bytes of a packet: inline if small, else on the heap.
+///
+/// Why inline: a link's reader thread allocates every packet it reads and
+/// another thread frees it, which glibc's per-thread caches cannot serve
+/// (the freeing thread's cache fills, the allocating thread's stays
+/// empty): an allocation and a free took a large part of the cost of a
+/// small round trip (callgrind). Many packets of a storage node's traffic
+/// are small (requests, acknowledgements, notifications): they move in
+/// the packet itself.
+#[derive(Clone)]
+enum Buf {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Vec<u8>),
+}
+
+impl Buf {
+    /// A copy of the first `len` bytes of `window`. A small packet is
+    /// copied with what follows it in `window` up to the inline size, if
+    /// there is that much: a copy of a fixed size needs no zeroing of the
+    /// rest first, and the bytes past `len` are never read.
+    fn copy(window: &[u8], len: usize) -> Buf {
+        let bytes = &window[..len];
+        let Ok(small) = u8::try_from(len) else {
+            return Buf::Heap(bytes.to_vec());
+        };
+        if len > INLINE {
+            return Buf::Heap(bytes.to_vec());
+        }
+        let inline = match window.get(..INLINE) {
+            Some(w) => <[u8; INLINE]>::try_from(w).expect("INLINE bytes"),
+            None => {
+                let mut inline = [0; INLINE];
+                inline[..len].copy_from_slice(bytes);
+                inline
+            }
+        };
+        Buf::Inline {
+            len: small,
+            bytes: inline,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Buf::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Buf::Heap(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            Buf::Inline { len, bytes } => &mut bytes[..usize::from(*len)],
+            Buf::Heap(v) => v,
+        }
+    }
 }
 
 /// What the accessors of a packet read, found once when it was framed: a
@@ -113,7 +188,7 @@ impl Packet {
         buf.extend_from_slice(&hdr.encode());
         buf.extend_from_slice(payload);
         Packet {
-            buf,
+            buf: Buf::Heap(buf),
             head: Head::binary(&hdr),
         }
     }
@@ -127,14 +202,27 @@ impl Packet {
         }
         Some(Packet {
             head: Head::binary(&hdr),
-            buf,
+            buf: Buf::Heap(buf),
         })
     }
 
     /// A packet framed by the link's codec: `buf` is the whole packet and
     /// `head` what its framing found.
     pub(crate) fn framed(buf: Vec<u8>, head: Head) -> Packet {
-        Packet { buf, head }
+        Packet {
+            buf: Buf::Heap(buf),
+            head,
+        }
+    }
+
+    /// A packet framed by the link's codec, copied from the reader's
+    /// buffer: the first `len` bytes of `window` are the whole packet
+    /// (`window` may go on past it), and `head` is what its framing found.
+    pub(crate) fn framed_copy(window: &[u8], len: usize, head: Head) -> Packet {
+        Packet {
+            buf: Buf::copy(window, len),
+            head,
+        }
     }
 
     /// Id of the connection the packet belongs to (on a NEO/py link: the
@@ -156,7 +244,7 @@ impl Packet {
     /// The payload, header excluded (on a NEO/py packet: its `args`
     /// array).
     pub fn payload(&self) -> &[u8] {
-        &self.buf[self.payload_offset()..]
+        &self.as_bytes()[self.payload_offset()..]
     }
 
     /// Where the payload starts in [`as_bytes`](Self::as_bytes).
@@ -166,12 +254,16 @@ impl Packet {
 
     /// The whole packet as it goes on the wire.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
+        self.buf.as_slice()
     }
 
-    /// The buffer, header included (to reuse its allocation).
+    /// The buffer, header included (its allocation reused when it has
+    /// one: a small packet is held inline, and copied out).
     pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
+        match self.buf {
+            Buf::Heap(v) => v,
+            inline => inline.as_slice().to_vec(),
+        }
     }
 
     /// Stamp the connection id into the header (done by `Conn::send_pkt`,
@@ -182,7 +274,7 @@ impl Packet {
             HEADER_SIZE,
             "not a protocol 6 packet"
         );
-        BigEndian::write_u32(&mut self.buf[0..4], conn_id);
+        BigEndian::write_u32(&mut self.buf.as_mut_slice()[0..4], conn_id);
         self.head.id = conn_id;
     }
 }
@@ -236,5 +328,27 @@ mod tests {
         assert_eq!(p.conn_id(), 9);
         assert_eq!(Packet::from_bytes(p.as_bytes().to_vec()), Some(p.clone()));
         assert_eq!(Packet::from_bytes(p.as_bytes()[..12].to_vec()), None);
+    }
+
+    /// A packet copied from a reader's buffer is the same packet, small
+    /// (held inline) or not, and its bytes come back whole.
+    #[test]
+    fn copied_packets_equal_their_bytes() {
+        for len in [0, INLINE - HEADER_SIZE, INLINE - HEADER_SIZE + 1, 1000] {
+            let mut p = Packet::new(7, 0x20, &vec![5; len]);
+            // From a window that ends with the packet, and from one that
+            // goes on past it.
+            let mut window = p.as_bytes().to_vec();
+            let alone = Packet::framed_copy(&window, window.len(), p.head);
+            window.extend_from_slice(&[9; INLINE]);
+            let mut c = Packet::framed_copy(&window, p.as_bytes().len(), p.head);
+            assert_eq!(alone, c);
+            assert!(matches!(c.buf, Buf::Inline { .. }) == (len + HEADER_SIZE <= INLINE));
+            assert_eq!(c, p);
+            c.set_conn_id(9);
+            p.set_conn_id(9);
+            assert_eq!((c.conn_id(), c.payload()), (9, p.payload()));
+            assert_eq!(c.into_bytes(), p.into_bytes());
+        }
     }
 }

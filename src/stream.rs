@@ -97,6 +97,16 @@ pub trait LinkStream: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
         None
     }
 
+    /// Whether a `try_read` that returned fewer bytes than asked left
+    /// nothing to read: then the reader thread waits for the descriptor
+    /// at once instead of trying a read that would say `WouldBlock`. True
+    /// for sockets, whose bytes only the kernel holds; the default says
+    /// no (a stream with a buffer of its own, TLS, is read until
+    /// `WouldBlock`).
+    fn short_read_drains(&self) -> bool {
+        false
+    }
+
     /// Whether the stream holds bytes of its own to write once the socket
     /// has room (TLS: records its non-blocking writes left behind, or
     /// that its reader made, such as alerts). The reader thread then
@@ -227,6 +237,9 @@ macro_rules! impl_socket_stream {
             }
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 send_dontwait(self, buf)
+            }
+            fn short_read_drains(&self) -> bool {
+                true
             }
             fn fd(&self) -> Option<BorrowedFd<'_>> {
                 Some(self.as_fd())

@@ -6,16 +6,11 @@
 //! an answer soon therefore polls first (yielding the CPU between polls, so
 //! that on a machine with few cores the thread it waits for can run), and
 //! sleeps only when nothing came within the spin budget. The budget is
-//! bounded, so an idle link costs no CPU.
-//!
-//! Receive queues close themselves (a connection's `Sender` is dropped on
-//! close or link down, see `link::table`), so a waiter here needs no
-//! wake-up tokens: disconnection wakes it, and a deadline bounds it.
+//! bounded, so an idle link costs no CPU. The receive queues that wait
+//! this way are in `queue`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 /// Default time a waiter polls before it sleeps (see
 /// [`NodeLink::set_spin`](crate::NodeLink::set_spin)).
@@ -28,14 +23,20 @@ pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 /// hundred ns), then yields between polls, so that a thread we wait for
 /// that shares our core runs at once. A poll that is a syscall must use no
 /// tight iterations: they would hold the core for many µs.
+#[inline]
 pub(crate) fn spin_until<T>(
     budget: Duration,
     tight: usize,
-    mut poll: impl FnMut() -> Option<T>,
+    poll: impl FnMut() -> Option<T>,
 ) -> Option<T> {
+    // Inlined: with polling off, the check is all there is to it.
     if budget.is_zero() {
         return None;
     }
+    spin(budget, tight, poll)
+}
+
+fn spin<T>(budget: Duration, tight: usize, mut poll: impl FnMut() -> Option<T>) -> Option<T> {
     for _ in 0..tight {
         if let Some(v) = poll() {
             return Some(v);
@@ -52,18 +53,6 @@ pub(crate) fn spin_until<T>(
             return None;
         }
     }
-}
-
-/// Tight polls of a channel before yielding: a channel poll costs a few ns.
-const TIGHT_CHANNEL_POLLS: usize = 8;
-
-/// Why a wait on a queue ended without an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WaitError {
-    /// The deadline passed.
-    Timeout,
-    /// The queue is closed: every sender is gone and it is empty.
-    Closed,
 }
 
 /// Counts the threads asleep in a wait, so that a test can tell a thread
@@ -98,38 +87,6 @@ impl Drop for SleepGuard<'_> {
         self.0
             .count
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// Receives from `rx`, polling for up to `spin` before sleeping until an
-/// item comes, the queue closes, or `deadline` passes; counted in
-/// `sleepers` while asleep.
-pub(crate) fn recv<T>(
-    rx: &Receiver<T>,
-    spin: Duration,
-    deadline: Option<Instant>,
-    sleepers: &Sleepers,
-) -> Result<T, WaitError> {
-    // A deadline already passed (a `try_recv`): one look, no polling.
-    let spin = match deadline {
-        Some(d) if d <= Instant::now() => Duration::ZERO,
-        _ => spin,
-    };
-    let polled = spin_until(spin, TIGHT_CHANNEL_POLLS, || match rx.try_recv() {
-        Ok(v) => Some(Ok(v)),
-        Err(TryRecvError::Disconnected) => Some(Err(WaitError::Closed)),
-        Err(TryRecvError::Empty) => None,
-    });
-    if let Some(r) = polled {
-        return r;
-    }
-    let _asleep = sleepers.enter();
-    match deadline {
-        None => rx.recv().map_err(|_| WaitError::Closed),
-        Some(d) => rx.recv_deadline(d).map_err(|e| match e {
-            RecvTimeoutError::Timeout => WaitError::Timeout,
-            RecvTimeoutError::Disconnected => WaitError::Closed,
-        }),
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 /// The layers, lowest first; a module may use those of lower layers only.
 const LAYERS: &[&[&str]] = &[
     &["packet", "addr", "wait"],
+    &["queue"],
     &["codec"],
     &["proto"],
     &["neopy"],

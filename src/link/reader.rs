@@ -66,6 +66,7 @@ fn run<W: Wire>(shared: &Shared, stream: &dyn LinkStream) {
         waiter: Waiter {
             keepalive: Keepalive::new(),
             waker,
+            drained: false,
         },
     };
     let cause = loop {
@@ -113,10 +114,15 @@ struct Reader<W: Wire> {
 }
 
 /// What the reader needs to wait for bytes: its keepalive timer, its
-/// waker.
+/// waker, and whether its last read emptied the stream.
 struct Waiter {
     keepalive: Keepalive,
     waker: Option<Arc<OwnedFd>>,
+    /// The last read took everything there was (`short_read_drains`): the
+    /// next one waits first. In a request-answer exchange the next packet
+    /// comes a round trip later, and a read tried at once would only say
+    /// `WouldBlock`.
+    drained: bool,
 }
 
 impl<W: Wire> Reader<W> {
@@ -203,14 +209,20 @@ impl Waiter {
         dst: &mut [u8],
     ) -> Result<usize, ErrorKind> {
         loop {
-            let res = match stream.try_read(dst) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match self.wait(shared, stream, dst)? {
-                        Some(res) => res,
-                        None => continue,
-                    }
-                }
-                res => res,
+            let res = match self.drained {
+                true => None,
+                false => match stream.try_read(dst) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                    res => Some(res),
+                },
+            };
+            self.drained = false;
+            let res = match res {
+                Some(res) => res,
+                None => match self.wait(shared, stream, dst)? {
+                    Some(res) => res,
+                    None => continue,
+                },
             };
             match res {
                 Ok(0) => {
@@ -221,6 +233,7 @@ impl Waiter {
                 }
                 Ok(n) => {
                     self.keepalive.received();
+                    self.drained = n < dst.len() && stream.short_read_drains();
                     return Ok(n);
                 }
                 Err(e)
@@ -366,11 +379,11 @@ impl ReadAhead {
 
     /// Consumes the `size` bytes of a whole packet.
     fn take(&mut self, size: usize, head: Head) -> Packet {
-        let bytes = self.buf[self.start..self.start + size].to_vec();
+        let pkt = Packet::framed_copy(&self.buf[self.start..], size, head);
         self.start += size;
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         }
-        Packet::framed(bytes, head)
+        pkt
     }
 }

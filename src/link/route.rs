@@ -23,19 +23,18 @@
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
-
 use super::limits::{cost, Counters, Limits};
 use super::state::ConnState;
 use super::table::{AcceptTx, ConnTable, Entry, PEER};
 use super::{Shared, NO_ACCEPT, REPLY_CLOSED, REPLY_REFUSED};
 use crate::codec::wire::{Addressed, Wire};
 use crate::packet::{Packet, ANSWER_BIT};
+use crate::queue::QueueTx;
 
 /// Where a packet goes.
 enum Route {
-    Deliver(Arc<ConnState>, Sender<Packet>),
-    Accept(Arc<ConnState>, Sender<Packet>, AcceptTx),
+    Deliver(Arc<ConnState>, QueueTx<Packet>),
+    Accept(Arc<ConnState>, QueueTx<Packet>, AcceptTx),
     /// Answered with this text if the dialect lets the link answer it;
     /// else dropped (and counted if it is an answer: `stray`).
     Reply(&'static str),
@@ -198,7 +197,7 @@ fn stray(shared: &Shared, pkt: &Packet) {
 fn deliver(
     shared: &Shared,
     conn: &Arc<ConnState>,
-    tx: Sender<Packet>,
+    tx: QueueTx<Packet>,
     pkt: Packet,
     limits: &Limits,
 ) {
@@ -240,7 +239,7 @@ fn deliver(
 fn accept(
     shared: &Shared,
     conn: Arc<ConnState>,
-    tx: Sender<Packet>,
+    tx: QueueTx<Packet>,
     atx: AcceptTx,
     pkt: Packet,
     limits: &Limits,
@@ -249,7 +248,7 @@ fn accept(
     push(shared, &conn, &tx, pkt, limits);
     drop(tx);
     // Cannot fail: the link holds the accept queue's receiver.
-    let _ = atx.send(conn);
+    atx.send(conn);
     drop(atx);
     // close_accept may have drained the queue between our check and the
     // send: drain again so nothing stays stuck in it.
@@ -264,7 +263,7 @@ fn accept(
 fn push(
     shared: &Shared,
     conn: &ConnState,
-    tx: &Sender<Packet>,
+    tx: &QueueTx<Packet>,
     pkt: Packet,
     limits: &Limits,
 ) -> bool {
@@ -274,7 +273,7 @@ fn push(
     }
     shared.counters.queued.fetch_add(c, SeqCst);
     // Cannot fail: the connection object holds the receiver.
-    let _ = tx.send(pkt);
+    tx.send(pkt);
     true
 }
 

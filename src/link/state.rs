@@ -4,30 +4,28 @@
 //!
 //! # Receive queues close themselves
 //!
-//! Each connection's receive queue is a crossbeam channel whose only
-//! `Sender` belongs to the link's connection table (the reader thread
+//! Each connection's receive queue (`queue`) has one long-lived sender,
+//! which belongs to the link's connection table (the reader thread
 //! borrows a clone per packet). Closing the connection, closing receiving,
-//! an overflow, or the link going down drops that `Sender`: every receiver
+//! an overflow, or the link going down drops that sender: every receiver
 //! blocked on the queue wakes with "disconnected" and reads the reason
 //! from the connection's flags and the link's state, which were set
-//! before. There is no wake-up token to send, count or put back, and a
-//! deadline is the channel's own `recv_deadline`.
+//! before. There is no wake-up token to send, count or put back.
 //!
 //! Connection objects (with their channel) are reused for later
 //! connections, as light mode opens one per request: only an object whose
-//! channel is still connected can be, which is why dropping a `Conn` (no
-//! other thread can be receiving on it then) keeps the `Sender`, and only
+//! queue is still connected can be, which is why dropping a `Conn` (no
+//! other thread can be receiving on it then) keeps the sender, and only
 //! an explicit `close`/`close_recv` (others may be blocked) drops it.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
-
 use super::limits::cost;
 use super::Shared;
 use crate::packet::Packet;
+use crate::queue::{QueueRx, QueueTx};
 use crate::wait::AtomicTimeout;
 
 pub(crate) const CLOSED: u8 = 1;
@@ -77,21 +75,18 @@ pub(crate) struct ConnState {
     queued: AtomicUsize,
     /// Bound on each receive.
     pub(crate) recv_timeout: AtomicTimeout,
-    pub(crate) rx: Receiver<Packet>,
+    pub(crate) rx: QueueRx<Packet>,
 }
 
 impl ConnState {
-    /// A new connection object and the `Sender` of its queue (kept by the
+    /// A new connection object and the sender of its queue (kept by the
     /// link's table), for table key `key`; `quiet`: see `QUIET`.
     pub(crate) fn new(
         key: u64,
         recv_timeout: Option<Duration>,
         kind: ConnKind,
-    ) -> (Arc<ConnState>, Sender<Packet>) {
-        // Unbounded: the reader thread must never block on a slow receiver
-        // (no head-of-line blocking between connections); the limits bound
-        // it instead (`link::limits`).
-        let (tx, rx) = crossbeam_channel::unbounded();
+    ) -> (Arc<ConnState>, QueueTx<Packet>) {
+        let (tx, rx) = crate::queue::unbounded();
         let state = ConnState {
             key: AtomicU64::new(key),
             flags: AtomicU8::new(kind.flags()),
@@ -121,7 +116,7 @@ impl ConnState {
         // which build with `test-hooks` in release too.
         #[cfg(any(debug_assertions, feature = "test-hooks"))]
         assert!(self.rx.is_empty(), "a freed connection still held packets");
-        while let Ok(pkt) = self.rx.try_recv() {
+        while let Some(pkt) = self.rx.take() {
             link_queued.fetch_sub(cost(&pkt), SeqCst);
         }
         self.queued.store(0, SeqCst);
@@ -207,7 +202,7 @@ impl ConnState {
     /// Empties the queue; returns how many packets it held.
     pub(crate) fn drain(&self, link: &Shared) -> usize {
         let mut n = 0;
-        while let Ok(pkt) = self.rx.try_recv() {
+        while let Some(pkt) = self.rx.take() {
             self.uncount(&pkt, link);
             n += 1;
         }

@@ -1,7 +1,7 @@
 //! The connection table of a link: live connections by id with the
-//! `Sender` of each one's receive queue, tombstones of closed ones, id
+//! sender of each one's receive queue, tombstones of closed ones, id
 //! allocation (see the crate docs, "Connection ids"), the accept queue's
-//! `Sender`, and a free list of connection objects for reuse.
+//! sender, and a free list of connection objects for reuse.
 //!
 //! Entries are keyed by the connection's id for those we open, and by
 //! [`PEER`]` | id` for those the peer opens. On a protocol 6 link the
@@ -13,23 +13,22 @@
 //! keyed by a sequence number above its id, as NEO/py's msg_ids repeat
 //! (`peer_key`).
 //!
-//! The table owns the only long-lived `Sender` of every queue: dropping it
+//! The table owns the only long-lived sender of every queue: dropping it
 //! is how a queue closes (see `conn`'s module docs). The reader thread
 //! clones one for the packet it delivers, outside the table lock.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{hash_map, BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
 use super::state::{ConnKind, ConnState};
 use crate::codec::wire::Wire;
 use crate::link::LinkRole;
 use crate::packet::Packet;
+use crate::queue::QueueTx;
 
 /// Set in the table key of a connection the peer opened (see the module
 /// docs).
@@ -84,9 +83,9 @@ type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 /// A connection in use.
 pub(crate) struct Live {
     pub(crate) conn: Arc<ConnState>,
-    /// The `Sender` of its receive queue; `None` once receiving is closed
+    /// The sender of its receive queue; `None` once receiving is closed
     /// (which woke its receivers).
-    pub(crate) tx: Option<Sender<Packet>>,
+    pub(crate) tx: Option<QueueTx<Packet>>,
 }
 
 /// What the table knows of an id.
@@ -102,7 +101,7 @@ pub(crate) enum Entry {
 }
 
 /// The accept queue's sender.
-pub(crate) type AcceptTx = Sender<Arc<ConnState>>;
+pub(crate) type AcceptTx = QueueTx<Arc<ConnState>>;
 
 /// The connection table. Lives under the link's table mutex, which is never
 /// held across a blocking call.
@@ -126,9 +125,9 @@ pub(crate) struct ConnTable {
     /// At most this many of ours: `IDS_PER_PARITY`, lower only in tests.
     limit: usize,
     /// Closed connection objects whose queue is still connected, with its
-    /// `Sender`, for reuse.
-    free: Vec<(Arc<ConnState>, Sender<Packet>)>,
-    /// The accept queue's `Sender`; `None` once we stopped accepting.
+    /// sender, for reuse.
+    free: Vec<(Arc<ConnState>, QueueTx<Packet>)>,
+    /// The accept queue's sender; `None` once we stopped accepting.
     accept_tx: Option<AcceptTx>,
     /// Set when the link closed or went down: nothing is added any more,
     /// so no queue can be left open on a dead link.
@@ -233,7 +232,7 @@ impl ConnTable {
         keyed: bool,
         timeout: Option<Duration>,
         quiet: bool,
-    ) -> Option<(Arc<ConnState>, Sender<Packet>, AcceptTx)> {
+    ) -> Option<(Arc<ConnState>, QueueTx<Packet>, AcceptTx)> {
         let accept_tx = self.accept_tx.clone()?;
         let key = self.peer_key(id, keyed);
         self.theirs += 1;
@@ -299,7 +298,7 @@ impl ConnTable {
         key: u64,
         timeout: Option<Duration>,
         kind: ConnKind,
-    ) -> (Arc<ConnState>, Sender<Packet>) {
+    ) -> (Arc<ConnState>, QueueTx<Packet>) {
         if let Some((c, _)) = self.free.last() {
             // Only the table can hand out new references to a freed conn,
             // and it is locked: a count of 1 cannot grow under us.
@@ -320,43 +319,52 @@ impl ConnTable {
         }
     }
 
-    /// Closes `conn`'s queue (drops its `Sender`), waking its receivers;
+    /// Closes `conn`'s queue (drops its sender), waking its receivers;
     /// it stays in the table.
-    pub(crate) fn disconnect(&mut self, conn: &Arc<ConnState>) -> Option<Sender<Packet>> {
+    pub(crate) fn disconnect(&mut self, conn: &Arc<ConnState>) -> Option<QueueTx<Packet>> {
         self.live_mut(conn).and_then(|l| l.tx.take())
     }
 
     /// Forgets `conn` if it is still the live one for its id; leaves a
     /// tombstone for `keep` if the peer opened it and `keep` is set; keeps
     /// the object for reuse if asked and its queue is still connected.
-    /// Returns the `Sender` if it was not kept, for the caller to drop
+    /// Returns the sender if it was not kept, for the caller to drop
     /// outside the lock (dropping the last one wakes receivers).
     pub(crate) fn remove(
         &mut self,
         conn: &Arc<ConnState>,
         keep: Option<Duration>,
         recycle: bool,
-    ) -> Option<Sender<Packet>> {
-        let tx = self.live_mut(conn)?.tx.take();
+    ) -> Option<QueueTx<Packet>> {
         let key = conn.key();
+        // One lookup: this is on the per-request path.
+        let hash_map::Entry::Occupied(mut entry) = self.entries.entry(key) else {
+            return None;
+        };
+        let tx = match entry.get_mut() {
+            Entry::Live(l) if Arc::ptr_eq(&l.conn, conn) => l.tx.take(),
+            _ => return None,
+        };
         // Ours need no tombstone (their parity, or the answer bit, tells),
         // except a conversation whose peer may go on streaming under it.
         let keep = keep.filter(|k| !k.is_zero() && (key & PEER != 0 || conn.is_stream()));
+        match keep {
+            Some(keep) => {
+                let deadline = Instant::now() + keep;
+                entry.insert(Entry::Tombstone(deadline));
+                self.tombstones.push(Reverse((deadline, key)));
+            }
+            None => {
+                entry.remove();
+            }
+        }
         if key & PEER == 0 {
             self.ours -= 1;
         } else {
             self.theirs -= 1;
         }
-        match keep {
-            Some(keep) => {
-                let deadline = Instant::now() + keep;
-                self.entries.insert(key, Entry::Tombstone(deadline));
-                self.tombstones.push(Reverse((deadline, key)));
-                self.purge_expired();
-            }
-            None => {
-                self.entries.remove(&key);
-            }
+        if keep.is_some() {
+            self.purge_expired();
         }
         match tx {
             Some(tx) if recycle && !self.dead && self.free.len() < FREE_LIST_MAX => {
@@ -375,7 +383,7 @@ impl ConnTable {
         }
     }
 
-    /// Stops accepting: returns the accept queue's `Sender` to drop.
+    /// Stops accepting: returns the accept queue's sender to drop.
     pub(crate) fn stop_accepting(&mut self) -> Option<AcceptTx> {
         self.accept_tx.take()
     }
@@ -403,7 +411,7 @@ impl ConnTable {
     /// The link closed or went down: empties the table and marks it dead.
     /// Returns the queues' senders (dropping them wakes every receiver)
     /// and the accept queue's.
-    pub(crate) fn kill(&mut self) -> (Vec<Sender<Packet>>, Option<AcceptTx>) {
+    pub(crate) fn kill(&mut self) -> (Vec<QueueTx<Packet>>, Option<AcceptTx>) {
         self.dead = true;
         self.tombstones.clear();
         self.ours = 0;

@@ -1,5 +1,9 @@
 //! N `ask1` round trips over a socketpair with polling off, for callgrind:
+//! `cargo build --release -p neonet-tools --example ask1-count`, then
 //! `valgrind --tool=callgrind target/release/examples/ask1-count N`.
+//! An example of the tools crate, not of the library: it links neonet as
+//! users do, without the library's test hooks (which its own examples
+//! get from its dev-dependencies).
 use neonet::proto::{AnswerObject, GetObject, Message};
 use neonet::{NodeLink, Proto6};
 use std::time::Duration;
