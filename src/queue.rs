@@ -10,10 +10,9 @@
 //! over, and a sender rings only when someone sleeps (one fence and one
 //! load otherwise).
 //!
-//! A queue still closes itself: when a [`QueueTx`] is dropped, it rings
-//! every sleeper after the channel's `Sender` is gone, so a receiver whose
-//! last sender went away wakes and sees "disconnected" (see
-//! `link::state`'s module docs).
+//! A queue still closes itself: when its last [`QueueTx`] is dropped, it
+//! rings every sleeper after the channel's `Sender` is gone, so they wake
+//! and see "disconnected" (see `link::state`'s module docs).
 //!
 //! No wake-up is lost: a sleeper puts itself on the doorbell's list
 //! (`sleeping` counts it) and looks at the channel once more before it
@@ -53,7 +52,10 @@ pub(crate) fn unbounded<T>() -> (QueueTx<T>, QueueRx<T>) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let bell = Arc::new(Bell::default());
     let ring = RingOnDrop(bell.clone());
-    (QueueTx { tx, ring }, QueueRx { rx, bell })
+    (
+        QueueTx(Arc::new(Sending { tx, ring })),
+        QueueRx { rx, bell },
+    )
 }
 
 /// Where sleeping receivers wait: the threads to unpark; and how many
@@ -121,11 +123,9 @@ impl Bell {
     }
 }
 
-/// Rings every sleeper when dropped. A field of `QueueTx` declared after
+/// Rings every sleeper when dropped. A field of `Sending` declared after
 /// the `Sender`: fields drop in order, so it rings once the `Sender` is
-/// gone, and a receiver it wakes sees the channel disconnected if that was
-/// the last one.
-#[derive(Clone)]
+/// gone, and a receiver it wakes sees the channel disconnected.
 struct RingOnDrop(Arc<Bell>);
 
 impl Drop for RingOnDrop {
@@ -135,20 +135,21 @@ impl Drop for RingOnDrop {
 }
 
 /// The sending side of a queue. Clones are senders too; the queue closes
-/// when the last one is dropped.
-pub(crate) struct QueueTx<T> {
-    tx: Sender<T>,
-    // Must stay after `tx`: see `RingOnDrop`.
-    ring: RingOnDrop,
-}
+/// when the last one is dropped. A clone is one reference count: the
+/// reader thread takes one per packet it delivers.
+pub(crate) struct QueueTx<T>(Arc<Sending<T>>);
 
 impl<T> Clone for QueueTx<T> {
     fn clone(&self) -> Self {
-        QueueTx {
-            tx: self.tx.clone(),
-            ring: self.ring.clone(),
-        }
+        QueueTx(self.0.clone())
     }
+}
+
+/// What the senders of a queue share: the channel's one `Sender`.
+struct Sending<T> {
+    tx: Sender<T>,
+    // Must stay after `tx`: see `RingOnDrop`.
+    ring: RingOnDrop,
 }
 
 impl<T> QueueTx<T> {
@@ -156,9 +157,9 @@ impl<T> QueueTx<T> {
     /// is dropped if no receiver is left (the queue's owner holds one as
     /// long as anyone can look).
     pub(crate) fn send(&self, item: T) {
-        let bell = &*self.ring.0;
+        let bell = &*self.0.ring.0;
         bell.items.fetch_add(1, SeqCst);
-        if self.tx.send(item).is_err() {
+        if self.0.tx.send(item).is_err() {
             // No receiver left: nobody counts any more.
             return;
         }
