@@ -70,6 +70,9 @@ struct Bell {
     /// How many threads `sleepers` holds, readable without its lock.
     sleeping: AtomicUsize,
     sleepers: Mutex<Vec<Thread>>,
+    /// Times a receiver parked (unit tests: whether one slept).
+    #[cfg(test)]
+    parks: AtomicUsize,
 }
 
 impl Bell {
@@ -240,12 +243,16 @@ impl<T> QueueRx<T> {
     fn sleep(&self, deadline: Option<Instant>, sleepers: &Sleepers) -> Result<T, WaitError> {
         let _asleep = sleepers.enter();
         let me = std::thread::current();
+        #[cfg(test)]
+        tests::before_sleep();
         loop {
             self.bell.enlist(&me);
             if let Some(r) = self.look() {
                 self.bell.delist(&me);
                 return r;
             }
+            #[cfg(test)]
+            self.bell.parks.fetch_add(1, SeqCst);
             match deadline {
                 None => std::thread::park(),
                 Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -269,7 +276,46 @@ impl<T> QueueRx<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
     use std::sync::Barrier;
+
+    thread_local! {
+        /// What runs on this thread when a receive is about to sleep: after
+        /// its looks found nothing, before it is on the doorbell's list.
+        static BEFORE_SLEEP: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn before_sleep() {
+        if let Some(f) = BEFORE_SLEEP.with(|b| b.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    /// The race a doorbell must not lose: a sender that comes after the
+    /// receiver's last look and before it sleeps rings for nobody (the
+    /// receiver is not on the list yet). The look after it enlists sees
+    /// what the sender did, and the receiver never parks; without that
+    /// look it would sleep until its deadline (a bound only a broken
+    /// receive reaches), then find it.
+    #[test]
+    fn a_sender_just_before_the_receiver_sleeps_is_seen() {
+        let sleepers = Sleepers::default();
+        let bound = || Some(Instant::now() + Duration::from_secs(30));
+        // The last sender goes away: the receive ends `Closed` (a receive
+        // that slept through it would end with `Timeout`).
+        let (tx, rx) = unbounded::<u32>();
+        BEFORE_SLEEP.with(|b| *b.borrow_mut() = Some(Box::new(move || drop(tx))));
+        assert_eq!(
+            rx.recv(Duration::ZERO, bound(), &sleepers),
+            Err(WaitError::Closed)
+        );
+        assert_eq!(rx.bell.parks.load(SeqCst), 0, "slept through the close");
+        // An item comes.
+        let (tx, rx) = unbounded::<u32>();
+        BEFORE_SLEEP.with(|b| *b.borrow_mut() = Some(Box::new(move || tx.send(5))));
+        assert_eq!(rx.recv(Duration::ZERO, bound(), &sleepers), Ok(5));
+        assert_eq!(rx.bell.parks.load(SeqCst), 0, "slept through the item");
+    }
 
     /// A receiver gets every item in order, whether it finds it there or
     /// sleeps for it; the last sender going away ends its wait with
