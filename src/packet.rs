@@ -85,6 +85,7 @@ impl Eq for Packet {}
 const INLINE: usize = 46;
 
 const _: () = assert!(std::mem::size_of::<Packet>() <= 56, "see INLINE");
+const _: () = assert!(INLINE <= u8::MAX as usize, "an inline length is a byte");
 
 /// The bytes of a packet: inline if small, else on the heap.
 ///
@@ -108,9 +109,6 @@ impl Buf {
     /// rest first, and the bytes past `len` are never read.
     fn copy(window: &[u8], len: usize) -> Buf {
         let bytes = &window[..len];
-        let Ok(small) = u8::try_from(len) else {
-            return Buf::Heap(bytes.to_vec());
-        };
         if len > INLINE {
             return Buf::Heap(bytes.to_vec());
         }
@@ -123,7 +121,8 @@ impl Buf {
             }
         };
         Buf::Inline {
-            len: small,
+            // At most INLINE, which fits in a byte (asserted by it).
+            len: len as u8,
             bytes: inline,
         }
     }

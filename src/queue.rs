@@ -184,9 +184,7 @@ impl<T> QueueRx<T> {
         if self.bell.items.load(SeqCst) == 0 {
             return None;
         }
-        let item = self.rx.try_recv().ok()?;
-        self.bell.items.fetch_sub(1, SeqCst);
-        Some(item)
+        self.look()?.ok()
     }
 
     /// Whether the queue holds no item (for the lifecycle check of

@@ -9,7 +9,7 @@ use common::fake::*;
 use common::*;
 use neo_storage::reads::{INVALID_PARTITION, MAX_TID};
 use neo_storage::Node;
-use neonet::neopy::{self, CellChange, CellState, ErrorCode, NodeType};
+use neonet::neopy::{self, CellState, ErrorCode, NodeType};
 
 fn running(db: &TestDb, partitions: u32) -> (FakeMaster, Session, Node) {
     let master = FakeMaster::new();
@@ -374,33 +374,11 @@ fn several_partitions() {
             .collect::<Vec<_>>()
     );
     // The cell of partition 1 becomes readable: served at once.
-    let up = CellChange {
-        offset: 1,
-        uuid: NID,
-        state: CellState::UP_TO_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 2,
-            num_replicas: 0,
-            cell_list: vec![up],
-        })
-        .unwrap();
+    s.change_cell((2, 0), 1, NID, CellState::UP_TO_DATE);
     s.ping();
     assert_eq!(c.load(1, None, None).unwrap().serial, T3);
     // Partition 0 dropped from this node.
-    let gone = CellChange {
-        offset: 0,
-        uuid: NID,
-        state: CellState::DISCARDED,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 3,
-            num_replicas: 0,
-            cell_list: vec![gone],
-        })
-        .unwrap();
+    s.change_cell((3, 0), 0, NID, CellState::DISCARDED);
     s.ping();
     assert_eq!(peer_err(c.load(0, None, None)), nr);
 }

@@ -11,8 +11,7 @@ use common::*;
 use neo_storage::reads::MAX_TID;
 use neo_storage::Node;
 use neonet::neopy::{
-    self, CellChange, CellInfo, CellState, ClusterState, ErrorCode, Message, NodeState, NodeType,
-    ValueRef,
+    self, CellInfo, CellState, ClusterState, ErrorCode, Message, NodeState, NodeType, ValueRef,
 };
 
 const T1: (u64, u64) = (0x03d0_0000_0000_1000, 0x03d0_0000_0000_1001);
@@ -169,18 +168,7 @@ fn a_new_nodes_life() {
     c.store_txn(T3.0, &[1, 3]);
     s.lock(T3.0, T3.1);
     // The table changes: saved as NEO/py saves it.
-    let change = CellChange {
-        offset: 1,
-        uuid: 2,
-        state: CellState::OUT_OF_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 2,
-            num_replicas: 1,
-            cell_list: vec![change],
-        })
-        .unwrap();
+    s.change_cell((2, 1), 1, 2, CellState::OUT_OF_DATE);
     s.ping();
     drop(c);
     node.stop();

@@ -8,7 +8,7 @@ use common::fake::*;
 use common::*;
 use neo_storage::db::DbError;
 use neo_storage::{Exit, Node, StartError};
-use neonet::neopy::{self, CellChange, CellState, ErrorCode, Message, NodeState, NodeType};
+use neonet::neopy::{self, CellState, ErrorCode, Message, NodeState, NodeType};
 
 #[test]
 fn master_goes_away_and_comes_back() {
@@ -145,18 +145,7 @@ fn wrong_partition_table_id_reconnects() {
     let master = FakeMaster::new();
     let node = Node::start(master.config(&db)).unwrap();
     let s = master.start(rows(1, NID, CellState::UP_TO_DATE));
-    let change = CellChange {
-        offset: 0,
-        uuid: 2,
-        state: CellState::OUT_OF_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 5,
-            num_replicas: 0,
-            cell_list: vec![change],
-        })
-        .unwrap();
+    s.change_cell((5, 0), 0, 2, CellState::OUT_OF_DATE);
     // The node drops the session (its table is unchanged) and comes back.
     let s2 = master.accept();
     assert_eq!(node.pt().ptid(), Some(1));

@@ -14,8 +14,7 @@ use common::*;
 use neo_storage::commit::ZERO_HASH;
 use neo_storage::Node;
 use neonet::neopy::{
-    self, Address, CellChange, CellInfo, CellState, Checksum, ErrorCode, Message, NodeInfo,
-    NodeState, NodeType,
+    self, Address, CellInfo, CellState, Checksum, ErrorCode, Message, NodeInfo, NodeState, NodeType,
 };
 use neonet::{LinkListener, NeoPy, NodeLink, Streamed};
 
@@ -350,6 +349,18 @@ fn from_node(s: &Session) -> neonet::Request<NeoPy> {
     }
 }
 
+/// The node's next request to the master, which must be
+/// `AskUnfinishedTransactions` (replication starts with it), and the
+/// partitions it asks for.
+fn unfinished_asked(s: &Session) -> (neonet::Request<NeoPy>, Vec<u32>) {
+    let req = from_node(s);
+    let Message::AskUnfinishedTransactions(u) = req.msg() else {
+        panic!("{:?}", req.msg())
+    };
+    let offsets = u.offset_list.clone();
+    (req, offsets)
+}
+
 /// A new node joins a running cluster (as in NEO/py's join-running
 /// trace) and gets an OUT_OF_DATE cell of partition 0.
 fn join(master: &FakeMaster, node: &Node, source: &LinkListener) -> Session {
@@ -372,18 +383,7 @@ fn join(master: &FakeMaster, node: &Node, source: &LinkListener) -> Session {
     s.expect_notification("NotifyReady");
     announce_peer(&mut s, source.local_addr().as_tcp());
     assert!(node.is_operational());
-    let change = CellChange {
-        offset: 0,
-        uuid: NID,
-        state: CellState::OUT_OF_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 2,
-            num_replicas: 1,
-            cell_list: vec![change],
-        })
-        .unwrap();
+    s.change_cell((2, 1), 0, NID, CellState::OUT_OF_DATE);
     s
 }
 
@@ -418,11 +418,8 @@ fn the_node_fetches_a_partition_from_a_peer() {
     let node = Node::start(master.config_at(&dir.path("new.sqlite"))).unwrap();
     let mut s = join(&master, &node, &source);
     let last = tid(TXNS - 1);
-    let req = from_node(&s);
-    let Message::AskUnfinishedTransactions(u) = req.msg() else {
-        panic!("{:?}", req.msg())
-    };
-    assert_eq!(u.offset_list, [0]);
+    let (req, offsets) = unfinished_asked(&s);
+    assert_eq!(offsets, [0]);
     req.reply(&neopy::AnswerUnfinishedTransactions {
         max_tid: last,
         ttid_list: vec![],
@@ -463,24 +460,10 @@ fn a_cell_change_read_twice_is_replicated_once() {
     let source = LinkListener::bind("127.0.0.1:0").unwrap();
     let node = Node::start(master.config_at(&dir.path("new.sqlite"))).unwrap();
     let s = join(&master, &node, &source);
-    let req = from_node(&s);
-    let Message::AskUnfinishedTransactions(_) = req.msg() else {
-        panic!("{:?}", req.msg())
-    };
+    let (req, _) = unfinished_asked(&s);
     // The same change again, queued for the replicator (the ping is
     // answered after the change was handed over) before it gets its answer.
-    let change = CellChange {
-        offset: 0,
-        uuid: NID,
-        state: CellState::OUT_OF_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 3,
-            num_replicas: 1,
-            cell_list: vec![change],
-        })
-        .unwrap();
+    s.change_cell((3, 1), 0, NID, CellState::OUT_OF_DATE);
     s.ping();
     req.reply(&neopy::AnswerUnfinishedTransactions {
         max_tid: tid(TXNS - 1),
@@ -507,18 +490,7 @@ fn a_cell_change_read_twice_is_replicated_once() {
 }
 
 fn up_to_date(s: &mut Session) {
-    let change = CellChange {
-        offset: 0,
-        uuid: NID,
-        state: CellState::UP_TO_DATE,
-    };
-    s.link
-        .send1(&neopy::NotifyPartitionChanges {
-            ptid: 3,
-            num_replicas: 1,
-            cell_list: vec![change],
-        })
-        .unwrap();
+    s.change_cell((3, 1), 0, NID, CellState::UP_TO_DATE);
     s.ping();
 }
 
@@ -532,10 +504,7 @@ fn unfinished_transactions_and_lockless_writes() {
     // A transaction is being committed when the node starts replicating:
     // replicated up to `mid` first, the rest once it is finished.
     let (mid, last, unfinished) = (tid(999), tid(TXNS - 1), tid(1000) - 1);
-    let req = from_node(&s);
-    let Message::AskUnfinishedTransactions(_) = req.msg() else {
-        panic!("{:?}", req.msg())
-    };
+    let (req, _) = unfinished_asked(&s);
     req.reply(&neopy::AnswerUnfinishedTransactions {
         max_tid: mid,
         ttid_list: vec![unfinished],

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use neonet::neopy::{
-    self, Address, CellInfo, CellState, ClusterState, Message, NodeInfo, NodeState, NodeType,
+    self, Address, CellChange, CellInfo, CellState, ClusterState, Message, NodeInfo, NodeState,
+    NodeType,
 };
 use neonet::{Dialer, NeoPy};
 use neonet::{LinkListener, NodeLink};
@@ -188,6 +189,29 @@ impl Session {
         let ts = self.clock + 0.5;
         self.node_state(nid, NodeType::CLIENT, NodeState::RUNNING, Some(ts));
         ts
+    }
+
+    /// Tells the node that the cell of node `nid` in partition `offset`
+    /// is now in `state`: partition table `ptid`, with `num_replicas`.
+    pub fn change_cell(
+        &self,
+        (ptid, num_replicas): (i64, u32),
+        offset: u32,
+        nid: i32,
+        state: CellState,
+    ) {
+        let change = CellChange {
+            offset,
+            uuid: nid,
+            state,
+        };
+        self.link
+            .send1(&neopy::NotifyPartitionChanges {
+                ptid,
+                num_replicas,
+                cell_list: vec![change],
+            })
+            .unwrap();
     }
 
     /// A barrier: everything sent before was handled.
